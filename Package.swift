@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"]),
+        .library(name: "Agent", targets: ["Agent"]),
+        .library(name: "Telemetry", targets: ["Telemetry"]),
+        .library(name: "Detection", targets: ["Detection"]),
+        .library(name: "MicroLM", targets: ["MicroLM"]),
+        .library(name: "Narration", targets: ["Narration"]),
+        .library(name: "MQTT", targets: ["MQTT"]),
+        .library(name: "Outbox", targets: ["Outbox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // C libraries from Debian's packages.
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+
+        // Readings, the sensor catalog, payload decoders, recorded logs. No I/O beyond files.
+        .target(
+            name: "Telemetry",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Streaming detectors and event assembly.
+        .target(name: "Detection", dependencies: ["Telemetry"]),
+        // The on-device language model engine.
+        .target(name: "MicroLM", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // Events -> facts -> verified plain-language text.
+        .target(
+            name: "Narration",
+            dependencies: ["MicroLM", "Detection", "Telemetry", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Async MQTT client over libmosquitto.
+        .target(name: "MQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
+        // SQLite store-and-forward queue.
+        .target(name: "Outbox", dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
+        // Configuration, the pipeline, sources and publishers, services.
+        .target(
+            name: "Agent",
+            dependencies: [
+                "Telemetry", "Detection", "Narration", "MQTT", "Outbox", "MicroLM",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "vigil",
+            dependencies: [
+                "Agent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Shared test kit: fixtures, temporary directories, a real mosquitto on a free port.
+        .target(name: "VigilTestSupport", dependencies: ["Telemetry"]),
+
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "VigilTestSupport"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "VigilTestSupport"]),
+        .testTarget(name: "MicroLMTests", dependencies: ["MicroLM", "VigilTestSupport"]),
+        .testTarget(name: "NarrationTests", dependencies: ["Narration", "VigilTestSupport"]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "VigilTestSupport"]),
+        .testTarget(name: "OutboxTests", dependencies: ["Outbox", "VigilTestSupport"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "VigilTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

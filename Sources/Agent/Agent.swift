@@ -1,0 +1,1 @@
+// Agent module. See ../../README.md for what it holds.

@@ -1,0 +1,1 @@
+// Detection module. See ../../README.md for what it holds.

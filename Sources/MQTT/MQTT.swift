@@ -1,0 +1,1 @@
+// MQTT module. See ../../README.md for what it holds.

@@ -1,0 +1,1 @@
+// MicroLM module. See ../../README.md for what it holds.

@@ -1,0 +1,1 @@
+// Narration module. See ../../README.md for what it holds.

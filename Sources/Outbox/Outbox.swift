@@ -1,0 +1,1 @@
+// Outbox module. See ../../README.md for what it holds.

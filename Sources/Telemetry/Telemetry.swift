@@ -1,0 +1,1 @@
+// Telemetry module. See ../../README.md for what it holds.

@@ -1,0 +1,1 @@
+// VigilTestSupport module. See ../../README.md for what it holds.

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Vigil: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigil",
+        abstract: "Edge anomaly agent: streaming detection, on-device narration, MQTT alerts.",
+        subcommands: []
+    )
+}
