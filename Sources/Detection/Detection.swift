@@ -1,1 +1,0 @@
-// Detection module. See ../../README.md for what it holds.

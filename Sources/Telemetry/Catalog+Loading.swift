@@ -1,0 +1,170 @@
+import Foundation
+
+extension Catalog {
+    /// Loads and validates a catalog file. Errors name the file, the key path and what was expected.
+    public static func load(file: String) throws -> Catalog {
+        try decode(ConfigNode.load(file: file))
+    }
+
+    public static func parse(yaml: String, file: String = "<catalog>") throws -> Catalog {
+        try decode(ConfigNode.parse(yaml: yaml, file: file))
+    }
+
+    /// Detector names the catalog may tune.
+    public static let detectorNames: Set<String> = [
+        "limits", "spike", "level_shift", "volatility_shift", "drift", "stuck", "silence", "seasonal", "correlation",
+    ]
+
+    static func decode(_ root: ConfigNode) throws -> Catalog {
+        try root.rejectUnknownKeys(["plant", "site", "defaults", "assets", "sensors"])
+        let plant = try root.required("plant").string()
+        let site = try root["site"]?.string() ?? "site"
+        try checkName(site, at: root["site"] ?? root, what: "site")
+
+        let defaults = try root["defaults"].map(decodeDefaults) ?? SensorDefaults()
+
+        var assets: [Asset] = []
+        for node in try root.required("assets").list() {
+            try node.rejectUnknownKeys(["id", "name", "kind", "causes"])
+            let idNode = try node.required("id")
+            let id = try idNode.string()
+            try checkName(id, at: idNode, what: "asset id")
+            if assets.contains(where: { $0.id == id }) { throw idNode.error("duplicate asset id `\(id)`") }
+            var causes: [String: [String]] = [:]
+            if let causesNode = node["causes"] {
+                for (kind, list) in try causesNode.entries() { causes[kind] = try list.stringList() }
+            }
+            assets.append(Asset(id: id, name: try node["name"]?.string() ?? id,
+                                kind: try node["kind"]?.string() ?? "", causes: causes))
+        }
+
+        var sensors: [Sensor] = []
+        var sensorNodes: [ConfigNode] = []
+        for node in try root.required("sensors").list() {
+            try node.rejectUnknownKeys([
+                "id", "name", "unit", "asset", "topic", "field", "timestamp_field", "quality_field",
+                "period", "limits", "decimals", "related", "detectors",
+            ])
+            let idNode = try node.required("id")
+            let id = SensorID(try idNode.string())
+            try checkName(id.rawValue, at: idNode, what: "sensor id")
+            if sensors.contains(where: { $0.id == id }) { throw idNode.error("duplicate sensor id `\(id)`") }
+            let assetNode = try node.required("asset")
+            let asset = try assetNode.string()
+            guard assets.contains(where: { $0.id == asset }) else {
+                throw assetNode.error("unknown asset `\(asset)`; the assets are: \(assets.map(\.id).joined(separator: ", "))")
+            }
+            let topicNode = try node.required("topic")
+            let topic = try topicNode.string()
+            guard !topic.isEmpty, !topic.contains("+"), !topic.contains("#") else {
+                throw topicNode.error("expected a concrete MQTT topic without wildcards, found `\(topic)`")
+            }
+            if let other = sensors.first(where: { $0.topic == topic }) {
+                throw topicNode.error("topic `\(topic)` is already used by sensor `\(other.id)`")
+            }
+            let period = try node["period"]?.seconds() ?? defaults.period
+            guard period > 0 else { throw (node["period"] ?? node).error("expected a sample period above zero") }
+            var limits = Limits()
+            if let limitsNode = node["limits"] {
+                try limitsNode.rejectUnknownKeys(["low", "high"])
+                limits = Limits(low: try limitsNode["low"]?.double(), high: try limitsNode["high"]?.double())
+                if let low = limits.low, let high = limits.high, low >= high {
+                    throw limitsNode.error("expected `low` below `high`, found low \(low) and high \(high)")
+                }
+            }
+            let decimalsNode = node["decimals"]
+            let decimals = try decimalsNode?.int() ?? defaults.decimals
+            guard (0...6).contains(decimals) else { throw (decimalsNode ?? node).error("expected decimals between 0 and 6") }
+            var detectors = defaults.detectors
+            if let detectorsNode = node["detectors"] {
+                for (name, tuning) in try decodeDetectors(detectorsNode) { detectors[name] = tuning }
+            }
+            sensors.append(Sensor(
+                id: id, name: try node["name"]?.string() ?? id.rawValue, unit: try node["unit"]?.string() ?? "",
+                asset: asset, topic: topic,
+                valueField: try node["field"]?.string() ?? defaults.valueField,
+                timestampField: try node["timestamp_field"]?.string() ?? defaults.timestampField,
+                qualityField: try node["quality_field"]?.string() ?? defaults.qualityField,
+                samplePeriod: period, limits: limits, decimals: decimals,
+                related: try node["related"]?.stringList().map { SensorID($0) } ?? [],
+                detectors: detectors))
+            sensorNodes.append(node)
+        }
+        guard !sensors.isEmpty else { throw try root.required("sensors").error("expected at least one sensor") }
+
+        // Related sensors must exist; the relation is made symmetric.
+        let ids = Set(sensors.map(\.id))
+        for (i, sensor) in sensors.enumerated() {
+            for other in sensor.related {
+                guard ids.contains(other) else {
+                    throw (sensorNodes[i]["related"] ?? sensorNodes[i]).error("unknown related sensor `\(other)`")
+                }
+                guard other != sensor.id else {
+                    throw (sensorNodes[i]["related"] ?? sensorNodes[i]).error("a sensor cannot be related to itself")
+                }
+            }
+        }
+        for i in sensors.indices {
+            for other in sensors[i].related {
+                guard let j = sensors.firstIndex(where: { $0.id == other }) else { continue }
+                if !sensors[j].related.contains(sensors[i].id) { sensors[j].related.append(sensors[i].id) }
+            }
+        }
+        return Catalog(plant: plant, site: site, assets: assets, sensors: sensors)
+    }
+
+    struct SensorDefaults {
+        var period: Double = 1
+        var decimals = 1
+        var valueField = "value"
+        var timestampField = "ts"
+        var qualityField = "quality"
+        var detectors: [String: DetectorTuning] = [:]
+    }
+
+    static func decodeDefaults(_ node: ConfigNode) throws -> SensorDefaults {
+        try node.rejectUnknownKeys(["period", "decimals", "field", "timestamp_field", "quality_field", "detectors"])
+        var d = SensorDefaults()
+        if let v = node["period"] { d.period = try v.seconds() }
+        if let v = node["decimals"] { d.decimals = try v.int() }
+        if let v = node["field"] { d.valueField = try v.string() }
+        if let v = node["timestamp_field"] { d.timestampField = try v.string() }
+        if let v = node["quality_field"] { d.qualityField = try v.string() }
+        if let v = node["detectors"] { d.detectors = try decodeDetectors(v) }
+        return d
+    }
+
+    /// `detectors: {spike: off, drift: {threshold: 8}, seasonal: {period: 1h}}`
+    static func decodeDetectors(_ node: ConfigNode) throws -> [String: DetectorTuning] {
+        var result: [String: DetectorTuning] = [:]
+        for (name, value) in try node.entries() {
+            guard detectorNames.contains(name) else {
+                throw value.error("unknown detector `\(name)`; known: \(detectorNames.sorted().joined(separator: ", "))")
+            }
+            if let enabled = try? value.bool() {
+                result[name] = DetectorTuning(enabled: enabled)
+                continue
+            }
+            var tuning = DetectorTuning()
+            for (key, parameter) in try value.entries() {
+                if key == "enabled" {
+                    tuning.enabled = try parameter.bool()
+                } else if let number = try? parameter.double() {
+                    tuning.parameters[key] = number
+                } else {
+                    tuning.parameters[key] = try parameter.seconds()
+                }
+            }
+            result[name] = tuning
+        }
+        return result
+    }
+
+    /// Ids and the site name appear in MQTT topics and in text: keep them to a safe alphabet.
+    static func checkName(_ name: String, at node: ConfigNode, what: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard !name.isEmpty, name.count <= 64, name.allSatisfy(allowed.contains) else {
+            throw node.error("expected a \(what) of 1-64 letters, digits, `.`, `_` or `-`, found `\(name.prefix(70))`")
+        }
+    }
+}

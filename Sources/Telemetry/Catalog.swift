@@ -1,0 +1,123 @@
+/// The plant as Vigil knows it: assets, their sensors, where each sensor publishes and what is normal.
+public struct Catalog: Sendable {
+    public var plant: String
+    /// Short site name used in upstream topics (`vigil/<site>/<agent>/events`).
+    public var site: String
+    public var assets: [Asset]
+    public var sensors: [Sensor]
+
+    public private(set) var indexByID: [SensorID: Int] = [:]
+    public private(set) var indexByTopic: [String: Int] = [:]
+
+    public init(plant: String, site: String, assets: [Asset], sensors: [Sensor]) {
+        self.plant = plant
+        self.site = site
+        self.assets = assets
+        self.sensors = sensors
+        for (i, s) in sensors.enumerated() {
+            indexByID[s.id] = i
+            indexByTopic[s.topic] = i
+        }
+    }
+
+    public func index(of id: SensorID) -> Int? { indexByID[id] }
+    public func sensor(_ id: SensorID) -> Sensor? { indexByID[id].map { sensors[$0] } }
+    public func asset(_ id: String) -> Asset? { assets.first { $0.id == id } }
+
+    /// The sensors of one asset, in catalog order.
+    public func sensors(of asset: String) -> [Sensor] { sensors.filter { $0.asset == asset } }
+
+    /// A catalog for series that come with none (e.g. `vigil score` on a CSV): one asset,
+    /// one sensor per column, default detectors, and a sample period learned from the data when nil.
+    public static func adHoc(columns: [String], samplePeriod: Double? = nil) -> Catalog {
+        let sensors = columns.map { column in
+            Sensor(id: SensorID(column), name: column, unit: "", asset: "series", topic: column,
+                   samplePeriod: samplePeriod ?? 0)
+        }
+        return Catalog(plant: "ad hoc", site: "local",
+                       assets: [Asset(id: "series", name: "series", kind: "series")], sensors: sensors)
+    }
+}
+
+/// A machine or vessel that sensors belong to (a pump, a fan, a tank).
+public struct Asset: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var kind: String
+    /// Hedged causes narration may mention, by anomaly kind (e.g. `drift: ["bearing wear"]`).
+    public var causes: [String: [String]]
+
+    public init(id: String, name: String, kind: String, causes: [String: [String]] = [:]) {
+        self.id = id
+        self.name = name
+        self.kind = kind
+        self.causes = causes
+    }
+}
+
+/// Engineering limits: outside them a reading is out of range whatever its history says.
+public struct Limits: Sendable, Equatable {
+    public var low: Double?
+    public var high: Double?
+
+    public init(low: Double? = nil, high: Double? = nil) {
+        self.low = low
+        self.high = high
+    }
+}
+
+/// Per-sensor tuning of one detector: whether it runs and its numeric parameters.
+public struct DetectorTuning: Sendable, Equatable {
+    public var enabled: Bool
+    public var parameters: [String: Double]
+
+    public init(enabled: Bool = true, parameters: [String: Double] = [:]) {
+        self.enabled = enabled
+        self.parameters = parameters
+    }
+}
+
+public struct Sensor: Sendable, Equatable {
+    public var id: SensorID
+    public var name: String
+    public var unit: String
+    public var asset: String
+    /// The MQTT topic its readings arrive on.
+    public var topic: String
+    /// Dotted path of the value in a JSON payload (`value`, `data.temp`).
+    public var valueField: String
+    /// Dotted path of the timestamp in a JSON payload; absent means receive time.
+    public var timestampField: String
+    /// Dotted path of the quality flag in a JSON payload.
+    public var qualityField: String
+    /// Nominal seconds between readings (0 = unknown, learned from the data).
+    public var samplePeriod: Double
+    public var limits: Limits
+    /// Decimal places Vigil rounds this sensor's numbers to in text.
+    public var decimals: Int
+    /// Sensors that usually move together with this one (symmetric after loading).
+    public var related: [SensorID]
+    /// Detector tuning by detector name (`limits`, `spike`, `level_shift`, `drift`, `stuck`, `silence`, ...).
+    public var detectors: [String: DetectorTuning]
+
+    public init(
+        id: SensorID, name: String, unit: String, asset: String, topic: String,
+        valueField: String = "value", timestampField: String = "ts", qualityField: String = "quality",
+        samplePeriod: Double, limits: Limits = Limits(), decimals: Int = 1,
+        related: [SensorID] = [], detectors: [String: DetectorTuning] = [:]
+    ) {
+        self.id = id
+        self.name = name
+        self.unit = unit
+        self.asset = asset
+        self.topic = topic
+        self.valueField = valueField
+        self.timestampField = timestampField
+        self.qualityField = qualityField
+        self.samplePeriod = samplePeriod
+        self.limits = limits
+        self.decimals = decimals
+        self.related = related
+        self.detectors = detectors
+    }
+}

@@ -1,1 +1,0 @@
-// Telemetry module. See ../../README.md for what it holds.
