@@ -141,7 +141,7 @@ public final class PlantSimulator {
             case .outOfRange:
                 affected = [SensorID("tank1.level")]
                 description = "the level controller fails; the tank fills past its high limit until the controller recovers"
-                end += 900  // the level takes time to come back within limits
+                end += 1200  // the level takes time to come back within limits
             case .stuckSensor:
                 affected = [SensorID(fault.target)]
                 description = "the transmitter repeats one value"
@@ -242,7 +242,7 @@ public final class PlantSimulator {
 
         // The tank: inflow from both pumps, outflow set by a level controller (which fails in the overfill fault).
         let failed = faultLevel(.outOfRange, "tank1", t, ramp: 30)
-        let controller = totalFlow * (1 + 0.08 * (process.tankLevel - 60) / 10)
+        let controller = totalFlow * (1 + 0.3 * (process.tankLevel - 60) / 10)
         let outflow = (1 - failed) * controller + failed * 0.3 * totalFlow
         process.tankLevel += (totalFlow - outflow) / 3600 / 100 * 100
         process.tankLevel = min(100, max(0, process.tankLevel))
