@@ -1,4 +1,5 @@
 import Detection
+import Logging
 import Narration
 import Telemetry
 
@@ -6,8 +7,9 @@ import Telemetry
 public enum AgentNarration {
     /// The narrator replay uses: every event in order, no deadline (so the same recording always
     /// gives the same text), the model when one is given, the template otherwise.
-    public static func replayNarrator(catalog: Catalog, model: (any NarrationModel)? = nil) throws -> any EventNarrating {
-        NarratorAdapter(narrator: Narrator(catalog: catalog, model: model, configuration: NarrationConfiguration()),
+    public static func replayNarrator(catalog: Catalog, model: (any NarrationModel)? = nil,
+                                      logger: Logger = Logger(label: "vigil.narration")) throws -> any EventNarrating {
+        NarratorAdapter(narrator: Narrator(catalog: catalog, model: model, configuration: NarrationConfiguration(), logger: logger),
                         deadline: nil)
     }
 }
