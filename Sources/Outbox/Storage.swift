@@ -25,7 +25,7 @@ final class Storage: @unchecked Sendable {
     private var lastSequence: Int64 = 0
     private var linkUp = false
     private var blocked: [EnqueueRequest] = []
-    private var lastPrune: Int64 = .min
+    private var lastPrune: Int64?
     private var counters = Counters()
     private var closed = false
 
@@ -59,8 +59,12 @@ final class Storage: @unchecked Sendable {
 
     private var maxAgeMilliseconds: Int64 {
         let (seconds, attoseconds) = configuration.maxAge.components
+        guard seconds < Int64.max / 4000 else { return Int64.max / 4 }
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
+
+    /// Events created before this are expired.
+    private func cutoff(_ now: Int64) -> Int64 { saturatingDifference(now, maxAgeMilliseconds) }
 
     // MARK: Opening, damage, moving aside
 
@@ -154,7 +158,7 @@ final class Storage: @unchecked Sendable {
                 databaseID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
                 try db.execute("INSERT INTO outbox_meta(name, value) VALUES ('database_id', '\(databaseID)')")
                 try db.execute("INSERT INTO outbox_meta(name, value) VALUES ('schema', '1')")
-                let seed = max(configuration.now(), 0) * 1000
+                let seed = min(max(configuration.now(), 0), Int64.max / 2000) * 1000
                 try db.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox_events'")
                 try db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('outbox_events', \(seed))")
             }
@@ -489,7 +493,7 @@ final class Storage: @unchecked Sendable {
     private func decide(_ request: EnqueueRequest, _ statements: Statements, now: Int64) throws -> Decision {
         let size = request.size
         if size > configuration.maxBytes { return .drop(.tooLarge) }
-        if request.createdAt < now - maxAgeMilliseconds { return .drop(.maxAge) }
+        if request.createdAt < cutoff(now) { return .drop(.maxAge) }
         while true {
             let overRows = rows + 1 > configuration.maxRows
             let overBytes = bytes + size > configuration.maxBytes
@@ -509,11 +513,11 @@ final class Storage: @unchecked Sendable {
     /// Drops expired events; at most every tenth of `maxAge` (and at least every second) unless forced.
     private func pruneIfDue(_ statements: Statements, now: Int64, force: Bool) throws {
         let interval = min(max(maxAgeMilliseconds / 10, 1), 1000)
-        guard force || now - lastPrune >= interval || now < lastPrune else { return }
+        if !force, let lastPrune, now >= lastPrune, now &- lastPrune < interval { return }
         lastPrune = now
         let statement = statements.prune
         defer { statement.reset() }
-        statement.bind(1, now - maxAgeMilliseconds)
+        statement.bind(1, cutoff(now))
         var count = 0
         while try statement.step() {
             if statement.int64(0) != 0 { historicalRows -= 1 }
@@ -557,7 +561,7 @@ final class Storage: @unchecked Sendable {
                 defer { range.reset() }
                 range.bind(1, after)
                 range.bind(2, upTo)
-                range.bind(3, now - self.maxAgeMilliseconds)
+                range.bind(3, self.cutoff(now))
                 range.bind(4, Int64(limit))
                 var messages: [OutboxMessage] = []
                 while try range.step() {
@@ -647,7 +651,7 @@ final class Storage: @unchecked Sendable {
             depth: rows,
             bytes: bytes,
             oldestCreatedAt: oldest,
-            oldestAgeMilliseconds: oldest.map { max(configuration.now() - $0, 0) },
+            oldestAgeMilliseconds: oldest.map { max(saturatingDifference(configuration.now(), $0), 0) },
             historicalDepth: historicalRows,
             nextSequence: UInt64(lastSequence + 1),
             linkUp: linkUp,
@@ -680,4 +684,11 @@ extension OutboxStatistics {
         linkUp: false, enqueued: 0, sent: 0, sendFailures: 0, blockedEnqueues: 0,
         dropped: Dictionary(uniqueKeysWithValues: OutboxDropReason.allCases.map { ($0, 0) }),
         corruptFilesMovedAside: 0)
+}
+
+/// `a - b`, clamped to Int64's range (times can come from outside).
+func saturatingDifference(_ a: Int64, _ b: Int64) -> Int64 {
+    let (value, overflow) = a.subtractingReportingOverflow(b)
+    guard overflow else { return value }
+    return b > 0 ? .min : .max
 }
