@@ -56,6 +56,12 @@ let package = Package(
         .target(name: "MQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
         // SQLite store-and-forward queue.
         .target(name: "Outbox", dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
+        // Outbox benchmark and the child process of the outbox crash test.
+        .executableTarget(
+            name: "outbox-tool",
+            dependencies: ["Outbox", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/OutboxTool"
+        ),
         // Configuration, the pipeline, sources and publishers, services.
         .target(
             name: "Agent",
@@ -88,7 +94,10 @@ let package = Package(
         .testTarget(name: "MicroLMTests", dependencies: ["MicroLM", "VigilTestSupport"]),
         .testTarget(name: "NarrationTests", dependencies: ["Narration", "VigilTestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "VigilTestSupport"]),
-        .testTarget(name: "OutboxTests", dependencies: ["Outbox", "VigilTestSupport"]),
+        .testTarget(
+            name: "OutboxTests",
+            dependencies: ["Outbox", "outbox-tool", "VigilTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "VigilTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
