@@ -1,0 +1,74 @@
+import Agent
+import ArgumentParser
+import Foundation
+import Telemetry
+
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay a recorded sensor log through the whole pipeline.",
+        discussion: """
+            Reads a wide CSV (timestamp + one column per sensor) or a JSON-lines broker capture \
+            ({"ts","topic","payload"}) and runs it through ingest, detection, narration and alert \
+            assembly with a virtual clock driven by the recording's timestamps — no broker needed. \
+            The same input always gives the same alerts.
+
+            Alerts go to standard output (or --out) as JSON lines; a summary goes to standard error. \
+            With --labels (default: NAME.labels.json beside the recording, when present) the summary \
+            scores the events against the labelled faults: recall, precision, detection delay.
+
+            Examples:
+              vigil replay sensors/recordings/cavitation.csv
+              vigil replay capture.jsonl --speed 60 --out alerts.jsonl
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The recording (.csv or .jsonl).", valueName: "recording"))
+    var recording: String
+
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    @Option(help: ArgumentHelp("Labels to score against (default: NAME.labels.json when it exists).", valueName: "file"))
+    var labels: String?
+
+    @Flag(help: "Do not score against labels even when a labels file exists.")
+    var noLabels = false
+
+    @Option(help: ArgumentHelp("Replay at N times plant speed (default: as fast as possible).", valueName: "N"))
+    var speed: Double?
+
+    @Flag(help: "As fast as possible (the default).")
+    var max = false
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write alerts here instead of standard output.", valueName: "file"))
+    var out: String?
+
+    @Flag(help: "Print only the summary, not the alerts.")
+    var quiet = false
+
+    func validate() throws {
+        if let speed, !(speed > 0) { throw ValidationError("--speed expects a positive number, e.g. --speed 60") }
+        if speed != nil && max { throw ValidationError("choose either --speed N or --max") }
+        guard FileManager.default.isReadableFile(atPath: recording) else {
+            throw ValidationError("cannot read the recording `\(recording)`")
+        }
+    }
+
+    func run() async throws {
+        let catalog = try Catalog.load(file: catalogOptions.catalog)
+        var labelsFile: RecordingLabels?
+        if !noLabels {
+            let path = labels ?? SimulateJob.labelsPath(for: recording)
+            if labels != nil || FileManager.default.fileExists(atPath: path) {
+                labelsFile = try RecordingLabels.load(path: path)
+            }
+        }
+        var options = ReplayRunner.Options(recording: recording, catalog: catalog, labels: labelsFile, speed: speed)
+        options.progress = isatty(STDERR_FILENO) == 1
+        let output = try AlertOutput(path: out, quiet: quiet)
+        let runner = ReplayRunner(options: options, narrator: try AgentNarration.replayNarrator(catalog: catalog))
+        let report = try await runner.run { alert in try output.write(alert) }
+        try output.close()
+        FileHandle.standardError.write(Data(report.summary(recording: recording).utf8))
+    }
+}
