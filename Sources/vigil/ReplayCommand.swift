@@ -46,6 +46,13 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Print only the summary, not the alerts.")
     var quiet = false
 
+    @Option(help: "Alert format: json (one JSON object per line, the default) or text (for people).")
+    var format: OutputFormat = .json
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case json, text
+    }
+
     func validate() throws {
         if let speed, !(speed > 0) { throw ValidationError("--speed expects a positive number, e.g. --speed 60") }
         if speed != nil && max { throw ValidationError("choose either --speed N or --max") }
@@ -65,7 +72,7 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         var options = ReplayRunner.Options(recording: recording, catalog: catalog, labels: labelsFile, speed: speed)
         options.progress = isatty(STDERR_FILENO) == 1
-        let output = try AlertOutput(path: out, quiet: quiet)
+        let output = try AlertOutput(path: out, quiet: quiet, text: format == .text)
         let runner = ReplayRunner(options: options, narrator: try AgentNarration.replayNarrator(catalog: catalog))
         let report = try await runner.run { alert in try output.write(alert) }
         try output.close()
