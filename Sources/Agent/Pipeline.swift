@@ -29,6 +29,8 @@ public final class Pipeline {
     public private(set) var statistics = PipelineStatistics()
     /// The last time the clock was advanced to (ms).
     public private(set) var now: Int64?
+    /// Why the most recent `ingest` refused its input; nil when it was accepted.
+    public private(set) var lastRejection: DecodeFailure?
 
     private var events: [AnomalyEvent] = []
 
@@ -59,6 +61,7 @@ public final class Pipeline {
 
     /// A decoded reading of the sensor at catalog index `index`; `clock` is the current time (ms).
     public func ingest(_ reading: Reading, index: Int, clock: Int64) -> [AnomalyEvent] {
+        lastRejection = nil
         if reading.quality == .bad { return reject(.badQuality) }
         if reading.timestamp > clock + maximumFutureSkew { return reject(.fromFuture) }
         if reading.timestamp < clock - maximumAge { return reject(.tooOld) }
@@ -87,6 +90,7 @@ public final class Pipeline {
     }
 
     private func reject(_ reason: DecodeFailure) -> [AnomalyEvent] {
+        lastRejection = reason
         statistics.rejected[reason, default: 0] += 1
         return []
     }
