@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.20.0"),
     ],
     targets: [
         // C libraries from Debian's packages.
@@ -38,6 +41,8 @@ let package = Package(
             name: "Telemetry",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        // A deterministic simulation of the demo plant with labelled faults (`vigil simulate`).
+        .target(name: "Simulation", dependencies: ["Telemetry"]),
         // Streaming detectors and event assembly.
         .target(name: "Detection", dependencies: ["Telemetry"]),
         // The on-device language model engine.
@@ -51,22 +56,33 @@ let package = Package(
         .target(name: "MQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
         // SQLite store-and-forward queue.
         .target(name: "Outbox", dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
+        // Outbox benchmark and the child process of the outbox crash test.
+        .executableTarget(
+            name: "outbox-tool",
+            dependencies: ["Outbox", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/OutboxTool"
+        ),
         // Configuration, the pipeline, sources and publishers, services.
         .target(
             name: "Agent",
             dependencies: [
-                "Telemetry", "Detection", "Narration", "MQTT", "Outbox", "MicroLM",
+                "Telemetry", "Detection", "Narration", "MQTT", "Outbox", "MicroLM", "Simulation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
             ]
         ),
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "Agent",
+                "Agent", "Telemetry", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
 
@@ -78,7 +94,10 @@ let package = Package(
         .testTarget(name: "MicroLMTests", dependencies: ["MicroLM", "VigilTestSupport"]),
         .testTarget(name: "NarrationTests", dependencies: ["Narration", "VigilTestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "VigilTestSupport"]),
-        .testTarget(name: "OutboxTests", dependencies: ["Outbox", "VigilTestSupport"]),
+        .testTarget(
+            name: "OutboxTests",
+            dependencies: ["Outbox", "outbox-tool", "VigilTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "VigilTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

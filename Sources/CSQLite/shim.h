@@ -6,4 +6,9 @@
 static inline sqlite3_destructor_type vigil_sqlite_transient(void) {
     return (sqlite3_destructor_type)-1;
 }
+
+// SQLITE_STATIC likewise: the bound buffer outlives the statement step.
+static inline sqlite3_destructor_type vigil_sqlite_static(void) {
+    return (sqlite3_destructor_type)0;
+}
 #endif

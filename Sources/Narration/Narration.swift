@@ -1,1 +1,0 @@
-// Narration module. See ../../README.md for what it holds.

@@ -1,0 +1,31 @@
+/// How narration runs. The defaults suit the live agent on a small gateway.
+public struct NarrationConfiguration: Sendable, Equatable {
+    /// Time allowed for the model per alert, counted from when the alert was handed to narration.
+    public var deadline: Duration
+    /// Token budget of one alert.
+    public var maxTokens: Int
+    public var promptStyle: PromptStyle
+    /// Steer generation with `FactConstraint` (numbers, units and tags only from the facts).
+    public var constrained: Bool
+    /// Alerts waiting for the model; beyond this the oldest is dropped (it gets the template).
+    public var queueCapacity: Int
+    /// After a model narration for an asset, further alerts of that asset within this much event time
+    /// get the template: a storm is one narration per asset per cooldown.
+    public var cooldown: Duration
+    /// Resolved events are narrated by the template unless this is set.
+    public var narrateResolved: Bool
+
+    public init(
+        deadline: Duration = .milliseconds(1500), maxTokens: Int = 72, promptStyle: PromptStyle = .fewShot,
+        constrained: Bool = true, queueCapacity: Int = 32, cooldown: Duration = .seconds(60),
+        narrateResolved: Bool = false
+    ) {
+        self.deadline = deadline
+        self.maxTokens = maxTokens
+        self.promptStyle = promptStyle
+        self.constrained = constrained
+        self.queueCapacity = queueCapacity
+        self.cooldown = cooldown
+        self.narrateResolved = narrateResolved
+    }
+}

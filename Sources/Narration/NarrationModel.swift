@@ -1,0 +1,54 @@
+/// What Narration needs from a language model: a greedy continuation of a prompt whose prefix is
+/// shared by every call, stopped by stop strings, a token budget or a deadline, and steered by a
+/// constraint that says whether the text so far may stand.
+/// The MicroLM engine conforms through `MicroLMNarrationModel`; the protocol keeps Narration testable
+/// and lets another engine plug in.
+public protocol NarrationModel: AnyObject, Sendable {
+    /// A short name for alerts (`SmolLM2-135M-Instruct.Q4_1`).
+    var name: String { get }
+    /// Blocking; called on Narration's model thread, one call at a time.
+    func complete(_ request: CompletionRequest) throws -> Completion
+}
+
+public struct CompletionRequest: Sendable {
+    /// Identical across calls: its KV cache may be kept and reused.
+    public var prefix: String
+    public var suffix: String
+    public var stop: [String]
+    public var maxTokens: Int
+    /// Stop generating (and return what exists) once this instant has passed.
+    public var deadline: ContinuousClock.Instant?
+    /// Called with the text generated so far plus a candidate token's text; the engine takes the most
+    /// likely token for which it returns true.
+    public var constraint: (@Sendable (String) -> Bool)?
+
+    public init(prefix: String, suffix: String, stop: [String], maxTokens: Int,
+                deadline: ContinuousClock.Instant?, constraint: (@Sendable (String) -> Bool)?) {
+        self.prefix = prefix
+        self.suffix = suffix
+        self.stop = stop
+        self.maxTokens = maxTokens
+        self.deadline = deadline
+        self.constraint = constraint
+    }
+}
+
+public struct Completion: Sendable, Equatable {
+    public enum Stop: String, Sendable, Codable {
+        case stopString = "stop"
+        case length
+        case deadline
+        case endOfText = "eos"
+        case constraint
+    }
+
+    public var text: String
+    public var stop: Stop
+    public var tokens: Int
+
+    public init(text: String, stop: Stop, tokens: Int) {
+        self.text = text
+        self.stop = stop
+        self.tokens = tokens
+    }
+}

@@ -1,0 +1,205 @@
+import Detection
+import Logging
+import Synchronization
+
+/// An event with the narrative the operator will read.
+public struct NarratedEvent: Sendable {
+    public var event: AnomalyEvent
+    public var narrative: Narrative
+}
+
+/// Narrates alerts off the detection path. `submit` never waits: events queue (bounded, oldest
+/// dropped first, each drop counted and still delivered with the template) and `run()` narrates them
+/// one at a time, each against a deadline counted from its submission. A storm on one asset becomes one
+/// model narration per cooldown (event time); the rest get the template.
+///
+/// In `.deterministic` mode (replay) nothing is dropped, there is no deadline and events are narrated
+/// in order, so the same input gives the same text.
+public final class NarrationWorker: Sendable {
+    public enum Mode: Sendable, Equatable {
+        case live
+        case deterministic
+    }
+
+    public struct Counts: Sendable, Equatable {
+        public var submitted = 0
+        public var delivered = 0
+        public var byModel = 0
+        public var byTemplate = 0
+        /// Dropped from the model queue because it was full (delivered with the template).
+        public var dropped = 0
+        /// Given the template because their asset was narrated within the cooldown.
+        public var coolingDown = 0
+        public var deadlineMissed = 0
+    }
+
+    private struct Pending {
+        var event: AnomalyEvent
+        var submitted: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var queue: [Pending] = []
+        var head = 0
+        var finished = false
+        var waiter: CheckedContinuation<Void, Never>?
+        var lastModelRun: [String: Int64] = [:]
+        var counts = Counts()
+
+        var pendingCount: Int { queue.count - head }
+
+        mutating func pop() -> Pending? {
+            guard head < queue.count else { return nil }
+            let p = queue[head]
+            head += 1
+            if head > 64 && head * 2 > queue.count {
+                queue.removeFirst(head)
+                head = 0
+            }
+            return p
+        }
+    }
+
+    public let narrator: Narrator
+    public let mode: Mode
+    /// Every submitted event comes out here exactly once, with its narrative.
+    public let results: AsyncStream<NarratedEvent>
+    private let continuation: AsyncStream<NarratedEvent>.Continuation
+    private let state = Mutex(State())
+    private let logger: Logger
+
+    public init(narrator: Narrator, mode: Mode = .live, logger: Logger) {
+        self.narrator = narrator
+        self.mode = mode
+        self.logger = logger
+        (results, continuation) = AsyncStream.makeStream(of: NarratedEvent.self, bufferingPolicy: .unbounded)
+    }
+
+    public var counts: Counts { state.withLock { $0.counts } }
+    public var queueDepth: Int { state.withLock { $0.pendingCount } }
+
+    /// Hands an event to narration. Never blocks on the model.
+    public func submit(_ event: AnomalyEvent) {
+        let capacity = max(1, narrator.configuration.queueCapacity)
+        let (dropped, waiter, accepted) = state.withLock { s -> (Pending?, CheckedContinuation<Void, Never>?, Bool) in
+            guard !s.finished else { return (nil, nil, false) }
+            s.counts.submitted += 1
+            var dropped: Pending?
+            if mode == .live, s.pendingCount >= capacity {
+                dropped = s.pop()
+                s.counts.dropped += 1
+            }
+            s.queue.append(Pending(event: event, submitted: .now))
+            let w = s.waiter
+            s.waiter = nil
+            return (dropped, w, true)
+        }
+        if !accepted {
+            logger.warning("narration worker finished; event narrated by template", metadata: ["event": "\(event.id)"])
+            deliver(event, narrator.templateNarrative(event, reason: "narration worker stopped"))
+        }
+        if let dropped {
+            logger.notice("narration queue full; oldest alert gets the template", metadata: ["event": "\(dropped.event.id)"])
+            deliver(dropped.event, narrator.templateNarrative(
+                dropped.event, reason: "narration queue full (oldest dropped)", started: dropped.submitted))
+        }
+        waiter?.resume()
+    }
+
+    /// No more events: `run()` returns once the queue is drained, and `results` ends.
+    public func finish() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.finished = true
+            let w = s.waiter
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
+
+    /// Narrates queued events until `finish()` (after draining) or cancellation.
+    public func run() async {
+        defer { continuation.finish() }
+        while !Task.isCancelled {
+            if let next = state.withLock({ $0.pop() }) {
+                await process(next)
+                continue
+            }
+            let done = await withTaskCancellationHandler {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let resumeNow = state.withLock { s -> Bool in
+                        if s.pendingCount > 0 || s.finished || Task.isCancelled { return true }
+                        s.waiter = c
+                        return false
+                    }
+                    if resumeNow { c.resume() }
+                }
+                return state.withLock { $0.finished && $0.pendingCount == 0 }
+            } onCancel: {
+                let w = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                    let w = s.waiter
+                    s.waiter = nil
+                    return w
+                }
+                w?.resume()
+            }
+            if done { break }
+        }
+        // Cancelled: whatever is still queued gets the template, so no alert is lost.
+        while let left = state.withLock({ $0.pop() }) {
+            deliver(left.event, narrator.templateNarrative(left.event, reason: "narration stopped",
+                                                           started: left.submitted))
+        }
+    }
+
+    private func process(_ p: Pending) async {
+        let event = p.event
+        let configuration = narrator.configuration
+        if event.stage == .resolved && !configuration.narrateResolved {
+            deliver(event, narrator.templateNarrative(event, reason: "resolved events use the template",
+                                                      started: p.submitted))
+            return
+        }
+        let cooldownMs = configuration.cooldown.components.seconds * 1000
+            + configuration.cooldown.components.attoseconds / 1_000_000_000_000_000
+        let cooling = state.withLock { s -> Bool in
+            if let last = s.lastModelRun[event.asset], event.detectedAt >= last, event.detectedAt - last < cooldownMs {
+                s.counts.coolingDown += 1
+                return true
+            }
+            if narrator.model != nil { s.lastModelRun[event.asset] = event.detectedAt }
+            return false
+        }
+        if cooling {
+            deliver(event, narrator.templateNarrative(event, reason: "asset narrated within the cooldown",
+                                                      started: p.submitted, modelName: narrator.model?.name))
+            return
+        }
+        var narrative: Narrative
+        if mode == .deterministic {
+            narrative = await narrator.narrate(event, deadline: nil)
+        } else {
+            let deadline = p.submitted.advanced(by: configuration.deadline)
+            if ContinuousClock.now >= deadline {
+                narrative = narrator.templateNarrative(event, reason: "deadline passed while queued",
+                                                       started: p.submitted, modelName: narrator.model?.name)
+            } else {
+                narrative = await narrator.narrate(event, deadline: deadline)
+            }
+            // Latency as the operator sees it: from submission.
+            narrative.latencyMs = Narrator.ms(since: p.submitted)
+        }
+        if narrative.reason?.hasPrefix("deadline") == true {
+            state.withLock { $0.counts.deadlineMissed += 1 }
+        }
+        deliver(event, narrative)
+    }
+
+    private func deliver(_ event: AnomalyEvent, _ narrative: Narrative) {
+        state.withLock { s in
+            s.counts.delivered += 1
+            if narrative.source == .model { s.counts.byModel += 1 } else { s.counts.byTemplate += 1 }
+        }
+        continuation.yield(NarratedEvent(event: event, narrative: narrative))
+    }
+}

@@ -1,0 +1,157 @@
+import Detection
+import Dispatch
+import Logging
+import Synchronization
+import Telemetry
+
+/// Everything one narration did, for `vigil explain` and the evaluation.
+public struct Explanation: Sendable {
+    public var facts: Facts
+    public var prompt: Prompt?
+    /// The model's raw text (trimmed), nil when the model did not run.
+    public var modelText: String?
+    public var completion: Completion?
+    /// The verifier's judgement of the model text.
+    public var verdict: Verdict?
+    public var narrative: Narrative
+}
+
+/// Turns an event into a narrative: facts, prompt, model, verifier; the template whenever the model
+/// is absent, fails, is late or writes something the verifier rejects. Never throws.
+public final class Narrator: Sendable {
+    public let catalog: Catalog
+    public let model: (any NarrationModel)?
+    public let configuration: NarrationConfiguration
+    let logger: Logger
+    /// The model's forward pass blocks: it runs here, off the cooperative pool, one call at a time.
+    private let modelQueue = DispatchQueue(label: "vigil.narration.model")
+
+    public init(catalog: Catalog, model: (any NarrationModel)?, configuration: NarrationConfiguration = .init(),
+                logger: Logger) {
+        self.catalog = catalog
+        self.model = model
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Narrates with the configured deadline from now.
+    public func narrate(_ event: AnomalyEvent) async -> Narrative {
+        await explain(event, deadline: .now.advanced(by: configuration.deadline)).narrative
+    }
+
+    /// Narrates with an explicit deadline; nil waits for the model however long it takes (replay).
+    public func narrate(_ event: AnomalyEvent, deadline: ContinuousClock.Instant?) async -> Narrative {
+        await explain(event, deadline: deadline).narrative
+    }
+
+    /// The template narrative for `event`, with `reason`.
+    public func templateNarrative(_ event: AnomalyEvent, reason: String, started: ContinuousClock.Instant = .now,
+                                  modelName: String? = nil) -> Narrative {
+        let text = TemplateNarrator.narrate(Facts(event: event, catalog: catalog))
+        return Narrative(text: text, source: .template, model: modelName, latencyMs: Narrator.ms(since: started),
+                         verified: true, reason: reason)
+    }
+
+    public func explain(_ event: AnomalyEvent, deadline: ContinuousClock.Instant?) async -> Explanation {
+        let started = ContinuousClock.now
+        let facts = Facts(event: event, catalog: catalog)
+        func template(_ reason: String, prompt: Prompt? = nil, modelText: String? = nil,
+                      completion: Completion? = nil, verdict: Verdict? = nil) -> Explanation {
+            let narrative = Narrative(text: TemplateNarrator.narrate(facts), source: .template, model: model?.name,
+                                      latencyMs: Narrator.ms(since: started), verified: true, reason: reason)
+            return Explanation(facts: facts, prompt: prompt, modelText: modelText, completion: completion,
+                               verdict: verdict, narrative: narrative)
+        }
+        guard let model else { return template("no model loaded") }
+        let prompt = PromptBuilder.build(facts, style: configuration.promptStyle)
+        let constraint = configuration.constrained ? FactConstraint(facts: facts) : nil
+        let request = CompletionRequest(
+            prefix: prompt.prefix, suffix: prompt.suffix, stop: prompt.stop, maxTokens: configuration.maxTokens,
+            deadline: deadline, constraint: constraint.map { c in { @Sendable text in c.allows(text) } })
+
+        let result = await runModel(model, request, deadline: deadline)
+        let completion: Completion
+        switch result {
+        case .failure(let error):
+            logger.warning("narration model failed", metadata: ["event": "\(event.id)", "error": "\(error)"])
+            return template("model failed: \(error)", prompt: prompt)
+        case .success(nil):
+            return template("deadline passed before the model finished", prompt: prompt)
+        case .success(let c?):
+            completion = c
+        }
+        let text = Narrator.clean(completion.text)
+        if completion.stop == .deadline {
+            return template("deadline passed before the model finished", prompt: prompt, modelText: text,
+                            completion: completion)
+        }
+        let verdict = Verifier(facts: facts, catalog: catalog).verify(text)
+        guard verdict.accepted else {
+            return template("verifier: \(verdict.reason ?? "rejected")", prompt: prompt, modelText: text,
+                            completion: completion, verdict: verdict)
+        }
+        let narrative = Narrative(text: text, source: .model, model: model.name,
+                                  latencyMs: Narrator.ms(since: started), verified: true, reason: nil)
+        return Explanation(facts: facts, prompt: prompt, modelText: text, completion: completion, verdict: verdict,
+                           narrative: narrative)
+    }
+
+    /// Runs the model on its queue; returns nil if `deadline` passes first (the call then finishes
+    /// on its own, bounded by the same deadline inside the engine).
+    private func runModel(_ model: any NarrationModel, _ request: CompletionRequest,
+                          deadline: ContinuousClock.Instant?) async -> Result<Completion?, any Error> {
+        let once = Mutex<CheckedContinuation<Result<Completion?, any Error>, Never>?>(nil)
+        let resume: @Sendable (Result<Completion?, any Error>) -> Void = { value in
+            once.withLock { c in
+                c?.resume(returning: value)
+                c = nil
+            }
+        }
+        return await withCheckedContinuation { continuation in
+            once.withLock { $0 = continuation }
+            modelQueue.async {
+                if let deadline, ContinuousClock.now >= deadline { resume(.success(nil)); return }
+                resume(Result { try model.complete(request) })
+            }
+            if let deadline {
+                // A little grace for the engine to return what it has at its own deadline check.
+                let wait = ContinuousClock.now.duration(to: deadline) + .milliseconds(100)
+                let nanos = max(0, wait.components.seconds * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000)
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanos))) {
+                    resume(.success(nil))
+                }
+            }
+        }
+    }
+
+    /// The first line, trimmed; a leading `Alert:` the model may repeat is dropped.
+    static func clean(_ raw: String) -> String {
+        var text = raw
+        if let newline = text.firstIndex(where: { $0 == "\n" }) { text = String(text[..<newline]) }
+        text = text.trimmingSpaces()
+        if text.hasPrefix("Alert:") { text = String(text.dropFirst(6)).trimmingSpaces() }
+        return text
+    }
+
+    static func ms(since start: ContinuousClock.Instant) -> Double {
+        let d = start.duration(to: .now)
+        return (Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15).rounded(toPlaces: 1)
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\r" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s.removeLast() }
+        return String(s)
+    }
+}
+
+extension Double {
+    func rounded(toPlaces places: Int) -> Double {
+        var scale = 1.0
+        for _ in 0..<places { scale *= 10 }
+        return (self * scale).rounded() / scale
+    }
+}

@@ -1,0 +1,91 @@
+import Detection
+
+/// How the model is asked.
+public enum PromptStyle: String, Sendable, Codable, CaseIterable {
+    /// Plain completion: an instruction line, worked examples, then the event's facts and `Alert:`.
+    case fewShot = "few-shot"
+    /// The model's chat template with the facts in the user turn (for comparison).
+    case chat
+}
+
+/// A prompt split at the point where the event's own text begins: `prefix` is the same for every
+/// event, so the engine computes it once and reuses its KV cache.
+public struct Prompt: Sendable, Equatable {
+    public var prefix: String
+    public var suffix: String
+    public var stop: [String]
+    public var text: String { prefix + suffix }
+}
+
+public enum PromptBuilder {
+    /// One line of facts, in the order the alert should say them.
+    public static func factLine(_ f: Facts) -> String {
+        var parts = ["machine: \(f.asset)", "sensor: \(f.sensor)"]
+        let stage = f.stage == .resolved ? "resolved \(f.kind.words)" : f.kind.words
+        parts.append("event: \(stage) at \(f.startText)")
+        switch f.kind {
+        case .silence:
+            parts.append("no readings for: \(f.duration.withUnit)")
+        case .stuck:
+            parts.append("stuck at: \(f.peak.withUnit)")
+            if f.duration.value >= 1 { parts.append("for: \(f.duration.withUnit)") }
+        default:
+            parts.append("value: \(f.peak.withUnit)")
+            parts.append("baseline: \(f.baseline.withUnit)")
+            switch f.direction {
+            case .up: parts.append("change: up \(f.deviation.withUnit)")
+            case .down: parts.append("change: down \(f.deviation.withUnit)")
+            case .none: break
+            }
+            if let limit = f.limit, f.kind == .outOfRange { parts.append("limit: \(limit.withUnit)") }
+            if f.duration.value >= 1, f.kind == .drift || f.kind == .levelShift || f.stage == .resolved {
+                parts.append("for: \(f.duration.withUnit)")
+            }
+        }
+        if f.stage == .opened {
+            let related = f.related.prefix(2).map { r -> String in
+                switch r.direction {
+                case .up: "\(r.name) up \(r.deviation.withUnit)"
+                case .down: "\(r.name) down \(r.deviation.withUnit)"
+                case .none: "\(r.name) steady at \(r.value.withUnit)"
+                }
+            }
+            if !related.isEmpty { parts.append("related: " + related.joined(separator: ", ")) }
+            if !f.causes.isEmpty { parts.append("listed causes: " + f.causes.prefix(2).joined(separator: ", ")) }
+        }
+        return parts.joined(separator: " | ")
+    }
+
+    static let instruction = """
+        Each alert is one or two plain sentences for a plant operator. It names the sensor and the machine, \
+        says which way the value moved and by how much, and what moved with it. Numbers, units and names \
+        are copied exactly from the facts.
+        """
+
+    /// Worked examples on a machine that is not in any plant catalog.
+    static let examples: [(facts: String, alert: String)] = [
+        ("machine: Compressor C-7 | sensor: C-7 outlet temperature | event: spike at 14:02:11 UTC | value: 88.4 °C | baseline: 71.0 °C | change: up 17.4 °C | related: C-7 motor current up 3.2 A",
+         "C-7 outlet temperature on Compressor C-7 spiked to 88.4 °C at 14:02:11 UTC, 17.4 °C above its baseline of 71.0 °C. At the same time, C-7 motor current rose by 3.2 A."),
+        ("machine: Blower B-3 | sensor: B-3 air flow | event: drift at 02:40:00 UTC | value: 410 m3/h | baseline: 520 m3/h | change: down 110 m3/h | for: 25 min | listed causes: a clogged filter",
+         "B-3 air flow on Blower B-3 has drifted down to 410 m3/h since 02:40:00 UTC, 110 m3/h below its baseline of 520 m3/h. Possible causes listed for this machine: a clogged filter."),
+        ("machine: Boiler K-2 | sensor: K-2 drum level | event: stuck at 09:15:30 UTC | stuck at: 47.5 % | for: 12 min",
+         "K-2 drum level on Boiler K-2 has been stuck at 47.5 % for 12 min since 09:15:30 UTC."),
+        ("machine: Mixer M-9 | sensor: M-9 shaft speed | event: dip at 21:07:45 UTC | value: 610 rpm | baseline: 900 rpm | change: down 290 rpm | related: M-9 motor current down 4.1 A, M-9 torque steady at 52 Nm",
+         "M-9 shaft speed on Mixer M-9 dipped to 610 rpm at 21:07:45 UTC, 290 rpm below its baseline of 900 rpm. At the same time, M-9 motor current fell by 4.1 A."),
+    ]
+
+    public static func build(_ facts: Facts, style: PromptStyle) -> Prompt {
+        switch style {
+        case .fewShot:
+            var prefix = instruction + "\n\n"
+            for e in examples { prefix += "Facts: \(e.facts)\nAlert: \(e.alert)\n\n" }
+            prefix += "Facts: "
+            return Prompt(prefix: prefix, suffix: factLine(facts) + "\nAlert:", stop: ["\n"])
+        case .chat:
+            let system = "You write short, factual plant alerts: one or two sentences, numbers and names copied exactly from the facts."
+            let prefix = "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\nWrite the alert for these facts: "
+            return Prompt(prefix: prefix, suffix: factLine(facts) + "<|im_end|>\n<|im_start|>assistant\n",
+                          stop: ["<|im_end|>", "\n"])
+        }
+    }
+}

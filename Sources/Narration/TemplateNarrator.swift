@@ -1,0 +1,86 @@
+import Detection
+import Telemetry
+
+/// The deterministic narration: one or two sentences built from the facts alone.
+/// It is what the operator reads whenever the model's text is absent, late or rejected.
+public enum TemplateNarrator {
+    public static func narrate(_ event: AnomalyEvent, catalog: Catalog) -> String {
+        narrate(Facts(event: event, catalog: catalog))
+    }
+
+    public static func narrate(_ f: Facts) -> String {
+        var first = main(f)
+        if first.last != "." { first += "." }
+        guard let second = secondSentence(f) else { return first }
+        return first + " " + second
+    }
+
+    static func main(_ f: Facts) -> String {
+        let subject = "\(f.sensor) on \(f.asset)"
+        let peak = f.peak.withUnit, base = f.baseline.withUnit, dev = f.deviation.withUnit
+        let lasting = f.duration.value >= 1 ? " for \(f.duration.withUnit)" : ""
+        let aboveBelow = f.direction == .down ? "below" : "above"
+        if f.stage == .resolved {
+            return "\(subject) is back to normal after \(f.duration.withUnit) of \(f.kind.words); "
+                + "it peaked at \(peak) against a baseline of \(base)"
+        }
+        switch f.kind {
+        case .spike:
+            return "\(subject) spiked to \(peak) at \(f.startText), \(dev) above its baseline of \(base)"
+        case .dip:
+            return "\(subject) dipped to \(peak) at \(f.startText), \(dev) below its baseline of \(base)"
+        case .levelShift:
+            if f.direction == .none {
+                return "\(subject) shifted level at \(f.startText) and now reads \(peak)"
+            }
+            return "\(subject) shifted \(f.direction == .up ? "up" : "down") to \(peak) at \(f.startText), "
+                + "\(dev) \(aboveBelow) its baseline of \(base)"
+        case .drift:
+            if f.direction == .none { return "\(subject) has been drifting since \(f.startText) and reads \(peak)" }
+            return "\(subject) has drifted \(f.direction == .up ? "up" : "down") to \(peak) since \(f.startText), "
+                + "\(dev) \(aboveBelow) its baseline of \(base)"
+        case .outOfRange:
+            if let limit = f.limit {
+                let side = f.direction == .down ? "low" : "high"
+                return "\(subject) reached \(peak) at \(f.startText), beyond its \(side) limit of \(limit.withUnit)"
+            }
+            return "\(subject) left its allowed range at \(f.startText), reaching \(peak)"
+        case .stuck:
+            return "\(subject) has been stuck at \(peak)\(lasting) since \(f.startText)"
+        case .silence:
+            return "\(subject) has sent no readings\(lasting) since \(f.startText)"
+        case .oscillation:
+            return "\(subject) has been oscillating since \(f.startText), swinging as far as \(peak) "
+                + "around a baseline of \(base)"
+        case .volatilityShift:
+            return "\(subject) has turned erratic since \(f.startText), reaching \(peak) around a baseline of \(base)"
+        case .seasonal:
+            return "\(subject) left its usual daily pattern at \(f.startText), reading \(peak) "
+                + "where \(base) was expected"
+        case .correlationBreak:
+            return "\(subject) stopped moving with its related sensors at \(f.startText) and reads \(peak) "
+                + "against a baseline of \(base)"
+        }
+    }
+
+    static func secondSentence(_ f: Facts) -> String? {
+        guard f.stage == .opened else { return nil }
+        var parts: [String] = []
+        for r in f.related.prefix(2) {
+            switch r.direction {
+            case .up: parts.append("\(r.name) rose by \(r.deviation.withUnit)")
+            case .down: parts.append("\(r.name) fell by \(r.deviation.withUnit)")
+            case .none: parts.append("\(r.name) held steady at \(r.value.withUnit)")
+            }
+        }
+        let causes = f.causes.prefix(2)
+        let causeText = causes.isEmpty ? nil : "possible causes listed for this machine: " + causes.joined(separator: " or ")
+        if parts.isEmpty {
+            guard let causeText else { return nil }
+            return causeText.prefix(1).uppercased() + causeText.dropFirst() + "."
+        }
+        var text = "At the same time, " + parts.joined(separator: " and ")
+        if let causeText { text += "; " + causeText }
+        return text + "."
+    }
+}

@@ -1,0 +1,64 @@
+/// Word lists the verifier uses. Lower case; matched against whole words of the text after known
+/// names, the start time and the listed causes have been taken out.
+enum Vocabulary {
+    static let up: Set<String> = [
+        "rose", "risen", "rise", "rises", "rising", "increased", "increase", "increases", "increasing",
+        "climbed", "climbing", "climbs", "jumped", "spiked", "surged", "higher", "above", "up", "upward",
+        "upwards", "grew", "gained", "exceeded",
+    ]
+    static let down: Set<String> = [
+        "fell", "fallen", "fall", "falls", "falling", "dropped", "drop", "drops", "dropping", "decreased",
+        "decrease", "decreases", "decreasing", "declined", "declining", "dipped", "lower", "below", "down",
+        "downward", "downwards", "sank", "plunged", "plummeted",
+    ]
+    static let instructions: Set<String> = [
+        "shut", "shutdown", "restart", "reset", "inspect", "inspection", "replace", "repair", "evacuate",
+        "isolate", "should", "must", "recommend", "recommended", "please", "immediately", "urgently", "ensure",
+        "verify", "investigate", "check", "call", "contact", "operator", "operators", "maintenance", "technician",
+        "action", "required",
+    ]
+    static let selfReference: Set<String> = ["i", "we", "me", "us", "you", "your", "sorry"]
+    static let speculation: Set<String> = [
+        "because", "due", "caused", "cause", "causes", "causing", "indicate", "indicates", "indicating",
+        "suggest", "suggests", "suggesting", "sign", "likely", "probably", "possibly", "possible", "may", "might",
+        "could", "perhaps", "suspect", "suspected", "consistent", "reason",
+    ]
+    static let faults: Set<String> = [
+        "leak", "leaks", "leaking", "leakage", "wear", "worn", "cavitation", "cavitating", "fouling", "fouled",
+        "blockage", "blocked", "clog", "clogged", "failure", "failing", "failed", "fail", "fault", "faulty",
+        "damage", "damaged", "broken", "crack", "cracked", "corrosion", "overheating", "overheat", "overheated",
+        "fire", "explosion", "rupture", "misalignment", "misaligned", "imbalance", "unbalanced", "unbalance",
+        "loose", "looseness", "friction", "seized", "seizure", "tripped", "stall", "stalled", "surge", "malfunction",
+        "malfunctioning", "error", "defect", "defective", "bearing", "bearings", "lubrication", "strainer", "valve",
+        "transmitter", "contamination", "dirty", "frozen", "ice", "sabotage", "outage", "attack", "short-circuit",
+        "dry", "icing", "vandalism", "disconnected", "cable", "wiring", "battery",
+    ]
+    static let equipment: Set<String> = [
+        "pump", "pumps", "fan", "fans", "tank", "tanks", "compressor", "compressors", "motor", "motors", "valve",
+        "valves", "boiler", "boilers", "turbine", "turbines", "exchanger", "exchangers", "conveyor", "mixer",
+        "chiller", "heater", "generator", "engine", "blower", "vessel", "reactor", "pipe", "pipeline", "filter",
+        "cooler", "tower", "gearbox",
+    ]
+
+    /// Up or down for a direction word (`up to` excepted, which states a bound, not a movement).
+    static func polarity(of word: String, following: Lexer.Token?) -> Direction? {
+        if up.contains(word) {
+            if word == "up", case .word("to")? = following { return nil }
+            return .up
+        }
+        if down.contains(word) { return .down }
+        return nil
+    }
+
+    static func isInstructionPhrase(_ items: [Lexer.Item], at index: Int) -> Bool {
+        guard case .word(let w) = items[index].token, index + 1 < items.count,
+              case .word(let next) = items[index + 1].token else { return false }
+        switch w {
+        case "turn", "switch": return next == "off" || next == "on"
+        case "stop": return next == "the" || next == "it" || next == "pump" || next == "fan"
+        case "open", "close": return next == "the"
+        case "need", "needs": return next == "to"
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Detection
+import Narration
+import Telemetry
+import Testing
+
+@Suite struct VerifierTests {
+    let spike = Facts(event: Fixtures.event(.spike), catalog: Fixtures.catalog)
+    var verifier: Verifier { Verifier(facts: spike, catalog: Fixtures.catalog) }
+
+    static let good = [
+        "P-101 motor current on Pump P-101 spiked to 48.2 A at 03:12:05 UTC, 18.1 A above its baseline of 30.1 A.",
+        "P-101 motor current rose to 48.2 A, up 18.1 A from 30.1 A. At the same time, P-101 flow fell by 12.0 m3/h.",
+        "P-101 motor current on Pump P-101 jumped 18 A above its usual 30.1 A while the flow dropped by 12 m3/h.",
+        "The motor current of Pump P-101 spiked to 48.2 A; P-101 discharge pressure rose by 0.43 bar.",
+    ]
+
+    @Test(arguments: good)
+    func acceptsFaithfulText(text: String) {
+        let verdict = verifier.verify(text)
+        #expect(verdict.accepted, "\(verdict.problems)")
+        #expect(verdict.namesSensor)
+        #expect(verdict.rightDirection)
+    }
+
+    /// Deliberately wrong model text, one kind of fault each: none may reach the operator.
+    static let bad: [(text: String, problem: String)] = [
+        ("P-101 motor current on Pump P-101 spiked to 52.7 A, above its baseline of 30.1 A.", "not a fact"),
+        ("P-101 motor current on Pump P-101 spiked to 48.2 bar, above its baseline of 30.1 A.", "wrong unit"),
+        ("P-101 motor current on Pump P-101 spiked to 48.2, above its baseline of 30.1 A.", "no unit"),
+        ("P-101 motor current spiked to 48.2 A while P-101 flow fell by 18.1 A.", "belongs to"),
+        ("P-101 motor current spiked to 12.0 m3/h.", "belongs to"),
+        ("P-101 motor current on Pump P-102 spiked to 48.2 A.", "not part of this event"),
+        ("P-101 motor current on Compressor C-7 spiked to 48.2 A.", "names equipment"),
+        ("P-101 motor current spiked to 48.2 A and P-102 flow fell by 12.0 m3/h.", "not part of this event"),
+        ("P-101 motor current on Pump P-101 fell to 48.2 A, below its baseline of 30.1 A.", "went down"),
+        ("P-101 motor current rose to 48.2 A and P-101 flow rose by 12.0 m3/h.", "went up"),
+        ("P-101 motor current rose to 48.2 A, 18.1 A above 30.1 A, rose to 48.2 A, 18.1 A above 30.1 A.", "repeats"),
+        ("P-101 motor current rose to 48.2 A. Shut down the pump immediately.", "instruction"),
+        ("P-101 motor current rose to 48.2 A; you should check the motor.", "instruction"),
+        ("P-101 motor current rose to 48.2 A, probably because of a cracked impeller.", "speculation"),
+        ("P-101 motor current rose to 48.2 A, which suggests bearing failure.", "fault"),
+        ("P-101 motor current rose to 48.2 A. P-101 flow fell by 12.0 m3/h. P-101 discharge pressure rose by 0.43 bar.",
+         "more than 2 sentences"),
+        ("P-101 motor current rose to 48.2 A at 04:00:00 UTC.", "no unit"),
+        ("Pump P-101 spiked to 48.2 A.", "does not name"),
+        ("P-101 motor current on Pump P-101 spiked to 48.2 A", "full stop"),
+        ("P-101 motor current spiked to 48.2 A <b>now</b>.", "unexpected character"),
+        ("P-101 motor current spiked to 48.2 A " + String(repeating: "and kept going ", count: 30) + ".", "too long"),
+        ("P-101 motor current rose to 48.2 A and P-101 vibration rose by 0.43 mm/s.", "not part of this event"),
+    ]
+
+    @Test(arguments: bad)
+    func rejectsWrongText(text: String, problem: String) {
+        let verdict = verifier.verify(text)
+        #expect(!verdict.accepted, "accepted: \(text)")
+        #expect(verdict.problems.contains { $0.contains(problem) }, "\(text) → \(verdict.problems)")
+    }
+
+    @Test func listedCausesAreAllowedAndOthersAreNot() {
+        let drift = Facts(event: Fixtures.typical(.drift), catalog: Fixtures.catalog)
+        let v = Verifier(facts: drift, catalog: Fixtures.catalog)
+        #expect(drift.causes == ["bearing wear", "lubrication loss"])
+        let ok = v.verify("P-101 motor current on Pump P-101 has drifted up to 36.3 A, possibly from bearing wear.")
+        #expect(ok.accepted, "\(ok.problems)")
+        let bad = v.verify("P-101 motor current on Pump P-101 has drifted up to 36.3 A, possibly from a winding fault.")
+        #expect(!bad.accepted)
+        let noCause = v.verify("P-101 motor current on Pump P-101 has drifted up to 36.3 A, which may be serious.")
+        #expect(noCause.problems.contains { $0.contains("speculation") })
+    }
+
+    @Test func directionlessKindsRejectDirectionWords() {
+        let stuck = Facts(event: Fixtures.typical(.stuck), catalog: Fixtures.catalog)
+        let v = Verifier(facts: stuck, catalog: Fixtures.catalog)
+        #expect(v.verify("P-101 motor current on Pump P-101 has been stuck at 30.1 A for 10 min.").accepted)
+        #expect(!v.verify("P-101 motor current on Pump P-101 rose and stuck at 30.1 A for 10 min.").accepted)
+    }
+
+    @Test func numbersWithinRoundingAreAccepted() {
+        // 48.24 is written 48.2 (one decimal) or 48 (one fewer), not 48.24 or 50.
+        #expect(verifier.verify("P-101 motor current spiked to 48 A.").accepted)
+        #expect(!verifier.verify("P-101 motor current spiked to 50 A.").accepted)
+        #expect(!verifier.verify("P-101 motor current spiked to 48.24 A.").accepted)
+    }
+}
