@@ -60,6 +60,17 @@ public final class PlantDetector {
         }
     }
 
+    /// Whether any sensor has an event open (or a spike candidate waiting for its next reading).
+    public var anyAbnormal: Bool {
+        for track in eventTracks where track.isOpen || track.pending { return true }
+        return false
+    }
+
+    /// Whether the sensor at this catalog index has an event open or pending.
+    public func isAbnormal(sensor i: Int) -> Bool {
+        i >= 0 && i < eventTracks.count && (eventTracks[i].isOpen || eventTracks[i].pending)
+    }
+
     /// One reading of the sensor at catalog index `sensor`. Returns the fused anomaly score in [0, 1].
     /// Events that open or resolve are appended to `events` (caller-owned buffer; no allocation otherwise).
     /// Readings of an unknown index and non-finite values are ignored (score 0).

@@ -20,6 +20,8 @@ enum TailProbability {
         return Foundation.log10(Foundation.erfc(a * 0.7071067811865476))
     }
 
+    static func log10Of(_ x: Double) -> Double { Foundation.log10(x) }
+
     /// The score for a (corrected) log10 tail probability: `-log10(p) / 10`, clamped to [0, 1].
     @inline(__always)
     static func score(log10P: Double) -> Double {
