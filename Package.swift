@@ -38,6 +38,8 @@ let package = Package(
             name: "Telemetry",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        // A deterministic simulation of the demo plant with labelled faults (`vigil simulate`).
+        .target(name: "Simulation", dependencies: ["Telemetry"]),
         // Streaming detectors and event assembly.
         .target(name: "Detection", dependencies: ["Telemetry"]),
         // The on-device language model engine.
@@ -55,7 +57,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "Telemetry", "Detection", "Narration", "MQTT", "Outbox", "MicroLM",
+                "Telemetry", "Detection", "Narration", "MQTT", "Outbox", "MicroLM", "Simulation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
@@ -64,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "Agent",
+                "Agent", "Telemetry", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

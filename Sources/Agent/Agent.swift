@@ -1,1 +1,0 @@
-// Agent module. See ../../README.md for what it holds.

@@ -1,0 +1,305 @@
+import Foundation
+import Telemetry
+
+/// How to reach one MQTT broker (the plant's local broker or the upstream one).
+public struct BrokerSettings: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var tls: Bool
+    public var clientID: String
+    /// `3.1.1` or `5`.
+    public var protocolVersion: String = "3.1.1"
+    public var keepAlive: Double = 30
+    public var username: String?
+    public var password: String?
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    /// Skip certificate and host-name checks (testing only; logged loudly).
+    public var insecure = false
+    public var reconnectMin: Double = 0.5
+    public var reconnectMax: Double = 30
+
+    public init(host: String, port: Int, tls: Bool, clientID: String) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.clientID = clientID
+    }
+
+    /// Parses `mqtt://host[:port]` or `mqtts://host[:port]` (default ports 1883 and 8883).
+    public static func parse(url: String, clientID: String) -> BrokerSettings? {
+        let tls: Bool
+        var rest: Substring
+        if url.hasPrefix("mqtts://") { tls = true; rest = url.dropFirst(8) }
+        else if url.hasPrefix("mqtt://") { tls = false; rest = url.dropFirst(7) }
+        else if url.hasPrefix("tcp://") { tls = false; rest = url.dropFirst(6) }
+        else if url.hasPrefix("ssl://") { tls = true; rest = url.dropFirst(6) }
+        else { return nil }
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        var host = String(rest)
+        var port = tls ? 8883 : 1883
+        if rest.hasPrefix("[") {  // [::1]:1883
+            guard let close = rest.firstIndex(of: "]") else { return nil }
+            host = String(rest[rest.index(after: rest.startIndex)..<close])
+            let after = rest[rest.index(after: close)...]
+            if after.hasPrefix(":") { guard let p = Int(after.dropFirst()) else { return nil }; port = p }
+        } else if let colon = rest.lastIndex(of: ":") {
+            host = String(rest[..<colon])
+            guard let p = Int(rest[rest.index(after: colon)...]) else { return nil }
+            port = p
+        }
+        guard !host.isEmpty, (1...65535).contains(port), !host.contains("/") else { return nil }
+        return BrokerSettings(host: host, port: port, tls: tls, clientID: clientID)
+    }
+}
+
+/// The store-and-forward outbox's bounds and policy.
+public struct OutboxSettings: Sendable, Equatable {
+    public var path: String
+    public var maxRows = 100_000
+    public var maxBytes = 256 * 1024 * 1024
+    public var maxAge: Double = 30 * 86_400
+    /// `drop_oldest_lowest_severity` (default), `drop_newest` or `block`.
+    public var policy = "drop_oldest_lowest_severity"
+    public var maxInFlight = 32
+    public var maxBytesPerSecond = 0
+    public var liveFirst = true
+}
+
+/// Everything `vigil run` needs, loaded from one YAML file (schemas/config.schema.json).
+public struct AgentConfiguration: Sendable {
+    public var file: String
+    public var agentName: String
+    public var catalogPath: String
+    public var stateDirectory: String
+    public var local: BrokerSettings
+    public var topicPrefix = "vigil"
+    public var maxPayloadBytes = 4096
+    public var maxFutureSkew: Double = 300
+    public var maxAge: Double = 86_400
+    /// A subscription with no message for this long is reported as silent (0 = off).
+    public var silentAfter: Double = 120
+    public var narrationEnabled = true
+    public var modelPath: String?
+    public var narrationDeadline: Double = 1.5
+    public var narrationQueue = 16
+    public var narrationThreads = 2
+    public var upstream: BrokerSettings?
+    public var upstreamTopic: String?
+    public var outbox: OutboxSettings
+    public var statusInterval: Double = 60
+    /// `host:port` of the metrics and health endpoint; nil when off.
+    public var metricsListen: String? = "127.0.0.1:9464"
+    public var logLevel = "info"
+    public var logFormat = "text"
+
+    /// The catalog, loaded relative to the configuration file's folder when the path is relative.
+    public func loadCatalog() throws -> Catalog {
+        try Catalog.load(file: catalogPath)
+    }
+
+    public static func load(file: String) throws -> AgentConfiguration {
+        try decode(ConfigNode.load(file: file))
+    }
+
+    public static func parse(yaml: String, file: String = "<config>") throws -> AgentConfiguration {
+        try decode(ConfigNode.parse(yaml: yaml, file: file))
+    }
+
+    /// The configuration schema version this build reads; older files still load (see `decode`).
+    public static let version = 1
+
+    static func decode(_ root: ConfigNode) throws -> AgentConfiguration {
+        try root.rejectUnknownKeys(["version", "agent", "local", "ingest", "narration", "upstream", "metrics", "logging"])
+        if let v = root["version"] {
+            let version = try v.int()
+            guard version >= 1, version <= AgentConfiguration.version else {
+                throw v.error("this vigil reads configuration version 1 to \(AgentConfiguration.version), found \(version); upgrade vigil or use a matching example from deploy/")
+            }
+        }
+        let baseDirectory = URL(fileURLWithPath: root.file).deletingLastPathComponent().path
+        func resolve(_ path: String) -> String {
+            path.hasPrefix("/") ? path : URL(fileURLWithPath: baseDirectory).appendingPathComponent(path).standardized.path
+        }
+
+        let agent = try root.required("agent")
+        try agent.rejectUnknownKeys(["name", "catalog", "state_dir"])
+        let nameNode = try agent.required("name")
+        let name = try nameNode.string()
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard !name.isEmpty, name.count <= 64, name.allSatisfy(allowed.contains) else {
+            throw nameNode.error("expected an agent name of 1-64 letters, digits, `.`, `_` or `-` (it appears in MQTT topics)")
+        }
+        let catalog = resolve(try agent.required("catalog").string())
+        let state = resolve(try agent["state_dir"]?.string() ?? "/var/lib/vigil")
+
+        var local = try decodeBroker(try root.required("local"), defaultClientID: "vigil-\(name)")
+        local.clientID = local.clientID.isEmpty ? "vigil-\(name)" : local.clientID
+        var config = AgentConfiguration(
+            file: root.file, agentName: name, catalogPath: catalog, stateDirectory: state, local: local,
+            outbox: OutboxSettings(path: state + "/outbox.db"))
+        if let prefix = try root["local"]?["topic_prefix"]?.string() {
+            guard !prefix.isEmpty, !prefix.contains("+"), !prefix.contains("#") else {
+                throw try root.required("local").required("topic_prefix").error("expected a topic prefix without wildcards")
+            }
+            config.topicPrefix = prefix
+        }
+
+        if let ingest = root["ingest"] {
+            try ingest.rejectUnknownKeys(["max_payload_bytes", "max_future_skew", "max_age", "silent_after"])
+            if let v = ingest["max_payload_bytes"] {
+                config.maxPayloadBytes = try v.int()
+                guard (16...1_048_576).contains(config.maxPayloadBytes) else { throw v.error("expected 16 to 1048576 bytes") }
+            }
+            if let v = ingest["max_future_skew"] { config.maxFutureSkew = try v.seconds() }
+            if let v = ingest["max_age"] { config.maxAge = try v.seconds() }
+            if let v = ingest["silent_after"] { config.silentAfter = try v.seconds() }
+        }
+
+        if let narration = root["narration"] {
+            try narration.rejectUnknownKeys(["enabled", "model", "deadline", "queue", "threads"])
+            if let v = narration["enabled"] { config.narrationEnabled = try v.bool() }
+            if let v = narration["model"] { config.modelPath = resolve(try v.string()) }
+            if let v = narration["deadline"] {
+                config.narrationDeadline = try v.seconds()
+                guard config.narrationDeadline > 0 else { throw v.error("expected a deadline above zero") }
+            }
+            if let v = narration["queue"] {
+                config.narrationQueue = try v.int()
+                guard (1...1024).contains(config.narrationQueue) else { throw v.error("expected a queue of 1 to 1024 alerts") }
+            }
+            if let v = narration["threads"] {
+                config.narrationThreads = try v.int()
+                guard (1...64).contains(config.narrationThreads) else { throw v.error("expected 1 to 64 threads") }
+            }
+        }
+
+        if let upstream = root["upstream"] {
+            let enabled = try upstream["enabled"]?.bool() ?? true
+            if enabled {
+                config.upstream = try decodeBroker(upstream, defaultClientID: "vigil-\(name)-up",
+                                                   extraKeys: ["enabled", "topic", "outbox", "status_interval"])
+                if let t = upstream["topic"] { config.upstreamTopic = try t.string() }
+                if let v = upstream["status_interval"] { config.statusInterval = try v.seconds() }
+                if let o = upstream["outbox"] {
+                    try o.rejectUnknownKeys(["path", "max_rows", "max_bytes", "max_age", "policy", "max_in_flight",
+                                             "max_bytes_per_second", "live_first"])
+                    if let v = o["path"] { config.outbox.path = resolve(try v.string()) }
+                    if let v = o["max_rows"] { config.outbox.maxRows = try v.int() }
+                    if let v = o["max_bytes"] { config.outbox.maxBytes = try v.int() }
+                    if let v = o["max_age"] { config.outbox.maxAge = try v.seconds() }
+                    if let v = o["policy"] {
+                        let policy = try v.string()
+                        let policies = ["drop_oldest_lowest_severity", "drop_newest", "block"]
+                        guard policies.contains(policy) else {
+                            throw v.error("expected one of \(policies.joined(separator: ", ")), found `\(policy)`")
+                        }
+                        config.outbox.policy = policy
+                    }
+                    if let v = o["max_in_flight"] { config.outbox.maxInFlight = try v.int() }
+                    if let v = o["max_bytes_per_second"] { config.outbox.maxBytesPerSecond = try v.int() }
+                    if let v = o["live_first"] { config.outbox.liveFirst = try v.bool() }
+                    guard config.outbox.maxRows > 0, config.outbox.maxBytes > 0, config.outbox.maxInFlight > 0 else {
+                        throw o.error("expected max_rows, max_bytes and max_in_flight above zero")
+                    }
+                }
+            }
+        }
+
+        if let metrics = root["metrics"] {
+            try metrics.rejectUnknownKeys(["listen", "enabled"])
+            if let v = metrics["enabled"], try !v.bool() {
+                config.metricsListen = nil
+            } else if let v = metrics["listen"] {
+                let listen = try v.string()
+                guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+                      (0...65535).contains(port)
+                else { throw v.error("expected host:port, e.g. 127.0.0.1:9464") }
+                config.metricsListen = listen
+            }
+        }
+        if let logging = root["logging"] {
+            try logging.rejectUnknownKeys(["level", "format"])
+            if let v = logging["level"] {
+                let level = try v.string()
+                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                guard levels.contains(level) else { throw v.error("expected one of \(levels.joined(separator: ", "))") }
+                config.logLevel = level
+            }
+            if let v = logging["format"] {
+                let format = try v.string()
+                guard ["text", "json"].contains(format) else { throw v.error("expected `text` or `json`") }
+                config.logFormat = format
+            }
+        }
+        return config
+    }
+
+    static func decodeBroker(_ node: ConfigNode, defaultClientID: String, extraKeys: Set<String> = ["topic_prefix"]) throws -> BrokerSettings {
+        if let p = node["password"] {
+            throw p.error("passwords do not go in the configuration file; use `password_file` or `password_env`")
+        }
+        try node.rejectUnknownKeys(extraKeys.union([
+            "url", "client_id", "protocol", "keepalive", "username", "username_env", "password_file", "password_env",
+            "tls", "reconnect",
+        ]))
+        let urlNode = try node.required("url")
+        let clientID = try node["client_id"]?.string() ?? defaultClientID
+        guard var broker = BrokerSettings.parse(url: try urlNode.string(), clientID: clientID) else {
+            throw urlNode.error("expected mqtt://host[:port] or mqtts://host[:port]")
+        }
+        if let v = node["protocol"] {
+            let p = try v.string()
+            guard ["3.1.1", "5"].contains(p) else { throw v.error("expected `3.1.1` or `5`") }
+            broker.protocolVersion = p
+        }
+        if let v = node["keepalive"] { broker.keepAlive = try v.seconds() }
+        if let v = node["username"] { broker.username = try v.string() }
+        if let v = node["username_env"] {
+            let name = try v.string()
+            guard let value = ProcessInfo.processInfo.environment[name] else {
+                throw v.error("the environment variable `\(name)` is not set")
+            }
+            broker.username = value
+        }
+        if let v = node["password_env"] {
+            let name = try v.string()
+            guard let value = ProcessInfo.processInfo.environment[name] else {
+                throw v.error("the environment variable `\(name)` is not set")
+            }
+            broker.password = value
+        }
+        if let v = node["password_file"] {
+            let path = try v.string()
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw v.error("cannot read the password file `\(path)`")
+            }
+            broker.password = text.trimmingCharacters(in: .newlines)
+        }
+        if let tls = node["tls"] {
+            try tls.rejectUnknownKeys(["ca_file", "cert_file", "key_file", "insecure"])
+            broker.tls = true
+            for (key, keyPath) in [("ca_file", \BrokerSettings.caFile), ("cert_file", \.certFile), ("key_file", \.keyFile)] {
+                if let v = tls[key] {
+                    let path = try v.string()
+                    guard FileManager.default.isReadableFile(atPath: path) else { throw v.error("cannot read `\(path)`") }
+                    broker[keyPath: keyPath] = path
+                }
+            }
+            if (broker.certFile == nil) != (broker.keyFile == nil) {
+                throw tls.error("expected both `cert_file` and `key_file` for a client certificate, or neither")
+            }
+            if let v = tls["insecure"] { broker.insecure = try v.bool() }
+        }
+        if let r = node["reconnect"] {
+            try r.rejectUnknownKeys(["min", "max"])
+            if let v = r["min"] { broker.reconnectMin = try v.seconds() }
+            if let v = r["max"] { broker.reconnectMax = try v.seconds() }
+            guard broker.reconnectMin > 0, broker.reconnectMax >= broker.reconnectMin else {
+                throw r.error("expected 0 < min <= max")
+            }
+        }
+        return broker
+    }
+}

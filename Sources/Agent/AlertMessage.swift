@@ -1,0 +1,132 @@
+import Detection
+import Foundation
+import Telemetry
+
+/// The narrative part of an alert: who wrote the text and whether it was checked.
+public struct AlertNarrative: Sendable, Codable, Equatable {
+    public var text: String
+    /// `model` or `template`.
+    public var source: String
+    public var model: String?
+    public var latencyMs: Double
+    public var verified: Bool
+    /// Why the template was used, when it was.
+    public var reason: String?
+
+    public init(text: String, source: String, model: String? = nil, latencyMs: Double = 0, verified: Bool, reason: String? = nil) {
+        self.text = text
+        self.source = source
+        self.model = model
+        self.latencyMs = latencyMs
+        self.verified = verified
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case text, source, model, verified, reason
+        case latencyMs = "latency_ms"
+    }
+}
+
+/// One related sensor's deviation as an alert reports it (with its name and unit).
+public struct AlertRelated: Sendable, Codable, Equatable {
+    public var sensor: String
+    public var name: String
+    public var unit: String
+    public var value: Double
+    public var baseline: Double
+    public var deviation: Double
+    public var score: Double
+}
+
+/// The facts of an alert: the numbers Vigil itself computed.
+public struct AlertFacts: Sendable, Codable, Equatable {
+    public var baseline: Double
+    public var peak: Double
+    public var deviation: Double
+    public var durationS: Double
+    public var limit: Double?
+    public var related: [AlertRelated]
+
+    enum CodingKeys: String, CodingKey {
+        case baseline, peak, deviation, limit, related
+        case durationS = "duration_s"
+    }
+}
+
+/// The alert published on `vigil/<agent>/alerts/<asset>/<sensor>` (schemas/alert.schema.json).
+public struct AlertMessage: Sendable, Codable, Equatable {
+    public var schema = "vigil.alert/1"
+    public var eventID: String
+    public var stage: String
+    public var agent: String
+    public var sensor: String
+    public var sensorName: String
+    public var unit: String
+    public var asset: String
+    public var assetName: String
+    public var kind: String
+    public var severity: String
+    public var score: Double
+    public var start: String
+    public var end: String?
+    public var detectedAt: String
+    public var facts: AlertFacts
+    public var narrative: AlertNarrative
+    public var window: [WindowPoint]?
+
+    enum CodingKeys: String, CodingKey {
+        case schema, stage, agent, sensor, unit, asset, kind, severity, score, start, end, facts, narrative, window
+        case eventID = "event_id"
+        case sensorName = "sensor_name"
+        case assetName = "asset_name"
+        case detectedAt = "detected_at"
+    }
+
+    public init(event: AnomalyEvent, catalog: Catalog, agent: String, narrative: AlertNarrative, includeWindow: Bool = true) {
+        let sensor = catalog.sensor(event.sensor)
+        let decimals = sensor?.decimals ?? 3
+        func round(_ x: Double, _ d: Int) -> Double {
+            let scale = pow(10.0, Double(min(d + 2, 9)))
+            return (x * scale).rounded() / scale
+        }
+        eventID = event.id
+        stage = event.stage.rawValue
+        self.agent = agent
+        self.sensor = event.sensor.rawValue
+        sensorName = sensor?.name ?? event.sensor.rawValue
+        unit = sensor?.unit ?? ""
+        asset = event.asset
+        assetName = catalog.asset(event.asset)?.name ?? event.asset
+        kind = event.kind.rawValue
+        severity = event.severity.rawValue
+        score = round(event.score, 2)
+        start = Timestamp.rfc3339(event.start)
+        end = event.end.map(Timestamp.rfc3339)
+        detectedAt = Timestamp.rfc3339(event.detectedAt)
+        facts = AlertFacts(
+            baseline: round(event.baseline, decimals), peak: round(event.peak, decimals),
+            deviation: round(event.deviation, decimals), durationS: round(event.duration, 1),
+            limit: event.limit,
+            related: event.related.map { r in
+                let s = catalog.sensor(r.sensor)
+                let d = s?.decimals ?? 3
+                return AlertRelated(sensor: r.sensor.rawValue, name: s?.name ?? r.sensor.rawValue, unit: s?.unit ?? "",
+                                    value: round(r.value, d), baseline: round(r.baseline, d),
+                                    deviation: round(r.deviation, d), score: round(r.score, 2))
+            })
+        self.narrative = narrative
+        window = includeWindow ? event.window : nil
+    }
+
+    /// Compact JSON with sorted keys: the same alert always gives the same bytes.
+    public func jsonBytes() throws -> [UInt8] {
+        try [UInt8](AlertMessage.encoder.encode(self))
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+}

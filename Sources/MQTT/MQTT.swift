@@ -1,1 +1,0 @@
-// MQTT module. See ../../README.md for what it holds.

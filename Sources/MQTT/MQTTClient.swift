@@ -1,0 +1,261 @@
+import CMosquitto
+import Logging
+
+/// An MQTT 3.1.1 / 5 client over libmosquitto, for Swift concurrency.
+///
+/// ```swift
+/// let client = try MQTTClient(configuration: .init(host: "127.0.0.1", port: 1883, clientID: "vigil-1"), logger: logger)
+/// try await client.subscribe("plant/+/temperature", qos: .atLeastOnce)
+/// try await client.connect()
+/// Task { for await message in client.messages { ... } }
+/// try await client.publish(topic: "vigil/alerts", payload: bytes, qos: .atLeastOnce)   // returns after PUBACK
+/// await client.disconnect()
+/// ```
+///
+/// - `connect()` makes the first connection and throws if it fails (unless asked to retry);
+///   after that the client reconnects by itself with jittered exponential backoff
+///   (`MQTTConfiguration.reconnectDelay`) and subscribes again to every filter when the
+///   broker has no session for it.
+/// - A client is used once: after `disconnect()` it is closed; make a new one to connect again.
+/// - Every libmosquitto callback runs on the client's own thread; nothing blocks the
+///   cooperative thread pool except short critical sections.
+public final class MQTTClient: Sendable {
+    public let configuration: MQTTConfiguration
+    private let connection: MosquittoConnection
+
+    /// Checks the configuration and sets up libmosquitto (protocol version, credentials,
+    /// will, TLS files). Nothing touches the network until `connect()`.
+    public init(configuration: MQTTConfiguration, logger: Logger = Logger(label: "vigil.mqtt")) throws(MQTTError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.connection = try MosquittoConnection(configuration: configuration, logger: logger)
+    }
+
+    deinit {
+        // The loop thread keeps the connection alive until it has sent DISCONNECT.
+        connection.requestStop()
+    }
+
+    // MARK: Connection
+
+    /// Connects to the broker and starts the network thread.
+    ///
+    /// Returns when the broker accepted the connection (CONNACK success). With
+    /// `retryUntilConnected` false (the default) the first failure is thrown: unreachable
+    /// broker (`MQTTError.library`, with the system's reason), TLS failure (with OpenSSL's
+    /// reason), refusal (`MQTTError.connectionRefused`, with the CONNACK text) or
+    /// `MQTTError.connectTimeout`; the client can then be connected again. With
+    /// `retryUntilConnected` true it keeps trying with backoff until it succeeds or the
+    /// task is cancelled (then the client is closed and `CancellationError` is thrown).
+    public func connect(retryUntilConnected: Bool = false) async throws {
+        let connection = self.connection
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                connection.start(retry: retryUntilConnected, continuation: continuation)
+            }
+        } onCancel: {
+            connection.requestStop()
+        }
+        if Task.isCancelled && !connection.shared.withLock({ $0.connected }) {
+            throw CancellationError()
+        }
+    }
+
+    /// Sends DISCONNECT (the broker does not publish the will), stops the network thread and
+    /// closes the client: pending publishes throw `MQTTError.clientClosed`, `messages` and the
+    /// state streams end.
+    public func disconnect() async {
+        connection.requestStop()
+        await connection.waitUntilStopped()
+    }
+
+    /// Closes the network connection without DISCONNECT, as a crash or a cut cable would:
+    /// the broker publishes the will, and the client reconnects as after any other drop.
+    /// For fault drills and tests.
+    public func abortConnection() {
+        connection.requestAbort()
+    }
+
+    /// Whether the client has a connection accepted by the broker right now.
+    public var isConnected: Bool {
+        connection.shared.withLock { $0.connected }
+    }
+
+    /// The latest connection state.
+    public var connectionState: MQTTConnectionState {
+        var latest: MQTTConnectionState?
+        // The broadcast holds the latest value; read it through a fresh stream would be
+        // asynchronous, so derive it from the shared state instead.
+        connection.shared.withLock { state in
+            switch state.phase {
+            case .closed: latest = .closed
+            default: latest = state.connected ? .connected(sessionPresent: false) : .disconnected(reason: nil)
+            }
+        }
+        return latest ?? .disconnected(reason: nil)
+    }
+
+    /// Connection state changes. Each access makes a new stream for one consumer; it starts
+    /// with the current state and ends after `.closed`. The outbox drains on `.connected`.
+    public var connectionStates: MQTTBroadcastStream<MQTTConnectionState> {
+        MQTTBroadcastStream(base: connection.connectionStates.makeStream())
+    }
+
+    // MARK: Subscriptions
+
+    /// Subscribes to `filter` (wildcards allowed) and remembers it for reconnects.
+    ///
+    /// When connected, returns after the broker's SUBACK and throws
+    /// `MQTTError.subscriptionRejected` if the broker refused. When not connected (before
+    /// `connect()` or while reconnecting) it returns at once and the filter is sent on the
+    /// next connect. Subscribing again to the same filter updates its QoS and timeout.
+    /// - Parameter silenceTimeout: report the subscription silent (see `watchdogEvents`) when
+    ///   no message matches it for this long while connected. Defaults to
+    ///   `configuration.subscriptionSilenceTimeout`.
+    public func subscribe(_ filter: String, qos: MQTTQoS = .atLeastOnce, silenceTimeout: Duration? = nil) async throws {
+        let topicFilter = try MQTTTopicFilter(filter)
+        let timeout = silenceTimeout ?? configuration.subscriptionSilenceTimeout
+        if let timeout, timeout <= .zero { throw MQTTError.invalidConfiguration("silenceTimeout must be positive") }
+        let connection = self.connection
+        let handle = connection.handle
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            connection.shared.withLock { state in
+                guard state.phase != .closed && state.phase != .stopping else {
+                    continuation.resume(throwing: MQTTError.clientClosed)
+                    return
+                }
+                let order = state.subscriptions[filter]?.order ?? state.nextSubscriptionOrder
+                state.nextSubscriptionOrder += 1
+                state.subscriptions[filter] = .init(
+                    filter: topicFilter, qos: qos, silenceTimeout: timeout,
+                    lastActivity: .now, silent: false, order: order
+                )
+                guard state.connected else {
+                    continuation.resume()
+                    return
+                }
+                var mid: Int32 = 0
+                let rc = mosquitto_subscribe_v5(handle, &mid, filter, qos.rawValue, 0, nil)
+                guard rc == MosquittoError.success else {
+                    state.subscriptions.removeValue(forKey: filter)
+                    continuation.resume(throwing: MQTTError.library(MosquittoError(code: rc), context: "subscribing to '\(filter)'"))
+                    return
+                }
+                state.pendingSubscribes[mid] = .init(filter: filter, continuation: continuation)
+            }
+        }
+        connection.refreshWatchedFlag()
+    }
+
+    /// Removes a subscription (and forgets it for reconnects). Returns after UNSUBACK when connected.
+    public func unsubscribe(_ filter: String) async throws {
+        _ = try MQTTTopicFilter(filter)
+        let connection = self.connection
+        let handle = connection.handle
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            connection.shared.withLock { state in
+                state.subscriptions.removeValue(forKey: filter)
+                guard state.connected else {
+                    continuation.resume()
+                    return
+                }
+                var mid: Int32 = 0
+                let rc = mosquitto_unsubscribe_v5(handle, &mid, filter, nil)
+                guard rc == MosquittoError.success else {
+                    continuation.resume(throwing: MQTTError.library(MosquittoError(code: rc), context: "unsubscribing from '\(filter)'"))
+                    return
+                }
+                state.pendingUnsubscribes[mid] = continuation
+            }
+        }
+        connection.refreshWatchedFlag()
+    }
+
+    /// Inbound messages of all subscriptions, in arrival order, through a buffer of
+    /// `configuration.inboundBufferCapacity` messages (what overflows is counted in
+    /// `statistics.dropped`). One consumer; it ends after `disconnect()`.
+    public var messages: MQTTMessageStream {
+        MQTTMessageStream(base: connection.inboundStream)
+    }
+
+    /// Filters that the watchdog currently reports silent.
+    public var silentSubscriptions: [String] {
+        connection.shared.withLock { state in
+            state.subscriptions.values.filter(\.silent).sorted { $0.order < $1.order }.map(\.filter.filter)
+        }
+    }
+
+    /// Watchdog reports: a subscription went silent, or came back. Each access makes a new stream.
+    public var watchdogEvents: MQTTBroadcastStream<MQTTWatchdogEvent> {
+        MQTTBroadcastStream(base: connection.watchdogEvents.makeStream())
+    }
+
+    // MARK: Publishing
+
+    /// Publishes a message.
+    ///
+    /// - QoS 0 returns once libmosquitto has queued the message.
+    /// - QoS 1/2 returns only when the broker acknowledged it (PUBACK / PUBCOMP, matched by
+    ///   message id). If the connection drops first it throws `MQTTError.connectionLost`: the
+    ///   broker may or may not have it, so a store-and-forward caller keeps it and sends it
+    ///   again (at least once). A dead broker is noticed by the keep-alive (1.5 × keepAlive).
+    /// - When not connected (never connected, or reconnecting) it throws
+    ///   `MQTTError.notConnected` at once rather than queueing: callers decide what to keep.
+    /// - After `disconnect()`: `MQTTError.clientClosed`.
+    public func publish(topic: String, payload: [UInt8], qos: MQTTQoS = .atMostOnce, retain: Bool = false) async throws {
+        try MQTTTopicName.validate(topic)
+        guard payload.count <= 268_435_455 else {
+            throw MQTTError.invalidConfiguration("payload of \(payload.count) bytes exceeds MQTT's limit of 256 MiB")
+        }
+        try Task.checkCancellation()
+        let connection = self.connection
+        let handle = connection.handle
+        if qos == .atMostOnce {
+            try connection.shared.withLock { (state) throws(MQTTError) in
+                try Self.checkCanPublish(state)
+                let rc = payload.withUnsafeBytes { bytes in
+                    mosquitto_publish_v5(handle, nil, topic, Int32(bytes.count), bytes.baseAddress, 0, retain, nil)
+                }
+                try MosquittoError.check(rc, "publishing on '\(topic)'")
+            }
+            connection.counters.published.wrappingAdd(1, ordering: .relaxed)
+            return
+        }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            // The lock is held across mosquitto_publish so that the PUBACK callback (which takes
+            // the same lock on the loop thread) always finds the waiter registered.
+            connection.shared.withLock { state in
+                do {
+                    try Self.checkCanPublish(state)
+                    var mid: Int32 = 0
+                    let rc = payload.withUnsafeBytes { bytes in
+                        mosquitto_publish_v5(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain, nil)
+                    }
+                    try MosquittoError.check(rc, "publishing on '\(topic)'")
+                    state.pendingPublishes[mid] = continuation
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    /// Publishes UTF-8 text.
+    public func publish(topic: String, string: String, qos: MQTTQoS = .atMostOnce, retain: Bool = false) async throws {
+        try await publish(topic: topic, payload: Array(string.utf8), qos: qos, retain: retain)
+    }
+
+    private static func checkCanPublish(_ state: MosquittoConnection.SharedState) throws(MQTTError) {
+        switch state.phase {
+        case .closed, .stopping: throw .clientClosed
+        default: if !state.connected { throw .notConnected }
+        }
+    }
+
+    // MARK: Statistics
+
+    /// Counters since the client was made.
+    public var statistics: MQTTStatistics {
+        connection.counters.snapshot
+    }
+}

@@ -1,0 +1,673 @@
+import CMosquitto
+import Foundation
+import Logging
+import Synchronization
+
+/// `mosquitto_lib_init` is not thread safe; a static let runs it exactly once per process.
+enum MosquittoLibrary {
+    static let initialized: Int32 = mosquitto_lib_init()
+}
+
+/// Owns one `struct mosquitto *` and the thread that runs its network loop.
+///
+/// Threading: one dedicated thread (started by `start`) calls `mosquitto_connect`,
+/// `mosquitto_reconnect` and `mosquitto_loop`; every libmosquitto callback runs on it.
+/// Callers publish and subscribe from any thread: `mosquitto_threaded_set(true)` makes
+/// libmosquitto queue their packets and wake the loop. Shared state lives in `shared` (a Mutex),
+/// counters are atomics, and `loop` is touched only on the loop thread.
+/// The loop thread holds a strong reference to this object while it runs, so the
+/// `Unmanaged` user pointer given to libmosquitto is valid in every callback.
+final class MosquittoConnection: @unchecked Sendable {
+    let handle: OpaquePointer
+    let configuration: MQTTConfiguration
+    let logger: Logger
+    let shared = Mutex(SharedState())
+    let counters = Counters()
+    let inboundStream: AsyncStream<MQTTMessage>
+    let inbound: AsyncStream<MQTTMessage>.Continuation
+    let connectionStates = Broadcast<MQTTConnectionState>(initial: .disconnected(reason: nil))
+    let watchdogEvents = Broadcast<MQTTWatchdogEvent>(initial: nil, bufferSize: 256)
+    /// True while at least one subscription has a silence timeout (spares the lock per message).
+    let hasWatchedSubscriptions = Atomic<Bool>(false)
+    private let wakeup = Wakeup()
+    /// Loop-thread-only state.
+    private var loop = LoopState()
+
+    struct SharedState {
+        enum Phase { case idle, starting, running, stopping, closed }
+        var phase: Phase = .idle
+        var connected = false
+        var stopRequested = false
+        var abortRequested = false
+        var firstConnect: CheckedContinuation<Void, any Error>?
+        var retryFirstConnect = false
+        var pendingPublishes: [Int32: CheckedContinuation<Void, any Error>] = [:]
+        var pendingSubscribes: [Int32: PendingSubscribe] = [:]
+        var pendingUnsubscribes: [Int32: CheckedContinuation<Void, any Error>] = [:]
+        var subscriptions: [String: Subscription] = [:]
+        var nextSubscriptionOrder = 0
+        var exitWaiters: [CheckedContinuation<Void, Never>] = []
+        /// The broker's last refusal (CONNACK), for the error of a failed first connect.
+        var lastRefusal: MQTTError?
+        /// libmosquitto's last error/warning log line (OpenSSL reasons arrive this way).
+        var lastLibraryLog: String?
+    }
+
+    struct PendingSubscribe {
+        let filter: String
+        let continuation: CheckedContinuation<Void, any Error>?
+    }
+
+    struct Subscription {
+        let filter: MQTTTopicFilter
+        var qos: MQTTQoS
+        var silenceTimeout: Duration?
+        var lastActivity: ContinuousClock.Instant
+        var silent: Bool
+        let order: Int
+    }
+
+    struct LoopState {
+        var everConnected = false
+        var justConnected = false
+        var firstConnectError: MQTTError?
+        var logHookInstalled = false
+    }
+
+    final class Counters: Sendable {
+        let received = Atomic<Int>(0)
+        let dropped = Atomic<Int>(0)
+        let published = Atomic<Int>(0)
+        let publishFailures = Atomic<Int>(0)
+        let reconnects = Atomic<Int>(0)
+        let connectionsLost = Atomic<Int>(0)
+        let silenceEvents = Atomic<Int>(0)
+        let subscriptionRejections = Atomic<Int>(0)
+
+        var snapshot: MQTTStatistics {
+            MQTTStatistics(
+                received: received.load(ordering: .relaxed),
+                dropped: dropped.load(ordering: .relaxed),
+                published: published.load(ordering: .relaxed),
+                publishFailures: publishFailures.load(ordering: .relaxed),
+                reconnects: reconnects.load(ordering: .relaxed),
+                connectionsLost: connectionsLost.load(ordering: .relaxed),
+                silenceEvents: silenceEvents.load(ordering: .relaxed),
+                subscriptionRejections: subscriptionRejections.load(ordering: .relaxed)
+            )
+        }
+    }
+
+    // MARK: - Setup
+
+    init(configuration: MQTTConfiguration, logger: Logger) throws(MQTTError) {
+        _ = MosquittoLibrary.initialized
+        guard let handle = mosquitto_new(configuration.clientID, configuration.cleanSession, nil) else {
+            throw .library(MosquittoError(code: Int32(MOSQ_ERR_NOMEM.rawValue)), context: "mosquitto_new")
+        }
+        self.handle = handle
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "mqtt.broker"] = "\(configuration.host):\(configuration.port)"
+        if let clientID = configuration.clientID { logger[metadataKey: "mqtt.client"] = "\(clientID)" }
+        self.logger = logger
+        let policy: AsyncStream<MQTTMessage>.Continuation.BufferingPolicy =
+            switch configuration.inboundOverflowPolicy {
+            case .dropOldest: .bufferingNewest(configuration.inboundBufferCapacity)
+            case .dropNewest: .bufferingOldest(configuration.inboundBufferCapacity)
+            }
+        (inboundStream, inbound) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: policy)
+
+        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+        try configureLibrary()
+        installCallbacks()
+    }
+
+    deinit {
+        mosquitto_destroy(handle)
+        inbound.finish()
+        connectionStates.finish()
+        watchdogEvents.finish()
+    }
+
+    private func configureLibrary() throws(MQTTError) {
+        let c = configuration
+        try MosquittoError.check(mosquitto_threaded_set(handle, true), "mosquitto_threaded_set")
+        let version = c.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
+        try MosquittoError.check(
+            mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(version)), "setting the protocol version"
+        )
+        try MosquittoError.check(
+            mosquitto_int_option(handle, MOSQ_OPT_SEND_MAXIMUM, Int32(c.maxInflightMessages)), "maxInflightMessages"
+        )
+        if let username = c.username {
+            try MosquittoError.check(mosquitto_username_pw_set(handle, username, c.password), "username/password")
+        }
+        if let will = c.will {
+            let rc = will.payload.withUnsafeBytes { bytes in
+                mosquitto_will_set(handle, will.topic, Int32(bytes.count), bytes.baseAddress, will.qos.rawValue, will.retain)
+            }
+            try MosquittoError.check(rc, "setting the last will on '\(will.topic)'")
+        }
+        if let tls = c.tls { try configureTLS(tls) }
+    }
+
+    private func configureTLS(_ tls: MQTTTLSConfiguration) throws(MQTTError) {
+        for (name, path) in [("tls.caFile", tls.caFile), ("tls.certificateFile", tls.certificateFile), ("tls.keyFile", tls.keyFile)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) {
+                throw .invalidConfiguration("\(name) '\(path)' does not exist or cannot be read")
+            }
+        }
+        if tls.caFile == nil && tls.certificateFile == nil {
+            try MosquittoError.check(
+                mosquitto_int_option(handle, MOSQ_OPT_TLS_USE_OS_CERTS, 1), "using the system's CA certificates"
+            )
+        } else {
+            let caPath: String? = tls.caFile == nil ? "/etc/ssl/certs" : nil
+            try MosquittoError.check(
+                mosquitto_tls_set(handle, tls.caFile, caPath, tls.certificateFile, tls.keyFile, nil),
+                "loading the TLS certificates (caFile \(tls.caFile ?? "system"), certificateFile \(tls.certificateFile ?? "none"))"
+            )
+        }
+        if tls.insecure {
+            try MosquittoError.check(mosquitto_tls_insecure_set(handle, true), "tls.insecure")
+            // cert_reqs 0 = SSL_VERIFY_NONE: the broker's certificate is not checked at all.
+            try MosquittoError.check(mosquitto_tls_opts_set(handle, 0, tls.tlsVersion, nil), "tls.insecure")
+        } else if let version = tls.tlsVersion {
+            try MosquittoError.check(mosquitto_tls_opts_set(handle, 1, version, nil), "tls.tlsVersion '\(version)'")
+        }
+    }
+
+    // MARK: - Callbacks (non-capturing; they recover `self` from the user pointer)
+
+    private static func from(_ user: UnsafeMutableRawPointer?) -> MosquittoConnection? {
+        guard let user else { return nil }
+        return Unmanaged<MosquittoConnection>.fromOpaque(user).takeUnretainedValue()
+    }
+
+    private func installCallbacks() {
+        mosquitto_connect_v5_callback_set(handle) { _, user, rc, flags, _ in
+            MosquittoConnection.from(user)?.didConnect(code: rc, flags: flags)
+        }
+        mosquitto_disconnect_v5_callback_set(handle) { _, user, rc, _ in
+            MosquittoConnection.from(user)?.didDisconnect(code: rc)
+        }
+        mosquitto_publish_v5_callback_set(handle) { _, user, mid, reason, _ in
+            MosquittoConnection.from(user)?.didPublish(mid: mid, reasonCode: reason)
+        }
+        mosquitto_subscribe_v5_callback_set(handle) { _, user, mid, count, granted, _ in
+            let first: Int32 = (count > 0 ? granted?.pointee : nil) ?? 0x80
+            MosquittoConnection.from(user)?.didSubscribe(mid: mid, granted: first)
+        }
+        mosquitto_unsubscribe_v5_callback_set(handle) { _, user, mid, _ in
+            MosquittoConnection.from(user)?.didUnsubscribe(mid: mid)
+        }
+        mosquitto_message_v5_callback_set(handle) { _, user, message, _ in
+            guard let message else { return }
+            MosquittoConnection.from(user)?.didReceive(message)
+        }
+    }
+
+    /// libmosquitto logs through a callback; it is installed only while connecting, because
+    /// the library formats a line for every packet when a callback is present.
+    private func setLogHook(_ on: Bool) {
+        guard on != loop.logHookInstalled else { return }
+        loop.logHookInstalled = on
+        if on {
+            mosquitto_log_callback_set(handle) { _, user, level, text in
+                guard let text else { return }
+                MosquittoConnection.from(user)?.didLog(level: level, text: String(cString: text))
+            }
+        } else {
+            mosquitto_log_callback_set(handle, nil)
+        }
+    }
+
+    private func didLog(level: Int32, text: String) {
+        if level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING) != 0 {
+            shared.withLock { $0.lastLibraryLog = text }
+            logger.debug("libmosquitto: \(text)")
+        } else {
+            logger.trace("libmosquitto: \(text)")
+        }
+    }
+
+    private func didConnect(code: Int32, flags: Int32) {
+        guard code == 0 else {
+            let refusal = MQTTError.connectionRefused(
+                reasonCode: code, reason: ConnackText.text(code: code, version: configuration.protocolVersion)
+            )
+            shared.withLock { $0.lastRefusal = refusal }
+            logger.error("MQTT connection refused", metadata: ["error": "\(refusal)"])
+            return
+        }
+        let sessionPresent = flags & 1 != 0
+        let now = ContinuousClock.now
+        let first: CheckedContinuation<Void, any Error>? = shared.withLock { state in
+            state.connected = true
+            state.lastRefusal = nil
+            let first = state.firstConnect
+            state.firstConnect = nil
+            if state.phase == .starting { state.phase = .running }
+            for key in Array(state.subscriptions.keys) where state.subscriptions[key]?.silent == false {
+                state.subscriptions[key]?.lastActivity = now
+            }
+            if !sessionPresent {
+                // A new session has no subscriptions: send them all again, in the order they were made.
+                let ordered = state.subscriptions.values.sorted { $0.order < $1.order }
+                for subscription in ordered {
+                    var mid: Int32 = 0
+                    let rc = mosquitto_subscribe_v5(handle, &mid, subscription.filter.filter, subscription.qos.rawValue, 0, nil)
+                    if rc == MosquittoError.success {
+                        state.pendingSubscribes[mid] = PendingSubscribe(filter: subscription.filter.filter, continuation: nil)
+                    } else {
+                        logger.error(
+                            "MQTT re-subscribe failed",
+                            metadata: ["filter": "\(subscription.filter)", "error": "\(MosquittoError(code: rc))"]
+                        )
+                    }
+                }
+            }
+            return first
+        }
+        loop.justConnected = true
+        if loop.everConnected {
+            counters.reconnects.wrappingAdd(1, ordering: .relaxed)
+            logger.info("MQTT reconnected", metadata: ["sessionPresent": "\(sessionPresent)"])
+        } else {
+            logger.info("MQTT connected", metadata: ["sessionPresent": "\(sessionPresent)"])
+        }
+        loop.everConnected = true
+        connectionStates.yield(.connected(sessionPresent: sessionPresent))
+        first?.resume()
+    }
+
+    private func didDisconnect(code: Int32) {
+        let reason = code == 0 ? "disconnected by the client" : MosquittoError(code: code).description
+        markDisconnected(reason: reason)
+    }
+
+    private func didPublish(mid: Int32, reasonCode: Int32) {
+        // QoS 0 messages and retransmissions after a reconnect have no waiter.
+        guard let continuation = shared.withLock({ $0.pendingPublishes.removeValue(forKey: mid) }) else { return }
+        if reasonCode >= 0x80 {
+            counters.publishFailures.wrappingAdd(1, ordering: .relaxed)
+            let text = mosquitto_reason_string(reasonCode).map { String(cString: $0) } ?? "reason code \(reasonCode)"
+            continuation.resume(throwing: MQTTError.publishRejected(reasonCode: reasonCode, reason: text))
+        } else {
+            counters.published.wrappingAdd(1, ordering: .relaxed)
+            continuation.resume()
+        }
+    }
+
+    private func didSubscribe(mid: Int32, granted: Int32) {
+        let pending: PendingSubscribe? = shared.withLock { state in
+            guard let pending = state.pendingSubscribes.removeValue(forKey: mid) else { return nil }
+            if granted >= 0x80 { state.subscriptions.removeValue(forKey: pending.filter) }
+            return pending
+        }
+        guard let pending else { return }
+        if granted >= 0x80 {
+            counters.subscriptionRejections.wrappingAdd(1, ordering: .relaxed)
+            refreshWatchedFlag()
+            logger.error("MQTT subscription rejected", metadata: ["filter": "\(pending.filter)", "code": "\(granted)"])
+            pending.continuation?.resume(throwing: MQTTError.subscriptionRejected(filter: pending.filter, reasonCode: granted))
+        } else {
+            logger.debug("MQTT subscribed", metadata: ["filter": "\(pending.filter)", "qos": "\(granted)"])
+            pending.continuation?.resume()
+        }
+    }
+
+    private func didUnsubscribe(mid: Int32) {
+        shared.withLock { $0.pendingUnsubscribes.removeValue(forKey: mid) }?.resume()
+    }
+
+    /// Runs on the loop thread while libmosquitto still owns `message`: copy everything out.
+    private func didReceive(_ message: UnsafePointer<mosquitto_message>) {
+        let raw = message.pointee
+        guard let topicPointer = raw.topic else { return }
+        let topic = String(cString: topicPointer)
+        let payload: [UInt8]
+        if let bytes = raw.payload, raw.payloadlen > 0 {
+            payload = Array(UnsafeRawBufferPointer(start: bytes, count: Int(raw.payloadlen)))
+        } else {
+            payload = []
+        }
+        counters.received.wrappingAdd(1, ordering: .relaxed)
+        if hasWatchedSubscriptions.load(ordering: .relaxed) { noteActivity(on: topic) }
+        let received = MQTTMessage(
+            topic: topic, payload: payload, qos: MQTTQoS(rawValue: raw.qos) ?? .atMostOnce,
+            retain: raw.retain, receivedAt: Date()
+        )
+        switch inbound.yield(received) {
+        case .enqueued: break
+        case .dropped, .terminated: counters.dropped.wrappingAdd(1, ordering: .relaxed)
+        @unknown default: break
+        }
+    }
+
+    // MARK: - Connection state
+
+    /// Fails what waits on this connection; idempotent.
+    private func markDisconnected(reason: String) {
+        let (publishes, subscribes, unsubscribes, wasConnected, stopping) = shared.withLock { state in
+            let taken = (
+                Array(state.pendingPublishes.values), Array(state.pendingSubscribes.values),
+                Array(state.pendingUnsubscribes.values), state.connected, state.stopRequested
+            )
+            state.pendingPublishes.removeAll()
+            state.pendingSubscribes.removeAll()
+            state.pendingUnsubscribes.removeAll()
+            state.connected = false
+            return taken
+        }
+        if wasConnected && !stopping {
+            counters.connectionsLost.wrappingAdd(1, ordering: .relaxed)
+            logger.warning("MQTT connection lost; reconnecting", metadata: ["reason": "\(reason)"])
+        }
+        if !publishes.isEmpty {
+            counters.publishFailures.wrappingAdd(publishes.count, ordering: .relaxed)
+            let error: MQTTError = stopping ? .clientClosed : .connectionLost
+            for continuation in publishes { continuation.resume(throwing: error) }
+        }
+        // A subscription stays registered and is sent again on the next connect.
+        for pending in subscribes { pending.continuation?.resume() }
+        for continuation in unsubscribes { continuation.resume() }
+        if wasConnected { connectionStates.yield(.disconnected(reason: reason)) }
+    }
+
+    // MARK: - Watchdog
+
+    private func noteActivity(on topic: String) {
+        let now = ContinuousClock.now
+        var resumed: [String] = []
+        var topic = topic
+        topic.withUTF8 { utf8 in
+            shared.withLock { state in
+                for key in state.subscriptions.keys {
+                    guard let subscription = state.subscriptions[key], subscription.silenceTimeout != nil,
+                          subscription.filter.matches(utf8: utf8) else { continue }
+                    state.subscriptions[key]?.lastActivity = now
+                    if subscription.silent {
+                        state.subscriptions[key]?.silent = false
+                        resumed.append(key)
+                    }
+                }
+            }
+        }
+        for filter in resumed {
+            logger.info("MQTT subscription active again", metadata: ["filter": "\(filter)"])
+            watchdogEvents.yield(.resumed(filter: filter), remember: false)
+        }
+    }
+
+    private func checkSilence() {
+        guard hasWatchedSubscriptions.load(ordering: .relaxed) else { return }
+        let now = ContinuousClock.now
+        let events: [MQTTWatchdogEvent] = shared.withLock { state in
+            guard state.connected else { return [] }
+            var events: [MQTTWatchdogEvent] = []
+            for key in state.subscriptions.keys {
+                guard let subscription = state.subscriptions[key], !subscription.silent,
+                      let timeout = subscription.silenceTimeout else { continue }
+                let silence = subscription.lastActivity.duration(to: now)
+                if silence >= timeout {
+                    state.subscriptions[key]?.silent = true
+                    events.append(.silent(filter: key, silence: silence))
+                }
+            }
+            return events
+        }
+        for event in events {
+            counters.silenceEvents.wrappingAdd(1, ordering: .relaxed)
+            if case .silent(let filter, let silence) = event {
+                logger.warning("MQTT subscription silent", metadata: ["filter": "\(filter)", "silence": "\(silence)"])
+            }
+            watchdogEvents.yield(event, remember: false)
+        }
+    }
+
+    func refreshWatchedFlag() {
+        let watched = shared.withLock { state in state.subscriptions.values.contains { $0.silenceTimeout != nil } }
+        hasWatchedSubscriptions.store(watched, ordering: .relaxed)
+    }
+
+    // MARK: - Lifecycle
+
+    /// Starts the loop thread for a first connect; `continuation` resumes at the first CONNACK
+    /// (or with the error of the first attempt when `retry` is false).
+    func start(retry: Bool, continuation: CheckedContinuation<Void, any Error>) {
+        let start: Bool = shared.withLock { state in
+            switch state.phase {
+            case .idle:
+                state.phase = .starting
+                state.firstConnect = continuation
+                state.retryFirstConnect = retry
+                state.lastRefusal = nil
+                return true
+            case .stopping, .closed:
+                continuation.resume(throwing: MQTTError.clientClosed)
+                return false
+            case .starting, .running:
+                continuation.resume(throwing: MQTTError.alreadyStarted)
+                return false
+            }
+        }
+        guard start else { return }
+        let thread = Thread { [self] in self.runLoop() }
+        thread.name = "mqtt-\(configuration.clientID ?? configuration.host)"
+        thread.start()
+    }
+
+    /// Asks the loop to send DISCONNECT (no will) and end. Returns at once.
+    func requestStop() {
+        let closeNow: Bool = shared.withLock { state in
+            switch state.phase {
+            case .idle:
+                state.phase = .closed
+                state.stopRequested = true
+                return true
+            case .starting, .running:
+                state.phase = .stopping
+                state.stopRequested = true
+                return false
+            case .stopping, .closed:
+                return false
+            }
+        }
+        if closeNow {
+            connectionStates.yield(.closed)
+            finishStreams()
+        }
+        wakeup.signal()
+    }
+
+    func requestAbort() {
+        shared.withLock { $0.abortRequested = true }
+    }
+
+    func waitUntilStopped() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done: Bool = shared.withLock { state in
+                if state.phase == .closed || state.phase == .idle { return true }
+                state.exitWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    private func finishStreams() {
+        inbound.finish()
+        connectionStates.finish()
+        watchdogEvents.finish()
+    }
+
+    // MARK: - The loop thread
+
+    private static let loopTimeoutMilliseconds: Int32 = 100
+
+    private func runLoop() {
+        var backoff = MQTTReconnectBackoff(delay: configuration.reconnectDelay)
+        var socketUp = false
+        var firstAttempt = true
+        var attemptStartedAt: ContinuousClock.Instant?
+        var failuresInARow = 0
+        let host = configuration.host
+        let port = configuration.port
+        if configuration.tls?.insecure == true {
+            logger.warning("TLS VERIFICATION IS DISABLED (tls.insecure): the broker's certificate and name are not checked. Never use this in production.")
+        }
+        loop.firstConnectError = nil
+        setLogHook(true)
+
+        while true {
+            let (stop, abort) = shared.withLock { state in
+                defer { state.abortRequested = false }
+                return (state.stopRequested, state.abortRequested)
+            }
+            if stop { break }
+
+            if !socketUp {
+                if !firstAttempt {
+                    let wait = backoff.next()
+                    logger.debug("MQTT reconnect attempt", metadata: ["attempt": "\(backoff.attempt)", "wait": "\(wait)"])
+                    wakeup.wait(seconds: wait.secondsDouble)
+                    if shared.withLock({ $0.stopRequested }) { break }
+                }
+                shared.withLock { $0.lastLibraryLog = nil }
+                let rc = firstAttempt
+                    ? mosquitto_connect(handle, host, Int32(port), Int32(configuration.keepAlive.wholeSeconds))
+                    : mosquitto_reconnect(handle)
+                let systemErrno = errno
+                firstAttempt = false
+                if rc != MosquittoError.success {
+                    let error = MQTTError.library(
+                        MosquittoError(code: rc, systemErrno: systemErrno),
+                        context: connectContext(host: host, port: port)
+                    )
+                    if shouldEndFirstConnect(with: error) { break }
+                    failuresInARow += 1
+                    if failuresInARow == 1 {
+                        logger.warning("MQTT connect failed; retrying with backoff", metadata: ["error": "\(error)"])
+                    }
+                    continue
+                }
+                socketUp = true
+                attemptStartedAt = .now
+            }
+
+            if abort, mosquitto_socket(handle) >= 0 {
+                logger.warning("MQTT connection aborted on request (no DISCONNECT sent)")
+                _ = shutdown(mosquitto_socket(handle), Int32(SHUT_RDWR))
+            }
+
+            let rc = mosquitto_loop(handle, Self.loopTimeoutMilliseconds, 1)
+            let systemErrno = errno
+            if rc != MosquittoError.success || mosquitto_socket(handle) < 0 {
+                socketUp = false
+                attemptStartedAt = nil
+                setLogHook(true)
+                let error = failureOfLastAttempt(code: rc, systemErrno: systemErrno, host: host, port: port)
+                markDisconnected(reason: "\(error)")
+                if shouldEndFirstConnect(with: error) { break }
+                failuresInARow += 1
+                if failuresInARow == 1 && loop.everConnected == false {
+                    logger.warning("MQTT connect failed; retrying with backoff", metadata: ["error": "\(error)"])
+                }
+                continue
+            }
+
+            if loop.justConnected {
+                loop.justConnected = false
+                attemptStartedAt = nil
+                failuresInARow = 0
+                backoff.reset()
+                setLogHook(logger.logLevel <= .trace)
+            } else if let started = attemptStartedAt, started.duration(to: .now) > configuration.connectTimeout {
+                attemptStartedAt = nil
+                if shouldEndFirstConnect(with: .connectTimeout(host: host, port: port)) { break }
+                logger.warning("MQTT broker sent no CONNACK in time; reconnecting")
+                _ = shutdown(mosquitto_socket(handle), Int32(SHUT_RDWR))
+            }
+            checkSilence()
+        }
+
+        // Leaving: say goodbye properly so that the broker does not publish the will.
+        if mosquitto_socket(handle) >= 0 {
+            let rc = mosquitto_disconnect(handle)
+            if rc == MosquittoError.success {
+                let deadline = ContinuousClock.now.advanced(by: .seconds(2))
+                while mosquitto_socket(handle) >= 0 && ContinuousClock.now < deadline {
+                    if mosquitto_loop(handle, 50, 1) != MosquittoError.success { break }
+                }
+            }
+        }
+        finishLoop()
+    }
+
+    private func connectContext(host: String, port: Int) -> String {
+        var context = "connecting to \(configuration.tls == nil ? "mqtt" : "mqtts")://\(host):\(port)"
+        if let line = shared.withLock({ $0.lastLibraryLog }) { context += " (\(line))" }
+        return context
+    }
+
+    private func failureOfLastAttempt(code: Int32, systemErrno: Int32, host: String, port: Int) -> MQTTError {
+        if let refusal = shared.withLock({ $0.lastRefusal }) { return refusal }
+        let code = code == MosquittoError.success ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : code
+        return .library(MosquittoError(code: code, systemErrno: systemErrno), context: connectContext(host: host, port: port))
+    }
+
+    /// During a first `connect()` without retry, a failure ends the loop and is thrown to the caller.
+    private func shouldEndFirstConnect(with error: MQTTError) -> Bool {
+        let end = shared.withLock { $0.firstConnect != nil && !$0.retryFirstConnect }
+        if end { loop.firstConnectError = error }
+        return end
+    }
+
+    private func finishLoop() {
+        if mosquitto_socket(handle) >= 0 { _ = mosquitto_disconnect(handle) }
+        let (closed, first, waiters) = shared.withLock { state in
+            let closed = state.stopRequested
+            state.phase = closed ? .closed : .idle
+            let taken = (closed, state.firstConnect, state.exitWaiters)
+            state.firstConnect = nil
+            state.exitWaiters.removeAll()
+            return taken
+        }
+        markDisconnected(reason: closed ? "disconnected by the client" : "first connect failed")
+        if closed {
+            connectionStates.yield(.closed)
+            finishStreams()
+            logger.debug("MQTT client closed")
+        }
+        if let first {
+            first.resume(throwing: loop.firstConnectError ?? (closed ? MQTTError.clientClosed : MQTTError.notConnected))
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// An interruptible sleep for the loop thread (the backoff wait ends early on `signal`).
+final class Wakeup: @unchecked Sendable {
+    // @unchecked: `signaled` is only touched with `condition` locked.
+    private let condition = NSCondition()
+    private var signaled = false
+
+    func wait(seconds: Double) {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while !signaled {
+            if !condition.wait(until: deadline) { break }
+        }
+        signaled = false
+    }
+
+    func signal() {
+        condition.lock()
+        signaled = true
+        condition.signal()
+        condition.unlock()
+    }
+}

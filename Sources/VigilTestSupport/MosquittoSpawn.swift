@@ -1,0 +1,63 @@
+import Foundation
+
+/// Starting and waiting for child processes with posix_spawn (no run loop needed).
+enum MosquittoSpawn {
+    struct Failure: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    /// Starts `path` with `arguments`; stdout and stderr go to `outputFile` (or /dev/null).
+    static func start(_ path: String, _ arguments: [String], outputFile: String? = nil) throws -> pid_t {
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        let output = outputFile ?? "/dev/null"
+        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &fileActions, nil, argv, environ)
+        guard rc == 0 else {
+            throw Failure(message: "cannot start \(path): \(String(cString: strerror(rc)))")
+        }
+        return pid
+    }
+
+    /// Waits for `pid` to end and returns its exit status (128+signal when killed).
+    @discardableResult
+    static func wait(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return -1 }
+        }
+        return exitCode(status)
+    }
+
+    /// The exit status if `pid` has ended, else nil.
+    static func poll(_ pid: pid_t) -> Int32? {
+        var status: Int32 = 0
+        let rc = waitpid(pid, &status, WNOHANG)
+        return rc == pid ? exitCode(status) : nil
+    }
+
+    private static func exitCode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// Runs a tool to completion; throws with its output when it fails.
+    static func run(_ path: String, _ arguments: [String], in directory: TemporaryDirectory) throws {
+        let log = directory.file("tool-\(UUID().uuidString).log").path
+        let pid = try start(path, arguments, outputFile: log)
+        let status = wait(pid)
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: log)
+        guard status == 0 else {
+            throw Failure(message: "\(path) \(arguments.joined(separator: " ")) failed with status \(status): \(output)")
+        }
+    }
+}

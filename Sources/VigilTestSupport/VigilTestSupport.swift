@@ -1,1 +1,0 @@
-// VigilTestSupport module. See ../../README.md for what it holds.

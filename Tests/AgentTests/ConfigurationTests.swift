@@ -1,0 +1,85 @@
+import Agent
+import Foundation
+import Testing
+import VigilTestSupport
+
+@Suite struct ConfigurationTests {
+    @Test func exampleConfigurationLoads() throws {
+        let config = try AgentConfiguration.load(file: RepositoryPaths.file("deploy/vigil.example.yaml"))
+        #expect(config.agentName == "gw-north-01")
+        #expect(config.local == BrokerSettings.parse(url: "mqtt://127.0.0.1:1883", clientID: "vigil-gw-north-01"))
+        #expect(config.narrationDeadline == 1.5)
+        #expect(config.upstream == nil)
+        #expect(config.outbox.path == "/var/lib/vigil/outbox.db")
+        #expect(config.metricsListen == "127.0.0.1:9464")
+    }
+
+    @Test(arguments: [
+        ("mqtt://localhost", "localhost", 1883, false),
+        ("mqtts://broker.plant:8884", "broker.plant", 8884, true),
+        ("mqtt://[::1]:1999", "::1", 1999, false),
+        ("tcp://10.0.0.5:1883/", "10.0.0.5", 1883, false),
+    ])
+    func brokerURLs(_ url: String, _ host: String, _ port: Int, _ tls: Bool) throws {
+        let b = try #require(BrokerSettings.parse(url: url, clientID: "c"))
+        #expect(b.host == host && b.port == port && b.tls == tls)
+    }
+
+    @Test(arguments: ["http://x", "mqtt://", "mqtt://host:0", "mqtt://host:99999", "mqtt://host:abc", "host:1883"])
+    func badBrokerURLs(_ url: String) {
+        #expect(BrokerSettings.parse(url: url, clientID: "c") == nil)
+    }
+
+    static let minimal = """
+        agent: {name: gw1, catalog: plant.yaml}
+        local: {url: "mqtt://127.0.0.1:1883"}
+
+        """
+
+    @Test(arguments: [
+        ("local: {url: x}\n", "missing required key `agent`"),
+        (minimal.replacingOccurrences(of: "name: gw1", with: "name: gw/1"), "expected an agent name"),
+        (minimal.replacingOccurrences(of: "mqtt://127.0.0.1:1883", with: "http://x"), "expected mqtt://host"),
+        (minimal + "narration: {deadline: -1s}\n", "expected a duration"),
+        (minimal + "narration: {queue: 0}\n", "expected a queue of 1 to 1024"),
+        (minimal + "naration: {}\n", "did you mean `narration`"),
+        (minimal + "upstream: {url: \"mqtt://u\", outbox: {policy: drop_random}}\n", "expected one of drop_oldest_lowest_severity"),
+        (minimal.replacingOccurrences(of: "url: \"mqtt://127.0.0.1:1883\"", with: "url: \"mqtt://h\", password: hunter2"),
+         "passwords do not go in the configuration file"),
+        (minimal + "upstream: {url: \"mqtt://u\", password_env: VIGIL_SURELY_UNSET_VARIABLE}\n", "is not set"),
+        (minimal.replacingOccurrences(of: "url: \"mqtt://127.0.0.1:1883\"", with: "url: \"mqtt://h\", tls: {cert_file: /etc/hostname}"),
+         "both `cert_file` and `key_file`"),
+        ("version: 9\n" + minimal, "configuration version 1 to 1"),
+        (minimal + "metrics: {listen: nowhere}\n", "expected host:port"),
+        (minimal + "logging: {level: loud}\n", "expected one of trace"),
+    ])
+    func preciseErrors(_ yaml: String, _ fragment: String) {
+        do {
+            _ = try AgentConfiguration.parse(yaml: yaml, file: "/etc/vigil/vigil.yaml")
+            Issue.record("expected an error containing \(fragment)")
+        } catch {
+            #expect("\(error)".contains(fragment), "\(error)")
+            #expect("\(error)".hasPrefix("/etc/vigil/vigil.yaml"), "\(error)")
+        }
+    }
+
+    @Test func relativePathsResolveAgainstTheFile() throws {
+        let config = try AgentConfiguration.parse(yaml: Self.minimal + "narration: {model: m/x.gguf}\n", file: "/etc/vigil/vigil.yaml")
+        #expect(config.catalogPath == "/etc/vigil/plant.yaml")
+        #expect(config.modelPath == "/etc/vigil/m/x.gguf")
+    }
+
+    @Test func credentialsFromFileAndEnvironment() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-cfg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let secret = dir.appendingPathComponent("pw").path
+        try "s3cret\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        setenv("VIGIL_TEST_USER", "operator", 1)
+        let yaml = Self.minimal.replacingOccurrences(
+            of: "url: \"mqtt://127.0.0.1:1883\"",
+            with: "url: \"mqtt://127.0.0.1:1883\", username_env: VIGIL_TEST_USER, password_file: \(secret)")
+        let config = try AgentConfiguration.parse(yaml: yaml)
+        #expect(config.local.username == "operator")
+        #expect(config.local.password == "s3cret")
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the demo need on a Debian machine that has the Swift toolchain:
+# the C libraries Vigil links (libmosquitto, libsqlite3), the mosquitto broker and clients that the
+# tests and the demo start, and the default model (through deploy/provision-model.sh).
+# Idempotent: installs only what is missing.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+
+if ! command -v swift >/dev/null 2>&1; then
+  if [ -x /opt/swift/usr/bin/swift ]; then export PATH=/opt/swift/usr/bin:$PATH; else
+    echo "error: no Swift toolchain on PATH; install Swift 6.1 or later (https://www.swift.org/install/linux/)" >&2
+    exit 1
+  fi
+fi
+
+packages=(pkg-config mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev openssl python3 python3-pip unzip)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian mosquitto package starts a broker on port 1883; Vigil's tests and demo start their own.
+
+"$here/provision-model.sh" "$root/models"
