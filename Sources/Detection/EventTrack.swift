@@ -1,0 +1,105 @@
+/// Event assembly state of one sensor: the open event, hysteresis, cooldown and the values for its window.
+struct EventTrack {
+    static let historyCapacity = 32
+    static let duringCapacity = 28
+
+    /// The opened message of the event in progress (built when it opened; rare, may allocate).
+    var opened: AnomalyEvent?
+    var kind = AnomalyKind.spike
+    var start: Int64 = 0
+    var baseline = 0.0
+    var peak = 0.0
+    var peakScore = 0.0
+    var lastAboveCount = 0
+    var lastAboveT: Int64 = 0
+    var cooldownUntil = 0
+
+    /// A spike candidate waiting one reading to tell a lone outlier from the first reading of a shift.
+    var pending = false
+    var pendingT: Int64 = 0
+    var pendingX = 0.0
+    var pendingScore = 0.0
+    var pendingBaseline = 0.0
+
+    /// Start of the current run of elevated scores (above the close threshold).
+    var elevated = false
+    var elevatedSince: Int64 = 0
+    var elevatedLevelZ = 0.0
+
+    // The last readings, for the window before an event.
+    var historyT: ContiguousArray<Int64> = ContiguousArray(repeating: 0, count: historyCapacity)
+    var historyV: ContiguousArray<Double> = ContiguousArray(repeating: 0, count: historyCapacity)
+    var historyHead = 0
+    var historyCount = 0
+
+    // Readings during the event, decimated by doubling the stride when full.
+    var duringT: ContiguousArray<Int64> = ContiguousArray(repeating: 0, count: duringCapacity)
+    var duringV: ContiguousArray<Double> = ContiguousArray(repeating: 0, count: duringCapacity)
+    var duringCount = 0
+    var duringStride = 1
+    var duringSkip = 0
+
+    var isOpen: Bool { opened != nil }
+
+    @inline(__always)
+    mutating func remember(t: Int64, x: Double) {
+        historyT[historyHead] = t
+        historyV[historyHead] = x
+        historyHead += 1
+        if historyHead == Self.historyCapacity { historyHead = 0 }
+        if historyCount < Self.historyCapacity { historyCount += 1 }
+    }
+
+    @inline(__always)
+    mutating func recordDuring(t: Int64, x: Double) {
+        duringSkip += 1
+        guard duringSkip >= duringStride else { return }
+        duringSkip = 0
+        if duringCount == Self.duringCapacity {
+            // Keep every other point and halve the rate from now on: bounded size, even coverage.
+            var k = 0
+            var i = 0
+            while i < duringCount {
+                duringT[k] = duringT[i]
+                duringV[k] = duringV[i]
+                k += 1
+                i += 2
+            }
+            duringCount = k
+            duringStride *= 2
+        }
+        duringT[duringCount] = t
+        duringV[duringCount] = x
+        duringCount += 1
+    }
+
+    /// The last readings, oldest first (event emission only).
+    func history(limit: Int) -> [WindowPoint] {
+        let n = min(historyCount, limit)
+        var points: [WindowPoint] = []
+        points.reserveCapacity(n)
+        for k in stride(from: n - 1, through: 0, by: -1) {
+            var i = historyHead - 1 - k
+            if i < 0 { i += Self.historyCapacity }
+            points.append(WindowPoint(t: historyT[i], v: historyV[i]))
+        }
+        return points
+    }
+
+    func during() -> [WindowPoint] {
+        (0..<duringCount).map { WindowPoint(t: duringT[$0], v: duringV[$0]) }
+    }
+
+    mutating func resetDuring() {
+        duringCount = 0
+        duringStride = 1
+        duringSkip = 0
+    }
+}
+
+/// Evenly thins a list of points to at most `limit`, keeping the first and the last.
+func downsample(_ points: [WindowPoint], limit: Int) -> [WindowPoint] {
+    guard limit > 1, points.count > limit else { return Array(points.prefix(max(limit, 0))) }
+    let step = Double(points.count - 1) / Double(limit - 1)
+    return (0..<limit).map { points[Int((Double($0) * step).rounded())] }
+}

@@ -1,0 +1,261 @@
+import Telemetry
+
+/// The streaming detector of a whole plant: one fixed-size state per catalog sensor.
+///
+/// Single-threaded: the pipeline owns it. `ingest` does constant work per reading (a few windows of at most
+/// 96 values, up to four related sensors, one tail probability) and allocates nothing unless an event opens
+/// or resolves.
+public final class PlantDetector {
+    public let catalog: Catalog
+    public let configuration: DetectorConfiguration
+
+    var tracks: [SensorTrack]
+    var eventTracks: [EventTrack]
+    /// Sensors described alongside an event: the catalog's `related`, then the rest of the same asset.
+    let describedWith: [[Int]]
+    let sensorIDs: [SensorID]
+    let assetIDs: [String]
+
+    public init(catalog: Catalog, configuration: DetectorConfiguration = .init()) {
+        self.catalog = catalog
+        var c = configuration
+        c.windowPoints = min(max(c.windowPoints, 2), 60)
+        c.warmUpReadings = max(c.warmUpReadings, 2)
+        c.baselineReadings = max(c.baselineReadings, 10)
+        c.quietReadings = max(c.quietReadings, 1)
+        self.configuration = c
+        sensorIDs = catalog.sensors.map(\.id)
+        assetIDs = catalog.sensors.map(\.asset)
+
+        var tracks: [SensorTrack] = []
+        var described: [[Int]] = []
+        for (i, sensor) in catalog.sensors.enumerated() {
+            var track = SensorTrack(settings: SensorSettings(sensor: sensor))
+            var partners: [Int] = []
+            for other in sensor.related {
+                if let j = catalog.index(of: other), j != i, !partners.contains(j) { partners.append(j) }
+            }
+            track.partnerCount = min(partners.count, SensorTrack.maxPartners)
+            for p in 0..<track.partnerCount { track.partners[p] = Int32(partners[p]) }
+            var list = partners
+            for (j, s) in catalog.sensors.enumerated() where j != i && s.asset == sensor.asset && !list.contains(j) {
+                list.append(j)
+            }
+            described.append(list)
+            tracks.append(track)
+        }
+        self.tracks = tracks
+        describedWith = described
+        eventTracks = Array(repeating: EventTrack(), count: catalog.sensors.count)
+    }
+
+    /// The events open now (an opened message updated with the peak so far).
+    public var openEvents: [AnomalyEvent] {
+        eventTracks.compactMap { track in
+            guard var e = track.opened else { return nil }
+            e.peak = track.peak
+            e.deviation = track.peak - track.baseline
+            e.score = max(e.score, track.peakScore)
+            return e
+        }
+    }
+
+    /// One reading of the sensor at catalog index `sensor`. Returns the fused anomaly score in [0, 1].
+    /// Events that open or resolve are appended to `events` (caller-owned buffer; no allocation otherwise).
+    /// Readings of an unknown index and non-finite values are ignored (score 0).
+    public func ingest(sensor i: Int, timestamp t: Int64, value x: Double, events: inout [AnomalyEvent]) -> Double {
+        guard i >= 0, i < tracks.count, x.isFinite else { return 0 }
+
+        var partnerValues = PartnerValues()
+        let partnerCount = tracks[i].partnerCount
+        if partnerCount > 0 {
+            let myInterval = tracks[i].interval
+            for p in 0..<partnerCount {
+                let j = Int(tracks[i].partners[p])
+                guard tracks[j].count > 0 else { continue }
+                let horizon = 3 * max(tracks[j].interval, myInterval, 1)
+                if Double(t &- tracks[j].lastT) <= horizon {
+                    partnerValues.values[p] = tracks[j].lastX
+                    partnerValues.fresh[p] = 1
+                }
+            }
+        }
+
+        if eventTracks[i].opened?.kind == .silence { resolve(i, end: t, events: &events) }
+
+        let abnormal = eventTracks[i].isOpen || eventTracks[i].pending
+        let o = tracks[i].observe(
+            t: t, x: x, abnormal: abnormal, closeThreshold: configuration.closeThreshold,
+            configuration: configuration, partnerValues: partnerValues)
+        eventTracks[i].remember(t: t, x: x)
+        if tracks[i].count <= configuration.warmUpReadings { return 0 }
+        assemble(i, t: t, x: x, o, events: &events)
+        return o.score
+    }
+
+    /// The clock moved to `now` (ms): silence detection (no reading for `silencePeriods` sample periods).
+    public func advance(to now: Int64, events: inout [AnomalyEvent]) {
+        for i in tracks.indices {
+            let track = tracks[i]
+            guard track.settings.silenceOn, track.count > configuration.warmUpReadings,
+                  eventTracks[i].opened?.kind != .silence
+            else { continue }
+            let period = track.settings.periodMs > 0 ? track.settings.periodMs : track.interval
+            let limit = max(configuration.silencePeriods * period, configuration.minimumSilenceSeconds * 1000)
+            guard Double(now &- track.lastT) > limit else { continue }
+            if eventTracks[i].isOpen { resolve(i, end: track.lastT, events: &events) }
+            eventTracks[i].pending = false
+            open(i, kind: .silence, start: track.lastT, detectedAt: now, x: track.lastX, score: 1, events: &events)
+        }
+    }
+
+    // MARK: - Event assembly
+
+    @inline(__always)
+    func assemble(_ i: Int, t: Int64, x: Double, _ o: Observation, events: inout [AnomalyEvent]) {
+        let c = configuration
+        let score = o.score
+        let count = tracks[i].count
+
+        // Track the run of elevated scores: it dates the start of an event.
+        if score >= c.closeThreshold {
+            if !eventTracks[i].elevated {
+                eventTracks[i].elevated = true
+                eventTracks[i].elevatedSince = t
+                eventTracks[i].elevatedLevelZ = 0
+            }
+            eventTracks[i].elevatedLevelZ = max(eventTracks[i].elevatedLevelZ, abs(o.levelZ))
+        } else {
+            eventTracks[i].elevated = false
+        }
+
+        if eventTracks[i].isOpen {
+            eventTracks[i].recordDuring(t: t, x: x)
+            let baseline = eventTracks[i].baseline
+            if abs(x - baseline) > abs(eventTracks[i].peak - baseline) { eventTracks[i].peak = x }
+            if score > eventTracks[i].peakScore { eventTracks[i].peakScore = score }
+            if score >= c.closeThreshold {
+                eventTracks[i].lastAboveCount = count
+                eventTracks[i].lastAboveT = t
+            } else if count - eventTracks[i].lastAboveCount >= c.quietReadings,
+                      Double(t &- eventTracks[i].lastAboveT) >= c.quietSeconds * 1000 {
+                resolve(i, end: t, events: &events)
+            }
+            return
+        }
+
+        if eventTracks[i].pending {
+            // A lone outlier returns at once; a shift stays away on the same side.
+            eventTracks[i].pending = false
+            let side = eventTracks[i].pendingX - eventTracks[i].pendingBaseline
+            let stayed = score >= c.closeThreshold && (x - eventTracks[i].pendingBaseline) * side > 0
+            let pendingT = eventTracks[i].pendingT
+            if stayed {
+                let kind: AnomalyKind = o.dominant == .volatilityShift ? .volatilityShift : .levelShift
+                open(i, kind: kind, start: pendingT, detectedAt: t, x: x, score: max(score, eventTracks[i].pendingScore),
+                     events: &events)
+                eventTracks[i].recordDuring(t: t, x: x)
+                return
+            }
+            open(i, kind: side >= 0 ? .spike : .dip, start: pendingT, detectedAt: pendingT,
+                 x: eventTracks[i].pendingX, score: eventTracks[i].pendingScore, events: &events)
+            eventTracks[i].recordDuring(t: t, x: x)
+            eventTracks[i].lastAboveCount = count - 1
+            return
+        }
+
+        guard score >= c.openThreshold, count >= eventTracks[i].cooldownUntil else { return }
+        switch o.dominant {
+        case .spike:
+            eventTracks[i].pending = true
+            eventTracks[i].pendingT = t
+            eventTracks[i].pendingX = x
+            eventTracks[i].pendingScore = score
+            eventTracks[i].pendingBaseline = tracks[i].mean
+        default:
+            let kind = anomalyKind(i, o, x: x)
+            let start: Int64
+            switch kind {
+            case .stuck: start = tracks[i].runStart
+            case .outOfRange: start = t
+            default: start = eventTracks[i].elevatedSince
+            }
+            open(i, kind: kind, start: min(start, t), detectedAt: t, x: x, score: score, events: &events)
+        }
+    }
+
+    func anomalyKind(_ i: Int, _ o: Observation, x: Double) -> AnomalyKind {
+        switch o.dominant {
+        case .limits: return .outOfRange
+        case .levelShift: return .levelShift
+        case .drift:
+            return eventTracks[i].elevatedLevelZ >= 0.6 * abs(o.driftZ) ? .levelShift : .drift
+        case .volatilityShift: return .volatilityShift
+        case .stuck: return .stuck
+        case .seasonal: return .seasonal
+        case .correlation: return .correlationBreak
+        case .spike: return x >= tracks[i].mean ? .spike : .dip
+        case .silence: return .silence
+        case .none: return .levelShift
+        }
+    }
+
+    func open(_ i: Int, kind: AnomalyKind, start: Int64, detectedAt: Int64, x: Double, score: Double,
+              events: inout [AnomalyEvent]) {
+        let track = tracks[i]
+        let baseline = track.mean
+        let s = track.settings
+        var limit: Double?
+        if kind == .outOfRange { limit = x > s.high ? s.high : s.low }
+        let severity: Severity = kind == .outOfRange || score >= configuration.criticalScore ? .critical : .warning
+        let related = describedWith[i].map { j -> RelatedDeviation in
+            let other = tracks[j]
+            let deviation = other.count > 0 ? other.lastX - other.mean : 0
+            return RelatedDeviation(sensor: sensorIDs[j], value: other.lastX, baseline: other.mean,
+                                    deviation: deviation, score: other.count > 0 ? deviation / other.sigma : 0)
+        }
+        let event = AnomalyEvent(
+            id: "\(sensorIDs[i].rawValue):\(kind.rawValue):\(start)", stage: .opened, sensor: sensorIDs[i],
+            asset: assetIDs[i], kind: kind, severity: severity, score: score, start: start, end: nil,
+            detectedAt: detectedAt, baseline: baseline, peak: x, deviation: x - baseline,
+            duration: Double(detectedAt - start) / 1000, limit: limit, related: related,
+            window: downsample(eventTracks[i].history(limit: configuration.windowPoints), limit: configuration.windowPoints))
+        eventTracks[i].opened = event
+        eventTracks[i].kind = kind
+        eventTracks[i].start = start
+        eventTracks[i].baseline = baseline
+        eventTracks[i].peak = x
+        eventTracks[i].peakScore = score
+        eventTracks[i].lastAboveCount = track.count
+        eventTracks[i].lastAboveT = detectedAt
+        eventTracks[i].resetDuring()
+        events.append(event)
+    }
+
+    func resolve(_ i: Int, end: Int64, events: inout [AnomalyEvent]) {
+        guard var event = eventTracks[i].opened else { return }
+        event.stage = .resolved
+        event.end = end
+        event.detectedAt = end
+        event.peak = eventTracks[i].peak
+        event.deviation = event.peak - event.baseline
+        event.score = max(event.score, eventTracks[i].peakScore)
+        if event.score >= configuration.criticalScore { event.severity = .critical }
+        event.duration = Double(end - event.start) / 1000
+        let before = event.window
+        let during = eventTracks[i].during()
+        let budget = configuration.windowPoints
+        if before.count + during.count <= budget {
+            event.window = before + during
+        } else {
+            let keepBefore = min(before.count, budget / 2)
+            event.window = Array(before.suffix(keepBefore)) + downsample(during, limit: budget - keepBefore)
+        }
+        events.append(event)
+        eventTracks[i].opened = nil
+        eventTracks[i].pending = false
+        eventTracks[i].elevated = false
+        eventTracks[i].cooldownUntil = tracks[i].count + configuration.cooldownReadings
+        eventTracks[i].resetDuring()
+    }
+}

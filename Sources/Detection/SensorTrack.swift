@@ -1,0 +1,381 @@
+import Foundation
+
+/// Values of a related sensor handed to the correlation detector with one reading (at most 4 partners).
+struct PartnerValues {
+    var values = SIMD4<Double>(repeating: 0)
+    var fresh = SIMD4<Double>(repeating: 0)
+}
+
+/// What one reading did to a sensor's detectors.
+struct Observation {
+    /// Fused score in [0, 1].
+    var score = 0.0
+    /// The detector with the strongest evidence.
+    var dominant = DetectorKind.none
+    /// Signed, calibrated z of the spike detector (one-step innovation).
+    var spikeZ = 0.0
+    /// Signed, calibrated z of the adjacent-window level test.
+    var levelZ = 0.0
+    /// Signed, calibrated z of the recent window against the long baseline.
+    var driftZ = 0.0
+}
+
+/// The streaming statistics of one sensor: fixed-capacity buffers allocated at init, O(1) work per reading.
+///
+/// Detectors (each yields a z that is calibrated online so that its normal-time second moment is 1):
+/// - spike/dip: one-step innovation `x - level` against a Huber-clipped EWMA level and its mean absolute innovation;
+/// - level shift: mean of the recent window against the adjacent reference window (values winsorized at 4 sigma,
+///   so a lone outlier cannot fake a shift);
+/// - drift: recent-window mean against a slow baseline that stops learning while the sensor is abnormal;
+/// - volatility shift: mean absolute first difference of a window against its slow baseline;
+/// - stuck: run length of unchanged values against the learned probability that a repeat is followed by another;
+/// - seasonal: residual against a per-phase profile of the configured season;
+/// - correlation: residual of an online regression on each related sensor whose normal correlation is strong.
+struct SensorTrack {
+    var settings: SensorSettings
+
+    // Clock.
+    var count = 0
+    var lastT: Int64 = 0
+    var lastX = 0.0
+    /// Learned mean interval between readings (ms).
+    var interval = 0.0
+
+    // One-step level (spike/dip).
+    var level = 0.0
+    var innovation = 0.0
+
+    // Slow baseline (drift, and the "normal" reported in events).
+    var mean = 0.0
+    var spread = 0.0
+    var baselineCount = 0
+
+    // Adjacent windows (level shift): ring of winsorized values, recent window first.
+    var values: ContiguousArray<Double>
+    var valuesHead = 0
+    var valuesCount = 0
+    var recentSum = 0.0
+    var referenceSum = 0.0
+
+    // Volatility: ring of clipped absolute differences and their slow baseline.
+    var diffs: ContiguousArray<Double>
+    var diffsHead = 0
+    var diffsCount = 0
+    var diffSum = 0.0
+    var meanDiff = 0.0
+
+    // Stuck.
+    var run = 0
+    var runStart: Int64 = 0
+    var stayRate = 0.0
+    var stayCount = 0
+    var repeatRate = 0.0
+
+    // Online calibration: EWMA of the clipped square of each detector's raw z at normal times.
+    var calibrationCount = 0
+    var calSpike = 1.0
+    var calLevel = 1.0
+    var calVolatility = 1.0
+    var calDrift = 1.0
+    var calSeasonal = 1.0
+    var calCorrelation = 1.0
+
+    // Seasonal profile: per-bin expected value (NaN until visited) and the residual spread.
+    var season: ContiguousArray<Double>
+    var seasonVisited = 0
+    var seasonSpread = 0.0
+
+    // Correlation with up to four partners: per pair mean_i, mean_j, var_i, var_j, cov, residual var, count.
+    var partners: SIMD4<Int32> = SIMD4(repeating: -1)
+    var partnerCount = 0
+    var pairs: ContiguousArray<Double>
+
+    static let pairStride = 7
+    static let maxPartners = 4
+
+    init(settings: SensorSettings) {
+        self.settings = settings
+        values = ContiguousArray(repeating: 0, count: settings.recentWindow + settings.referenceWindow)
+        diffs = ContiguousArray(repeating: 0, count: settings.volatilityWindow)
+        season = ContiguousArray(repeating: .nan, count: settings.seasonalOn ? settings.seasonBins : 0)
+        pairs = ContiguousArray(repeating: 0, count: Self.maxPartners * Self.pairStride)
+    }
+
+    var warmedUpWindows: Bool { valuesCount == values.count }
+
+    /// Robust standard deviation of the slow baseline.
+    @inline(__always) var sigma: Double { max(1.2533141373155 * spread, floor) }
+    @inline(__always) var floor: Double { 1e-9 * max(1, abs(mean)) }
+
+    /// Feeds one reading. `abnormal` freezes (slows) baseline learning while an event is open.
+    @inline(__always)
+    mutating func observe(
+        t: Int64, x: Double, abnormal: Bool, closeThreshold: Double, configuration c: DetectorConfiguration,
+        partnerValues: PartnerValues
+    ) -> Observation {
+        var o = Observation()
+        if count > 0 {
+            let dt = Double(t &- lastT)
+            if dt > 0 { interval = interval == 0 ? dt : interval + 0.05 * (dt - interval) }
+        }
+        count &+= 1
+        if count == 1 {
+            level = x; mean = x; lastX = x; lastT = t; runStart = t
+            pushValue(x)
+            return o
+        }
+
+        let s = settings
+        let floor = self.floor
+        let sigmaInnovation = max(1.2533141373155 * innovation, floor)
+        let sigmaNoise = max(meanDiff * 0.886226925452758, floor)
+        let r = x - level
+        let dx = x - lastX
+
+        // Raw statistics from the state before this reading.
+        var zSpike = 0.0, zLevel = 0.0, zDrift = 0.0, zVolatility = 0.0, zSeasonal = 0.0, zCorrelation = 0.0
+        if s.spikeOn { zSpike = r / sigmaInnovation }
+
+        let clipped = min(max(x, level - 4 * sigmaInnovation), level + 4 * sigmaInnovation)
+        pushValue(clipped)
+        let w1 = Double(s.recentWindow), w2 = Double(s.referenceWindow)
+        if warmedUpWindows {
+            let m1 = recentSum / w1, m2 = referenceSum / w2
+            if s.levelOn { zLevel = (m1 - m2) / (sigmaNoise * (1 / w1 + 1 / w2).squareRoot()) }
+            if s.driftOn { zDrift = (m1 - mean) * w1.squareRoot() / sigmaNoise }
+        }
+
+        let absDiff = min(abs(dx), 6 * max(meanDiff, floor))
+        pushDiff(absDiff)
+        if s.volatilityOn, diffsCount == diffs.count, meanDiff > floor {
+            // Log of the ratio of mean absolute differences: nearly symmetric, sd about 0.8 / sqrt(window).
+            let wv = Double(diffs.count)
+            let ratio = max(diffSum / wv / meanDiff, 0.05)
+            zVolatility = Foundation.log(ratio) * wv.squareRoot() / 0.8
+        }
+
+        // Stuck: geometric tail of the run of unchanged values.
+        let repeated = abs(dx) <= s.stuckTolerance
+        let wasRepeat = run > 0
+        if repeated { run &+= 1 } else { run = 0; runStart = t }
+        var log10Stuck = 0.0
+        if s.stuckOn, run > 0 {
+            // Chance that a repeat is followed by another: learned where seen, else the plain repeat rate.
+            let q = min(max(stayCount >= 20 ? max(stayRate, repeatRate) : repeatRate, 0.05), 0.98)
+            log10Stuck = Double(run) * Foundation.log10(q)
+            if run >= s.stuckMinimumRun { log10Stuck = -1000 }
+        }
+
+        // Seasonal residual.
+        var bin = 0
+        if s.seasonalOn, !season.isEmpty {
+            let phase = Double(((t % Int64(s.seasonMs)) + Int64(s.seasonMs)) % Int64(s.seasonMs)) / s.seasonMs
+            bin = min(Int(phase * Double(season.count)), season.count - 1)
+            let expected = season[bin]
+            if !expected.isNaN, seasonVisited == season.count, seasonSpread > 0 {
+                zSeasonal = (x - expected) / max(1.2533141373155 * seasonSpread, floor)
+            }
+        }
+
+        // Correlation residuals: the strongest broken relation.
+        if s.correlationOn, partnerCount > 0 {
+            zCorrelation = correlationZ(x: x, partnerValues: partnerValues)
+        }
+
+        // Calibrate and fuse.
+        let cs = zSpike * s.spikeGain / calSpike.squareRoot()
+        let cl = zLevel * s.levelGain / calLevel.squareRoot()
+        let cd = zDrift * s.driftGain / calDrift.squareRoot()
+        let cv = zVolatility * s.volatilityGain / calVolatility.squareRoot()
+        let cz = zSeasonal * s.seasonalGain / calSeasonal.squareRoot()
+        let cc = zCorrelation * s.correlationGain / calCorrelation.squareRoot()
+        o.spikeZ = cs; o.levelZ = cl; o.driftZ = cd
+
+        var best = abs(cs), dominant = DetectorKind.spike
+        if abs(cl) > best { best = abs(cl); dominant = .levelShift }
+        if abs(cd) > best { best = abs(cd); dominant = .drift }
+        if abs(cv) > best { best = abs(cv); dominant = .volatilityShift }
+        if abs(cz) > best { best = abs(cz); dominant = .seasonal }
+        if abs(cc) > best { best = abs(cc); dominant = .correlation }
+        var log10P = best > 0.5 ? TailProbability.log10TwoSided(best) : 0
+        if log10Stuck < log10P { log10P = log10Stuck; dominant = .stuck }
+        log10P += Foundation.log10(s.testCount)
+        o.score = TailProbability.score(log10P: log10P)
+        if best == 0, log10Stuck == 0 { dominant = .none }
+        if s.limitsOn, x < s.low || x > s.high {
+            o.score = 1
+            dominant = .limits
+        }
+        o.dominant = dominant
+
+        // Learn. The one-step level always follows (clipped); the baselines learn at normal times only.
+        let normal = !abnormal && o.score < closeThreshold
+        let warm = count <= c.warmUpReadings
+        let fast = max(s.spikeAlpha, 1 / Double(count))
+        let clipR = count < 8 ? r : min(max(r, -3 * sigmaInnovation), 3 * sigmaInnovation)
+        level += fast * clipR
+        let innovationRate = max(1 / Double(count - 1), 1 / Double(c.baselineReadings) * 4)
+        let ar = count < 8 ? abs(r) : min(abs(r), 4 * sigmaInnovation)
+        if normal || warm { innovation += innovationRate * (ar - innovation) }
+
+        baselineCount &+= 1
+        var rate = max(1 / Double(baselineCount), 1 / Double(c.baselineReadings))
+        if !(normal || warm) { rate *= c.abnormalLearningFactor }
+        let e = x - mean
+        let sigmaBaseline = sigma
+        let ce = baselineCount < 8 ? e : min(max(e, -3 * sigmaBaseline), 3 * sigmaBaseline)
+        mean += rate * ce
+        spread += rate * (min(abs(e), 4 * sigmaBaseline) - spread)
+        if baselineCount < 8 { spread = max(spread, abs(e) * 0.5) }
+        meanDiff += rate * (min(abs(dx), 6 * max(meanDiff, floor)) - meanDiff)
+        if count < 8 { meanDiff = max(meanDiff, abs(dx) * 0.5) }
+        if normal || warm {
+            repeatRate += rate * ((repeated ? 1 : 0) - repeatRate)
+            if wasRepeat {
+                stayCount &+= 1
+                stayRate += max(1 / Double(stayCount), rate) * ((repeated ? 1 : 0) - stayRate)
+            }
+        }
+
+        if warmedUpWindows, normal || warm {
+            calibrationCount &+= 1
+            let k = max(1 / Double(calibrationCount), 1 / Double(2 * c.baselineReadings))
+            Self.calibrate(&calSpike, zSpike, k)
+            Self.calibrate(&calLevel, zLevel, k)
+            Self.calibrate(&calDrift, zDrift, k)
+            Self.calibrate(&calVolatility, zVolatility, k)
+            if zSeasonal != 0 { Self.calibrate(&calSeasonal, zSeasonal, k) }
+            if zCorrelation != 0 { Self.calibrate(&calCorrelation, zCorrelation, k) }
+        }
+
+        if s.seasonalOn, !season.isEmpty, normal || warm {
+            let expected = season[bin]
+            if expected.isNaN {
+                season[bin] = x
+                seasonVisited &+= 1
+            } else {
+                let res = x - expected
+                let sc = max(1.2533141373155 * seasonSpread, floor)
+                let cr = seasonSpread == 0 ? res : min(max(res, -3 * sc), 3 * sc)
+                season[bin] = expected + 0.1 * cr
+                seasonSpread += rate * (min(abs(res), 4 * sc) - seasonSpread)
+                if seasonSpread == 0 { seasonSpread = abs(res) }
+            }
+        }
+
+        if s.correlationOn, partnerCount > 0, normal || warm {
+            learnCorrelation(x: x, partnerValues: partnerValues, rate: rate)
+        }
+
+        lastT = t
+        lastX = x
+        return o
+    }
+
+    /// Second moment of a raw z at normal times, clipped at 5 calibrated sigmas; never below 0.5.
+    @inline(__always)
+    static func calibrate(_ cal: inout Double, _ z: Double, _ k: Double) {
+        cal = max(0.5, cal + k * (min(z * z, 25 * cal) - cal))
+    }
+
+    @inline(__always)
+    mutating func pushValue(_ v: Double) {
+        let capacity = values.count
+        let w1 = settings.recentWindow
+        // The value leaving the recent window joins the reference window; the oldest leaves altogether.
+        if valuesCount == capacity { referenceSum -= values[valuesHead] }
+        if valuesCount >= w1 {
+            var i = valuesHead - w1
+            if i < 0 { i += capacity }
+            let moving = values[i]
+            recentSum -= moving
+            referenceSum += moving
+        }
+        values[valuesHead] = v
+        recentSum += v
+        valuesHead += 1
+        if valuesHead == capacity {
+            valuesHead = 0
+            if valuesCount == capacity { resumValues() }
+        }
+        if valuesCount < capacity { valuesCount += 1 }
+    }
+
+    /// Recomputes the running sums once per lap of the ring, so rounding errors cannot accumulate.
+    mutating func resumValues() {
+        let capacity = values.count, w1 = settings.recentWindow
+        var recent = 0.0, reference = 0.0
+        for k in 0..<capacity {
+            // Age 0 is the newest value, at head - 1.
+            var i = valuesHead - 1 - k
+            if i < 0 { i += capacity }
+            if k < w1 { recent += values[i] } else { reference += values[i] }
+        }
+        recentSum = recent
+        referenceSum = reference
+    }
+
+    @inline(__always)
+    mutating func pushDiff(_ v: Double) {
+        let capacity = diffs.count
+        if capacity == 0 { return }
+        if diffsCount == capacity { diffSum -= diffs[diffsHead] } else { diffsCount += 1 }
+        diffs[diffsHead] = v
+        diffSum += v
+        diffsHead += 1
+        if diffsHead == capacity {
+            diffsHead = 0
+            var total = 0.0
+            for k in 0..<capacity { total += diffs[k] }
+            diffSum = total
+        }
+    }
+
+    @inline(__always)
+    func correlationZ(x: Double, partnerValues: PartnerValues) -> Double {
+        var best = 0.0
+        for p in 0..<partnerCount where partnerValues.fresh[p] != 0 {
+            let b = p * Self.pairStride
+            let n = pairs[b + 6]
+            guard n > 50 else { continue }
+            let mi = pairs[b], mj = pairs[b + 1], vi = pairs[b + 2], vj = pairs[b + 3], cov = pairs[b + 4]
+            let residualVar = pairs[b + 5]
+            guard vi > 0, vj > 0, residualVar > 0 else { continue }
+            let corr = cov / (vi * vj).squareRoot()
+            guard abs(corr) >= settings.minimumCorrelation else { continue }
+            let predicted = mi + cov / vj * (partnerValues.values[p] - mj)
+            let z = (x - predicted) / residualVar.squareRoot()
+            if abs(z) > abs(best) { best = z }
+        }
+        return best
+    }
+
+    @inline(__always)
+    mutating func learnCorrelation(x: Double, partnerValues: PartnerValues, rate: Double) {
+        for p in 0..<partnerCount where partnerValues.fresh[p] != 0 {
+            let b = p * Self.pairStride
+            let y = partnerValues.values[p]
+            let n = pairs[b + 6] + 1
+            pairs[b + 6] = n
+            if n == 1 {
+                pairs[b] = x; pairs[b + 1] = y
+                continue
+            }
+            let k = max(1 / n, rate)
+            let mi = pairs[b], mj = pairs[b + 1], vj = pairs[b + 3], cov = pairs[b + 4]
+            if vj > 0 {
+                let predicted = mi + cov / vj * (y - mj)
+                let res = x - predicted
+                let rv = pairs[b + 5]
+                let capped = rv > 0 && n > 20 ? min(res * res, 16 * rv) : res * res
+                pairs[b + 5] = rv + k * (capped - rv)
+            }
+            let di = x - mi, dj = y - mj
+            pairs[b] = mi + k * di
+            pairs[b + 1] = mj + k * dj
+            pairs[b + 2] += k * ((1 - k) * di * di - pairs[b + 2])
+            pairs[b + 3] += k * ((1 - k) * dj * dj - pairs[b + 3])
+            pairs[b + 4] += k * ((1 - k) * di * dj - pairs[b + 4])
+        }
+    }
+}
