@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "Agent", "Telemetry", "Simulation",
+                "Agent", "Telemetry", "Simulation", "MicroLM", "Detection", "Narration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
