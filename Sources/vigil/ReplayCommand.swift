@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import Foundation
+import Logging
 import Telemetry
 
 struct ReplayCommand: AsyncParsableCommand {
@@ -46,6 +47,15 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Print only the summary, not the alerts.")
     var quiet = false
 
+    @Option(help: ArgumentHelp("Publish the recording to this broker (mqtt://host:port) instead of running the pipeline, so a running agent sees it.", valueName: "url"))
+    var broker: String?
+
+    @Option(help: "With --broker: the QoS of the published readings (0, 1 or 2).")
+    var qos: Int = 1
+
+    @Flag(help: "With --broker: keep the recorded timestamps instead of shifting them to start now.")
+    var noRestamp = false
+
     @Option(help: "Alert format: json (one JSON object per line, the default) or text (for people).")
     var format: OutputFormat = .json
 
@@ -56,6 +66,10 @@ struct ReplayCommand: AsyncParsableCommand {
     func validate() throws {
         if let speed, !(speed > 0) { throw ValidationError("--speed expects a positive number, e.g. --speed 60") }
         if speed != nil && max { throw ValidationError("choose either --speed N or --max") }
+        if let broker, BrokerSettings.parse(url: broker, clientID: "x") == nil {
+            throw ValidationError("--broker expects mqtt://host[:port] or mqtts://host[:port], found `\(broker)`")
+        }
+        if ![0, 1, 2].contains(qos) { throw ValidationError("--qos expects 0, 1 or 2") }
         guard FileManager.default.isReadableFile(atPath: recording) else {
             throw ValidationError("cannot read the recording `\(recording)`")
         }
@@ -63,6 +77,20 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let catalog = try Catalog.load(file: catalogOptions.catalog)
+        if let broker, var settings = BrokerSettings.parse(url: broker, clientID: "vigil-replay-\(getpid())") {
+            settings.reconnectMin = 0.2
+            var replay = BrokerReplay(recording: recording, catalog: catalog, broker: settings)
+            replay.speed = speed
+            replay.qos = qos
+            replay.restamp = !noRestamp
+            replay.progress = isatty(STDERR_FILENO) == 1
+            let report = try await replay.run(logger: Logger(label: "vigil.replay"))
+            FileHandle.standardError.write(Data(String(
+                format: "published %d readings to %@ in %.2f s (%.0f/s)%@\n", report.published, broker, report.wallSeconds,
+                Double(report.published) / Swift.max(report.wallSeconds, 1e-9),
+                report.skipped + report.issues > 0 ? ", skipped \(report.skipped) cells without a catalog sensor and \(report.issues) bad rows" : "").utf8))
+            return
+        }
         var labelsFile: RecordingLabels?
         if !noLabels {
             let path = labels ?? SimulateJob.labelsPath(for: recording)

@@ -40,10 +40,14 @@ struct MetricsService: Service {
                                 headers: [.contentType: "application/json"], body: Data(body.utf8))
         }
         logger.info("metrics and health endpoint", metadata: ["listen": "\(listen)"])
-        try await withGracefulShutdownHandler {
-            try await server.run()
-        } onGracefulShutdown: {
-            Task { await server.stop(timeout: 1) }
+        do {
+            try await withGracefulShutdownHandler {
+                try await server.run()
+            } onGracefulShutdown: {
+                Task { await server.stop(timeout: 1) }
+            }
+        } catch where Task.isShuttingDownGracefully || Task.isCancelled {
+            // The server reports its own stop as an error; that is the normal way out.
         }
     }
 }

@@ -46,25 +46,26 @@ struct StatusService: Service {
 
     func run() async throws {
         var announced = false
+        var lastPublished: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if client.isConnected {
+            let due = lastPublished.map { ContinuousClock.now - $0 >= interval } ?? true
+            if client.isConnected && (due || !announced) {
                 let message = await status(state: "online").jsonBytes()
                 do {
                     try await client.publish(topic: topics.status, payload: message, qos: .atLeastOnce, retain: true)
                     if !announced { logger.info("status online") }
                     announced = true
+                    lastPublished = .now
                 } catch {
                     logger.debug("status not published", metadata: ["error": "\(error)"])
                 }
-                if let outbox {
+                if let outbox, announced {
                     try? await outbox.enqueue(topic: topics.upstreamStatus, payload: message, severity: -1,
                                               key: "\(topics.agent):status:\(wallClockMillis())")
                 }
             }
             await updateGauges()
-            // Publish soon after connecting, then every interval.
-            let wait = announced ? interval : .seconds(1)
-            await Task.sleepUntilShutdown(for: wait)
+            await Task.sleepUntilShutdown(for: .seconds(announced ? 5 : 1))
         }
         let offline = await status(state: "offline").jsonBytes()
         do {
