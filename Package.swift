@@ -98,7 +98,15 @@ let package = Package(
             name: "OutboxTests",
             dependencies: ["Outbox", "outbox-tool", "VigilTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "VigilTestSupport"]),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: [
+                "Agent", "VigilTestSupport", "Telemetry", "MQTT", "Simulation",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
