@@ -73,12 +73,12 @@ struct SensorTrack {
 
     // Online calibration: EWMA of the clipped square of each detector's raw z at normal times.
     var calibrationCount = 0
-    var calSpike = 1.0
-    var calLevel = 1.0
-    var calVolatility = 1.0
-    var calDrift = 1.0
-    var calSeasonal = 1.0
-    var calCorrelation = 1.0
+    var calSpike = Calibration()
+    var calLevel = Calibration()
+    var calVolatility = Calibration()
+    var calDrift = Calibration()
+    var calSeasonal = Calibration()
+    var calCorrelation = Calibration()
 
     // Seasonal profile: per-bin expected value (NaN until visited) and the residual spread.
     var season: ContiguousArray<Double>
@@ -183,12 +183,12 @@ struct SensorTrack {
         }
 
         // Calibrate and fuse.
-        let cs = zSpike * s.spikeGain / calSpike.squareRoot()
-        let cl = zLevel * s.levelGain / calLevel.squareRoot()
-        let cd = zDrift * s.driftGain / calDrift.squareRoot()
-        let cv = zVolatility * s.volatilityGain / calVolatility.squareRoot()
-        let cz = zSeasonal * s.seasonalGain / calSeasonal.squareRoot()
-        let cc = zCorrelation * s.correlationGain / calCorrelation.squareRoot()
+        let cs = zSpike * s.spikeGain / calSpike.scale
+        let cl = zLevel * s.levelGain / calLevel.scale
+        let cd = zDrift * s.driftGain / calDrift.scale
+        let cv = zVolatility * s.volatilityGain / calVolatility.scale
+        let cz = zSeasonal * s.seasonalGain / calSeasonal.scale
+        let cc = zCorrelation * s.correlationGain / calCorrelation.scale
         o.spikeZ = cs; o.levelZ = cl; o.driftZ = cd
 
         var best = abs(cs), dominant = DetectorKind.spike
@@ -240,12 +240,13 @@ struct SensorTrack {
         if warmedUpWindows, normal || warm {
             calibrationCount &+= 1
             let k = max(1 / Double(calibrationCount), 1 / Double(2 * c.baselineReadings))
-            Self.calibrate(&calSpike, zSpike, k)
-            Self.calibrate(&calLevel, zLevel, k)
-            Self.calibrate(&calDrift, zDrift, k)
-            Self.calibrate(&calVolatility, zVolatility, k)
-            if zSeasonal != 0 { Self.calibrate(&calSeasonal, zSeasonal, k) }
-            if zCorrelation != 0 { Self.calibrate(&calCorrelation, zCorrelation, k) }
+            let eta = max(0.5 / Double(calibrationCount), 0.02)
+            calSpike.update(zSpike, k: k, eta: eta)
+            calLevel.update(zLevel, k: k, eta: eta)
+            calDrift.update(zDrift, k: k, eta: eta)
+            calVolatility.update(zVolatility, k: k, eta: eta)
+            if zSeasonal != 0 { calSeasonal.update(zSeasonal, k: k, eta: eta) }
+            if zCorrelation != 0 { calCorrelation.update(zCorrelation, k: k, eta: eta) }
         }
 
         if s.seasonalOn, !season.isEmpty, normal || warm {
@@ -270,12 +271,6 @@ struct SensorTrack {
         lastT = t
         lastX = x
         return o
-    }
-
-    /// Second moment of a raw z at normal times, clipped at 5 calibrated sigmas; never below 0.5.
-    @inline(__always)
-    static func calibrate(_ cal: inout Double, _ z: Double, _ k: Double) {
-        cal = max(0.5, cal + k * (min(z * z, 25 * cal) - cal))
     }
 
     @inline(__always)
