@@ -28,6 +28,9 @@ public struct DetectorConfiguration: Sendable, Equatable {
     public var criticalScore: Double = 0.8
     /// Readings of the slow baseline's memory (the level and spread the detector calls normal).
     public var baselineReadings: Int = 400
+    /// Readings of the calibration's memory once it has seen its first 200 (how fast the sense of "how unusual"
+    /// adapts; slow, so that an anomaly creeping in does not become the norm).
+    public var calibrationReadings: Int = 1000
     /// Fraction of the normal baseline learning rate used while a sensor is abnormal (0 freezes it).
     public var abnormalLearningFactor: Double = 0.1
 
@@ -152,7 +155,11 @@ struct SensorSettings: Sendable, Equatable {
         driftGain = gain(DetectorName.drift)
         seasonalGain = gain(DetectorName.seasonal)
         correlationGain = gain(DetectorName.correlation)
+        log10TestCount = TailProbability.log10Of(testCount)
     }
+
+    /// log10 of the Bonferroni factor, set once.
+    var log10TestCount = 0.0
 
     /// How many detectors take part in the fusion (the Bonferroni factor).
     var testCount: Double {

@@ -23,6 +23,7 @@ public final class PlantDetector {
         c.warmUpReadings = max(c.warmUpReadings, 2)
         c.baselineReadings = max(c.baselineReadings, 10)
         c.quietReadings = max(c.quietReadings, 1)
+        c.calibrationReadings = max(c.calibrationReadings, 10)
         self.configuration = c
         sensorIDs = catalog.sensors.map(\.id)
         assetIDs = catalog.sensors.map(\.asset)

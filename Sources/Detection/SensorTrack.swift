@@ -191,17 +191,30 @@ struct SensorTrack {
         let cc = zCorrelation * s.correlationGain / calCorrelation.scale
         o.spikeZ = cs; o.levelZ = cl; o.driftZ = cd
 
-        var best = abs(cs), dominant = DetectorKind.spike
-        if abs(cl) > best { best = abs(cl); dominant = .levelShift }
-        if abs(cd) > best { best = abs(cd); dominant = .drift }
-        if abs(cv) > best { best = abs(cv); dominant = .volatilityShift }
-        if abs(cz) > best { best = abs(cz); dominant = .seasonal }
-        if abs(cc) > best { best = abs(cc); dominant = .correlation }
-        var log10P = best > 0.5 ? TailProbability.log10TwoSided(best) : 0
+        // Each statistic's log10 tail probability: the more cautious of its Gaussian and exponential tails.
+        var log10P = 0.0
+        var dominant = DetectorKind.none
+        @inline(__always) func consider(_ calibrated: Double, _ kind: DetectorKind) {
+            guard abs(calibrated) > 0.5 else { return }
+            let v = TailProbability.log10TwoSided(calibrated)
+            if v < log10P { log10P = v; dominant = kind }
+        }
+        // Single readings may be heavy-tailed: the spike detector also honours its learned exponential tail.
+        if s.spikeOn {
+            let exponential = calSpike.log10ExponentialTail(zSpike * s.spikeGain)
+            if exponential < 0 {
+                let v = max(exponential, TailProbability.log10TwoSided(cs))
+                if v < log10P { log10P = v; dominant = .spike }
+            }
+        }
+        if s.levelOn { consider(cl, .levelShift) }
+        if s.driftOn { consider(cd, .drift) }
+        if s.volatilityOn { consider(cv, .volatilityShift) }
+        if zSeasonal != 0 { consider(cz, .seasonal) }
+        if zCorrelation != 0 { consider(cc, .correlation) }
         if log10Stuck < log10P { log10P = log10Stuck; dominant = .stuck }
-        log10P += Foundation.log10(s.testCount)
+        log10P += s.log10TestCount
         o.score = TailProbability.score(log10P: log10P)
-        if best == 0, log10Stuck == 0 { dominant = .none }
         if s.limitsOn, x < s.low || x > s.high {
             o.score = 1
             dominant = .limits
@@ -210,6 +223,9 @@ struct SensorTrack {
 
         // Learn. The one-step level always follows (clipped); the baselines learn at normal times only.
         let normal = !abnormal && o.score < closeThreshold
+        // Window statistics learn only at clearly normal times (a creeping anomaly must not become the norm);
+        // the spike statistic also learns from elevated readings, so that a heavy tail is learned as such.
+        let spikeCalibrating = !abnormal && o.score < c.openThreshold
         let warm = count <= c.warmUpReadings
         let fast = max(s.spikeAlpha, 1 / Double(count))
         let clipR = count < 8 ? r : min(max(r, -3 * sigmaInnovation), 3 * sigmaInnovation)
@@ -237,11 +253,18 @@ struct SensorTrack {
             }
         }
 
-        if warmedUpWindows, normal || warm {
+        if warmedUpWindows, normal || warm || spikeCalibrating {
             calibrationCount &+= 1
-            let k = max(1 / Double(calibrationCount), 1 / Double(2 * c.baselineReadings))
-            let eta = max(0.5 / Double(calibrationCount), 0.02)
+            // Fast while young, then slow: an anomaly that creeps in must not become the calibration.
+            let n = Double(calibrationCount)
+            let k = calibrationCount <= 200 ? 1 / n : 1 / Double(c.calibrationReadings)
+            let eta = max(0.5 / n, 16 / Double(c.calibrationReadings))
             calSpike.update(zSpike, k: k, eta: eta)
+        }
+        if warmedUpWindows, normal || warm {
+            let n = Double(calibrationCount)
+            let k = calibrationCount <= 200 ? 1 / n : 1 / Double(c.calibrationReadings)
+            let eta = max(0.5 / n, 16 / Double(c.calibrationReadings))
             calLevel.update(zLevel, k: k, eta: eta)
             calDrift.update(zDrift, k: k, eta: eta)
             calVolatility.update(zVolatility, k: k, eta: eta)

@@ -31,7 +31,9 @@ struct StateWriter: StateCoder {
     }
     mutating func code(_ x: inout AnomalyEvent?) throws {
         guard let event = x else { raw(0); return }
-        let json = try JSONEncoder().encode(event)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = try encoder.encode(event)
         raw(UInt64(json.count))
         bytes.append(contentsOf: json)
     }
@@ -93,6 +95,7 @@ extension Calibration {
     mutating func code<C: StateCoder>(_ c: inout C) throws {
         try c.code(&moment)
         try c.code(&q99)
+        try c.code(&q999)
     }
 }
 
@@ -145,6 +148,16 @@ extension PlantDetector {
     public static let stateVersion: UInt32 = 1
     static let stateMagic: [UInt8] = Array("VGDS".utf8)
 
+    /// FNV-1a 64 of the state's bytes, stored after them.
+    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return hash
+    }
+
     /// A fingerprint of everything in the catalog that shapes the state (sensors, periods, detector tuning).
     public static func fingerprint(of catalog: Catalog) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
@@ -182,6 +195,7 @@ extension PlantDetector {
             try? tracks[i].code(&w)
             do { try eventTracks[i].code(&w) } catch { var none: AnomalyEvent? = nil; try? w.code(&none) }
         }
+        w.raw(Self.checksum(w.bytes[...]))
         return w.bytes
     }
 
@@ -190,7 +204,12 @@ extension PlantDetector {
         guard bytes.count >= 4, Array(bytes[0..<4]) == Self.stateMagic else {
             throw DetectionError(.invalidState, "not a Vigil detector state (bad magic)")
         }
-        var r = StateReader(bytes: bytes)
+        guard bytes.count >= 12 else { throw StateReader.corrupt("truncated") }
+        let body = bytes[0..<(bytes.count - 8)]
+        var stored: UInt64 = 0
+        for k in 0..<8 { stored |= UInt64(bytes[bytes.count - 8 + k]) << (8 * UInt64(k)) }
+        guard stored == Self.checksum(body) else { throw StateReader.corrupt("checksum mismatch") }
+        var r = StateReader(bytes: Array(body))
         r.offset = 4
         var version: Int64 = 0
         try r.code(&version)
@@ -211,7 +230,7 @@ extension PlantDetector {
             try newTracks[i].code(&r)
             try newEvents[i].code(&r)
         }
-        guard r.offset == bytes.count else { throw StateReader.corrupt("\(bytes.count - r.offset) trailing bytes") }
+        guard r.offset == body.count else { throw StateReader.corrupt("\(body.count - r.offset) trailing bytes") }
         tracks = newTracks
         eventTracks = newEvents
     }

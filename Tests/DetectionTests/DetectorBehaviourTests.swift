@@ -50,7 +50,7 @@ struct DetectorBehaviourTests {
     @Test("a slow ramp is a drift")
     func ramp() throws {
         var values = gaussianSeries(count: 3000, seed: 14)
-        for k in 1000..<3000 { values[k] += Double(k - 1000) * 0.01 }
+        for k in 1000..<3000 { values[k] += Double(k - 1000) * 0.03 }
         let opened = run(values).events.filter { $0.stage == .opened }
         let event = try #require(opened.first)
         #expect(event.kind == .drift)
