@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "Agent", "Telemetry", "Simulation", "Detection", "CAllocationCounter",
+                "Agent", "Telemetry", "Simulation", "MicroLM", "Detection", "Narration", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

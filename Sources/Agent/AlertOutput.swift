@@ -4,9 +4,12 @@ import Foundation
 public final class AlertOutput {
     private let handle: FileHandle?
     private var buffer: [UInt8] = []
+    private let text: Bool
 
-    /// `path` nil writes to standard output; `quiet` writes nothing.
-    public init(path: String?, quiet: Bool = false) throws {
+    /// `path` nil writes to standard output; `quiet` writes nothing; `text` writes one line per alert
+    /// for people instead of JSON.
+    public init(path: String?, quiet: Bool = false, text: Bool = false) throws {
+        self.text = text
         if quiet {
             handle = nil
         } else if let path {
@@ -21,7 +24,11 @@ public final class AlertOutput {
 
     public func write(_ alert: AlertMessage) throws {
         guard let handle else { return }
-        buffer.append(contentsOf: try alert.jsonBytes())
+        if text {
+            buffer.append(contentsOf: Array(alert.humanLine.utf8))
+        } else {
+            buffer.append(contentsOf: try alert.jsonBytes())
+        }
         buffer.append(0x0A)
         if buffer.count > 1 << 15 {
             try handle.write(contentsOf: buffer)
@@ -42,4 +49,14 @@ public struct AgentError: Error, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+extension AlertMessage {
+    /// `07:10:12  OPENED   warning   P-101 suction pressure · level shift  [model]  text`
+    public var humanLine: String {
+        let time = String(detectedAt.dropFirst(11).prefix(8))
+        let stageWord = stage == "opened" ? "OPENED  " : "resolved"
+        let severityWord = severity.padding(toLength: 8, withPad: " ", startingAt: 0)
+        return "\(time)  \(stageWord) \(severityWord) \(sensorName) · \(kind.replacingOccurrences(of: "_", with: " "))  [\(narrative.source)]\n          \(narrative.text)"
+    }
 }

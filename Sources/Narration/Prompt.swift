@@ -79,8 +79,8 @@ public enum PromptBuilder {
         case .fewShot:
             var prefix = instruction + "\n\n"
             for e in examples { prefix += "Facts: \(e.facts)\nAlert: \(e.alert)\n\n" }
-            prefix += "Facts: "
-            return Prompt(prefix: prefix, suffix: factLine(facts) + "\nAlert:", stop: ["\n"])
+            prefix += "Facts:"
+            return Prompt(prefix: prefix, suffix: " " + factLine(facts) + "\nAlert:", stop: ["\n"])
         case .chat:
             let system = "You write short, factual plant alerts: one or two sentences, numbers and names copied exactly from the facts."
             let prefix = "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\nWrite the alert for these facts: "

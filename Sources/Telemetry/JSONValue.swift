@@ -244,3 +244,19 @@ struct JSONParser {
         return v
     }
 }
+
+extension JSONValue {
+    /// Compact JSON text of this value (object members in their stored order).
+    public func serialized() -> String {
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let n):
+            if n.rounded() == n && abs(n) < 1e15 { return String(Int64(n)) }
+            return "\(n)"
+        case .string(let s): return jsonQuoted(s)
+        case .array(let items): return "[" + items.map { $0.serialized() }.joined(separator: ",") + "]"
+        case .object(let members): return "{" + members.map { jsonQuoted($0.0) + ":" + $0.1.serialized() }.joined(separator: ",") + "}"
+        }
+    }
+}

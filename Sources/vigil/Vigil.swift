@@ -5,6 +5,7 @@ struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "Edge anomaly agent: streaming detection, on-device narration, MQTT alerts.",
-        subcommands: [SimulateCommand.self, ScoreCommand.self, BenchCommand.self]
+        subcommands: [RunCommand.self, CheckConfigCommand.self, ReplayCommand.self, RecordCommand.self, SimulateCommand.self, ModelCommand.self,
+                      ScoreCommand.self, BenchCommand.self]
     )
 }

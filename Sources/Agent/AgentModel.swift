@@ -1,0 +1,54 @@
+import Logging
+import MicroLM
+import Narration
+
+/// Finds and loads the narration model named by the configuration (or the default lookup).
+public enum AgentModel {
+    /// The loaded model, or nil when narration is disabled. A configured model that cannot be
+    /// loaded is logged loudly and the agent runs with template narration: an alert without model
+    /// text is still an alert.
+    public static func load(configuration: AgentConfiguration, logger: Logger) throws -> (any NarrationModel)? {
+        guard configuration.narrationEnabled else { return nil }
+        let path: String
+        do {
+            path = try ModelLocator().resolve(explicit: configuration.modelPath)
+        } catch {
+            logger.error("no narration model; alerts will use template text", metadata: ["error": "\(error)"])
+            return nil
+        }
+        return loadModel(path: path, threads: configuration.narrationThreads, logger: logger)
+    }
+
+    /// A line for `vigil check-config`.
+    public static func describe(configuration: AgentConfiguration) -> String {
+        do {
+            let path = try ModelLocator().resolve(explicit: configuration.modelPath)
+            return "model \(path)"
+        } catch {
+            return "NO MODEL FOUND (template text only): \(error)"
+        }
+    }
+
+    static func loadModel(path: String, threads: Int, logger: Logger) -> (any NarrationModel)? {
+        // FIXME(lead): wire the MicroLM engine's narration adapter here once it lands.
+        logger.error("the narration engine is not wired in this build; alerts will use template text", metadata: ["model": "\(path)"])
+        return nil
+    }
+}
+
+/// Logging set-up for the executable (libraries never bootstrap logging).
+public enum Bootstrap {
+    public static func logging(level: String, format: String) {
+        let level = Logger.Level(rawValue: level) ?? .info
+        LoggingSystem.bootstrap { label in
+            if format == "json" {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+
+/// The status message (schemas/status.schema.json), retained on `vigil/<agent>/status`.
+public struct AgentStatus: Sendable, Codable, Equatable {
+    public var schema = "vigil.status/1"
+    public var agent: String
+    public var state: String
+    public var version: String
+    public var model: String?
+    public var startedAt: String?
+    public var uptimeS: Double?
+    public var counts: [String: Int]?
+    public var outbox: [String: Int]?
+
+    enum CodingKeys: String, CodingKey {
+        case schema, agent, state, version, model, counts, outbox
+        case startedAt = "started_at"
+        case uptimeS = "uptime_s"
+    }
+
+    public func jsonBytes() -> [UInt8] {
+        (try? [UInt8](AlertMessage.encoder.encode(self))) ?? Array("{\"schema\":\"vigil.status/1\",\"agent\":\"\(agent)\",\"state\":\"\(state)\"}".utf8)
+    }
+}
+
+/// Vigil's version, shown in status messages and `vigil --version`.
+public enum VigilVersion {
+    public static let string = "0.1.0"
+}
+
+/// Wall-clock milliseconds since the epoch.
+func wallClockMillis() -> Int64 {
+    Int64((Date().timeIntervalSince1970 * 1000).rounded())
+}

@@ -1,0 +1,166 @@
+import Detection
+import Foundation
+import Logging
+import MQTT
+import Narration
+import Outbox
+import Prometheus
+import ServiceLifecycle
+import Telemetry
+
+/// `vigil run`: the agent in production. Builds the services from the configuration and runs them
+/// in one `ServiceGroup` that stops gracefully on SIGTERM or SIGINT: readings stop first, queued
+/// narrations finish, their alerts are published, the status turns offline, the links close, and the
+/// outbox closes last — nothing accepted is lost.
+public struct LiveAgent {
+    public let configuration: AgentConfiguration
+    public let catalog: Catalog
+    public let model: (any NarrationModel)?
+    public let registry: PrometheusCollectorRegistry?
+    public let logger: Logger
+
+    /// `model` is the loaded language model, or nil for template narration; `registry` the metrics
+    /// registry the executable bootstrapped (nil: no /metrics endpoint).
+    public init(configuration: AgentConfiguration, catalog: Catalog, model: (any NarrationModel)?,
+                registry: PrometheusCollectorRegistry?, logger: Logger) {
+        self.configuration = configuration
+        self.catalog = catalog
+        self.model = model
+        self.registry = registry
+        self.logger = logger
+    }
+
+    public var topics: AgentTopics {
+        AgentTopics(prefix: configuration.topicPrefix, agent: configuration.agentName, site: catalog.site,
+                    upstreamEvents: configuration.upstreamTopic)
+    }
+
+    /// Runs until a termination signal (or cancellation).
+    public func run() async throws {
+        let config = configuration
+        let topics = self.topics
+        let metrics = AgentMetrics()
+        let counters = AgentCounters()
+
+        let offline = AgentStatus(agent: config.agentName, state: "offline", version: VigilVersion.string,
+                                  model: model?.name).jsonBytes()
+        var localConfig = mqttConfiguration(config.local)
+        localConfig.will = MQTTWill(topic: topics.status, payload: offline, qos: .atLeastOnce, retain: true)
+        localConfig.subscriptionSilenceTimeout = config.silentAfter > 0 ? .milliseconds(Int64(config.silentAfter * 1000)) : nil
+        let local = try MQTTClient(configuration: localConfig, logger: logger.with(label: "vigil.mqtt.local"))
+        warnIfInsecure(config.local)
+
+        var pipeline = Pipeline(catalog: catalog, decoder: PayloadDecoder(maximumSize: config.maxPayloadBytes))
+        pipeline.maximumFutureSkew = Int64(config.maxFutureSkew * 1000)
+        pipeline.maximumAge = Int64(config.maxAge * 1000)
+        let shared = SharedPipeline(pipeline)
+
+        var narration = NarrationConfiguration()
+        narration.deadline = .milliseconds(Int64(config.narrationDeadline * 1000))
+        narration.queueCapacity = config.narrationQueue
+        let narrator = Narrator(catalog: catalog, model: config.narrationEnabled ? model : nil,
+                                configuration: narration, logger: logger.with(label: "vigil.narration"))
+        let worker = NarrationWorker(narrator: narrator, mode: .live, logger: logger.with(label: "vigil.narration"))
+
+        var upstream: MQTTClient?
+        var outbox: Outbox?
+        if let up = config.upstream {
+            upstream = try MQTTClient(configuration: mqttConfiguration(up), logger: logger.with(label: "vigil.mqtt.upstream"))
+            warnIfInsecure(up)
+            try FileManager.default.createDirectory(
+                atPath: URL(fileURLWithPath: config.outbox.path).deletingLastPathComponent().path,
+                withIntermediateDirectories: true)
+            outbox = try await Outbox.open(configuration: outboxConfiguration(config.outbox), logger: logger.with(label: "vigil.outbox"))
+        }
+
+        var services: [any Service] = []
+        if let outbox, let upstream {
+            services.append(OutboxService(outbox: outbox, upstream: upstream, logger: logger.with(label: "vigil.outbox")))
+            services.append(UpstreamLinkService(client: upstream, logger: logger.with(label: "vigil.mqtt.upstream")))
+        }
+        services.append(LocalLinkService(client: local, topics: catalog.sensors.map(\.topic),
+                                         silentAfter: localConfig.subscriptionSilenceTimeout, logger: logger))
+        services.append(StatusService(client: local, outbox: outbox, topics: topics,
+                                      interval: .milliseconds(Int64(config.statusInterval * 1000)),
+                                      model: config.narrationEnabled ? model?.name : nil, pipeline: shared,
+                                      worker: worker, counters: counters, metrics: metrics, upstream: upstream, logger: logger))
+        services.append(PublisherService(client: local, worker: worker, outbox: outbox, catalog: catalog, topics: topics,
+                                         metrics: metrics, counters: counters, logger: logger))
+        services.append(NarrationService(worker: worker))
+        services.append(IngestService(client: local, pipeline: shared, worker: worker, metrics: metrics, logger: logger))
+        if let listen = config.metricsListen, let registry {
+            services.append(MetricsService(listen: listen, registry: registry, local: local, logger: logger))
+        }
+
+        logger.info("vigil starting", metadata: [
+            "agent": "\(config.agentName)", "version": "\(VigilVersion.string)", "sensors": "\(catalog.sensors.count)",
+            "model": "\(config.narrationEnabled ? (model?.name ?? "none (template)") : "disabled")",
+            "upstream": "\(config.upstream.map { "\($0.host):\($0.port)" } ?? "off")",
+        ])
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger.with(label: "vigil.services")))
+        try await group.run()
+        logger.info("vigil stopped")
+    }
+
+    private func warnIfInsecure(_ broker: BrokerSettings) {
+        if broker.insecure {
+            logger.critical("TLS certificate and host-name checks are OFF for this broker (tls.insecure: true); use this for testing only",
+                            metadata: ["host": "\(broker.host)"])
+        }
+    }
+}
+
+/// Runs the narration worker; on graceful shutdown it finishes the queued narrations first.
+struct NarrationService: Service {
+    let worker: NarrationWorker
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await worker.run()
+        } onGracefulShutdown: {
+            worker.finish()
+        }
+    }
+}
+
+func mqttConfiguration(_ b: BrokerSettings) -> MQTTConfiguration {
+    var tls: MQTTTLSConfiguration?
+    if b.tls {
+        tls = MQTTTLSConfiguration(caFile: b.caFile, certificateFile: b.certFile, keyFile: b.keyFile, insecure: b.insecure)
+    }
+    return MQTTConfiguration(
+        host: b.host, port: b.port, clientID: b.clientID,
+        protocolVersion: b.protocolVersion == "5" ? .v5 : .v311,
+        keepAlive: .milliseconds(Int64(b.keepAlive * 1000)), cleanSession: true,
+        username: b.username, password: b.password, tls: tls,
+        reconnectDelay: MQTTReconnectDelay(min: .milliseconds(Int64(b.reconnectMin * 1000)),
+                                           max: .milliseconds(Int64(b.reconnectMax * 1000))))
+}
+
+func outboxConfiguration(_ o: OutboxSettings) -> OutboxConfiguration {
+    var c = OutboxConfiguration(path: o.path)
+    c.maxRows = o.maxRows
+    c.maxBytes = o.maxBytes
+    c.maxAge = .milliseconds(Int64(o.maxAge * 1000))
+    switch o.policy {
+    case "drop_newest": c.fullPolicy = .dropNewest
+    case "block": c.fullPolicy = .block
+    default: c.fullPolicy = .dropOldestLowestSeverity
+    }
+    c.maxInFlight = o.maxInFlight
+    c.maxBytesPerSecond = o.maxBytesPerSecond > 0 ? o.maxBytesPerSecond : nil
+    c.liveFirst = o.liveFirst
+    return c
+}
+
+extension Logger {
+    func with(label: String) -> Logger {
+        var copy = Logger(label: label)
+        copy.logLevel = logLevel
+        return copy
+    }
+}

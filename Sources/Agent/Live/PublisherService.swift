@@ -1,0 +1,150 @@
+import Detection
+import Foundation
+import Logging
+import MQTT
+import Narration
+import Outbox
+import ServiceLifecycle
+import Synchronization
+import Telemetry
+
+/// Counts the status message reports, shared by the live services.
+final class AgentCounters: Sendable {
+    struct Values {
+        var alerts = 0
+        var alertsDropped = 0
+        var upstreamEnqueued = 0
+        var upstreamEnqueueFailures = 0
+    }
+
+    let values = Mutex(Values())
+}
+
+/// Narrated events → alerts on the local broker (QoS 1), active alarms (retained; cleared on
+/// resolve), and upstream events into the outbox. When the local broker is unreachable, alerts wait
+/// in a bounded queue (oldest dropped, counted) and go out in order on reconnection.
+struct PublisherService: Service {
+    let client: MQTTClient
+    let worker: NarrationWorker
+    let outbox: Outbox?
+    let catalog: Catalog
+    let topics: AgentTopics
+    let metrics: AgentMetrics
+    let counters: AgentCounters
+    let logger: Logger
+    /// Alerts kept while the local broker is unreachable.
+    let backlogCapacity = 10_000
+
+    struct Pending {
+        var topic: String
+        var payload: [UInt8]
+        var retain: Bool
+    }
+
+    func run() async throws {
+        var backlog: [Pending] = []
+        var backlogHead = 0
+        var lastDropped = 0
+        // Results end when the narration worker has drained (it stops before this service).
+        for await narrated in worker.results {
+            let event = narrated.event
+            let alert = AlertMessage(event: event, catalog: catalog, agent: topics.agent,
+                                     narrative: AlertNarrative(narrated.narrative))
+            metrics.narrationBySource[narrated.narrative.source.rawValue]?.increment()
+            metrics.narrationLatency.recordMilliseconds(narrated.narrative.latencyMs)
+            metrics.narrationQueue.record(worker.queueDepth)
+            let dropped = worker.counts.dropped
+            if dropped > lastDropped {
+                metrics.narrationDropped.increment(by: dropped - lastDropped)
+                lastDropped = dropped
+            }
+
+            guard let body = try? alert.jsonBytes() else {
+                logger.error("cannot encode an alert", metadata: ["event": "\(event.id)"])
+                continue
+            }
+            var messages = [Pending(topic: topics.alert(asset: event.asset, sensor: event.sensor.rawValue), payload: body, retain: false)]
+            switch event.stage {
+            case .opened: messages.append(Pending(topic: topics.active(sensor: event.sensor.rawValue), payload: body, retain: true))
+            case .resolved: messages.append(Pending(topic: topics.active(sensor: event.sensor.rawValue), payload: [], retain: true))
+            }
+            await enqueueUpstream(alert, event: event)
+
+            // Anything still waiting goes first, in order.
+            backlog.append(contentsOf: messages)
+            await flush(&backlog, &backlogHead)
+            if backlog.count - backlogHead > backlogCapacity {
+                let excess = backlog.count - backlogHead - backlogCapacity
+                backlogHead += excess
+                metrics.alertsDropped.increment(by: excess)
+                counters.values.withLock { $0.alertsDropped += excess }
+                logger.error("local broker unreachable and the alert backlog is full; oldest alerts dropped",
+                             metadata: ["dropped": "\(excess)"])
+            }
+        }
+        await flush(&backlog, &backlogHead)
+        if backlog.count > backlogHead {
+            logger.warning("stopping with alerts not delivered to the local broker (they were sent upstream)",
+                           metadata: ["alerts": "\(backlog.count - backlogHead)"])
+        }
+    }
+
+    /// Publishes what it can, in order; stops at the first message the broker cannot take now.
+    private func flush(_ backlog: inout [Pending], _ head: inout Int) async {
+        while head < backlog.count {
+            let m = backlog[head]
+            do {
+                try await client.publish(topic: m.topic, payload: m.payload, qos: .atLeastOnce, retain: m.retain)
+                head += 1
+                if !m.retain {
+                    metrics.alertsPublished.increment()
+                    counters.values.withLock { $0.alerts += 1 }
+                }
+            } catch {
+                metrics.alertPublishRetries.increment()
+                if !client.isConnected {
+                    // Wait for the link rather than spin; a new alert or the reconnection retries.
+                    if await waitForConnection(timeout: .seconds(2)) { continue }
+                }
+                break
+            }
+        }
+        if head > 1024 && head * 2 > backlog.count {
+            backlog.removeFirst(head)
+            head = 0
+        }
+    }
+
+    private func waitForConnection(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if client.isConnected { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return client.isConnected
+    }
+
+    private func enqueueUpstream(_ alert: AlertMessage, event: AnomalyEvent) async {
+        guard let outbox else { return }
+        var distilled = alert
+        distilled.window = nil
+        let envelope = UpstreamEnvelope(site: topics.site, alert: distilled)
+        guard let payload = try? [UInt8](AlertMessage.encoder.encode(envelope)) else { return }
+        do {
+            try await outbox.enqueue(topic: topics.upstreamEvents, payload: payload, severity: event.severity.rank,
+                                     key: "\(topics.agent):\(event.id):\(event.stage.rawValue)")
+            counters.values.withLock { $0.upstreamEnqueued += 1 }
+        } catch {
+            counters.values.withLock { $0.upstreamEnqueueFailures += 1 }
+            logger.error("cannot store an upstream event in the outbox", metadata: ["event": "\(event.id)", "error": "\(error)"])
+        }
+    }
+}
+
+/// The body of an upstream event before the outbox adds `sequence`, `idempotency_key` and
+/// `historical` (schemas/event.schema.json).
+struct UpstreamEnvelope: Codable {
+    var schema = "vigil.event/1"
+    var site: String
+    var alert: AlertMessage
+}

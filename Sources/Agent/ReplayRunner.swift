@@ -1,0 +1,129 @@
+import Detection
+import Foundation
+import Telemetry
+
+/// `vigil replay`: a recorded log through the very same pipeline, driven by a virtual clock
+/// (the recording's timestamps), alerts as JSON lines, and a summary.
+public struct ReplayRunner {
+    public struct Options {
+        public var recording: String
+        public var catalog: Catalog
+        public var labels: RecordingLabels?
+        /// Plant seconds per wall second; nil replays as fast as possible.
+        public var speed: Double?
+        public var agent = "replay"
+        /// Show a progress bar on standard error.
+        public var progress = false
+
+        public init(recording: String, catalog: Catalog, labels: RecordingLabels? = nil, speed: Double? = nil) {
+            self.recording = recording
+            self.catalog = catalog
+            self.labels = labels
+            self.speed = speed
+        }
+    }
+
+    public struct Report: Sendable {
+        public var statistics: PipelineStatistics
+        public var alerts: Int
+        public var narrativeSources: [String: Int]
+        public var recordingIssues: [RecordingIssue]
+        public var recordingIssueCount: Int
+        public var ignoredColumns: [String]
+        public var openAtEnd: Int
+        public var wallSeconds: Double
+        public var ingestedBytes: Int
+        public var alertBytes: Int
+        public var score: ReplayScore?
+    }
+
+    public var options: Options
+    public var narrator: any EventNarrating
+
+    public init(options: Options, narrator: any EventNarrating) {
+        self.options = options
+        self.narrator = narrator
+    }
+
+    /// Replays the recording, handing each alert to `emit` in order.
+    public func run(emit: (AlertMessage) throws -> Void) async throws -> Report {
+        let catalog = options.catalog
+        let reader = try RecordingReader(path: options.recording)
+        let pipeline = Pipeline(catalog: catalog)
+
+        // CSV columns name sensors by id, topic or name.
+        var columnIndex: [Int?] = []
+        var ignored: [String] = []
+        for column in reader.columns {
+            let index = catalog.index(of: SensorID(column)) ?? catalog.indexByTopic[column]
+                ?? catalog.sensors.firstIndex { $0.name == column }
+            if index == nil { ignored.append(column) }
+            columnIndex.append(index)
+        }
+        if reader.format == .csv, columnIndex.allSatisfy({ $0 == nil }) {
+            throw TelemetryError(.invalidRecording,
+                                 "\(options.recording): no column matches a sensor of the catalog (by id, topic or name)")
+        }
+
+        var alerts = 0
+        var sources: [String: Int] = [:]
+        var alertBytes = 0
+        var scored: [ReplayScore.EventSummary] = []
+        let progress = options.progress ? ProgressBar(total: reader.totalBytes) : nil
+        let wallStart = ContinuousClock.now
+        var firstPlant: Int64?
+
+        func handle(_ events: [AnomalyEvent]) async throws {
+            for event in events {
+                let narrative = await narrator.narrate(event)
+                let alert = AlertMessage(event: event, catalog: catalog, agent: options.agent, narrative: narrative)
+                alertBytes += try alert.jsonBytes().count
+                try emit(alert)
+                alerts += 1
+                sources[narrative.source, default: 0] += 1
+                if event.stage == .opened {
+                    scored.append(.init(sensor: event.sensor, asset: event.asset, kind: event.kind.rawValue,
+                                        detectedAt: event.detectedAt))
+                }
+            }
+        }
+
+        var count = 0
+        while let item = reader.next() {
+            let t = item.timestamp
+            if let speed = options.speed {
+                let first = firstPlant ?? t
+                firstPlant = first
+                let due = Duration.milliseconds(Double(t - first) / speed)
+                let elapsed = ContinuousClock.now - wallStart
+                if due > elapsed { try await Task.sleep(for: due - elapsed) }
+            }
+            let events: [AnomalyEvent]
+            switch item {
+            case .sample(let column, let timestamp, let value):
+                guard let index = columnIndex[column] else { continue }
+                let reading = Reading(sensor: catalog.sensors[index].id, timestamp: timestamp, value: value)
+                events = pipeline.ingest(reading, index: index, clock: timestamp)
+            case .message(let timestamp, let topic, .bytes(let payload)):
+                events = pipeline.ingest(topic: topic, payload: payload, receivedAt: timestamp)
+            case .message(let timestamp, let topic, .json(let json)):
+                events = pipeline.ingest(topic: topic, json: json, receivedAt: timestamp)
+            }
+            if !events.isEmpty { try await handle(events) }
+            count += 1
+            if count & 0x3FF == 0 {
+                progress?.update(done: reader.bytesRead)
+                if Task.isCancelled { break }
+            }
+        }
+        progress?.finish()
+
+        let score = options.labels.map { ReplayScore.score(events: scored, labels: $0) }
+        return Report(
+            statistics: pipeline.statistics, alerts: alerts, narrativeSources: sources,
+            recordingIssues: reader.issues, recordingIssueCount: reader.issueCount, ignoredColumns: ignored,
+            openAtEnd: pipeline.detector.openEvents.count,
+            wallSeconds: (ContinuousClock.now - wallStart).inSeconds, ingestedBytes: reader.totalBytes,
+            alertBytes: alertBytes, score: score)
+    }
+}

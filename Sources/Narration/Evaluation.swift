@@ -1,0 +1,70 @@
+import Detection
+
+/// Runs narration over a set of events and measures it: how often the model's text is accepted,
+/// whether accepted text names the right sensor and direction, that nothing unverified gets
+/// through, and latency.
+public struct EvaluationReport: Sendable {
+    public struct Row: Sendable {
+        public var event: AnomalyEvent
+        public var explanation: Explanation
+    }
+
+    public var rows: [Row] = []
+
+    public var count: Int { rows.count }
+    public var modelAccepted: Int { rows.filter { $0.explanation.narrative.source == .model }.count }
+    /// Accepted model text that names the event's sensor and states the right direction.
+    public var rightSensorAndDirection: Int {
+        rows.filter { $0.explanation.narrative.source == .model }.filter {
+            ($0.explanation.verdict?.namesSensor ?? false) && ($0.explanation.verdict?.rightDirection ?? false)
+        }.count
+    }
+    /// Final texts that fail the verifier when checked again: must be 0 by construction.
+    public var unverifiedDelivered: Int {
+        rows.filter { !Verifier(facts: $0.explanation.facts).verify($0.explanation.narrative.text).accepted }.count
+    }
+    /// Template reasons, most frequent first.
+    public var reasons: [(reason: String, count: Int)] {
+        var counts: [String: Int] = [:]
+        for r in rows { if let reason = r.explanation.narrative.reason { counts[Self.bucket(reason), default: 0] += 1 } }
+        return counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    public var latenciesMs: [Double] { rows.map(\.explanation.narrative.latencyMs).sorted() }
+
+    public static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
+        return sorted[max(0, min(sorted.count - 1, rank))]
+    }
+
+    /// Numbers in a reason are specific to one event; grouping wants the kind of problem.
+    static func bucket(_ reason: String) -> String {
+        var out = ""
+        var lastWasDigit = false
+        for c in reason {
+            if c.isNumber || (c == "." && lastWasDigit) {
+                if !lastWasDigit { out.append("N") }
+                lastWasDigit = true
+            } else {
+                out.append(c)
+                lastWasDigit = false
+            }
+        }
+        if let quote = out.firstIndex(of: "\"") { out = String(out[..<quote]) + "\"…\"" }
+        return out
+    }
+}
+
+extension Narrator {
+    /// Narrates every event in order with no deadline (latency is what each took).
+    public func evaluate(_ events: [AnomalyEvent], progress: (@Sendable (Int) -> Void)? = nil) async -> EvaluationReport {
+        var report = EvaluationReport()
+        for (i, event) in events.enumerated() {
+            let explanation = await explain(event, deadline: nil)
+            report.rows.append(.init(event: event, explanation: explanation))
+            progress?(i + 1)
+        }
+        return report
+    }
+}

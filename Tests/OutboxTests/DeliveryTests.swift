@@ -1,0 +1,302 @@
+import Foundation
+import Logging
+import Outbox
+import Testing
+
+/// Starts `outbox.run` in a task; returns the task so the test can cancel it.
+func startRun(_ outbox: Outbox, _ transport: some OutboxTransport, _ link: LinkSwitch) -> Task<Void, Never> {
+    Task { await outbox.run(transport: transport, linkStates: link.states) }
+}
+
+@Suite("Delivery")
+struct DeliveryTests {
+    let logger = Logger(label: "test.outbox")
+
+    @Test("Delivers every event in order, at least once, across a broker that refuses for a while")
+    func orderAndAtLeastOnceAcrossFailures() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = OutboxConfiguration.test(directory.database)
+        configuration.liveFirst = false  // strict sequence order
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
+        let transport = RecordingTransport()
+        let link = LinkSwitch()
+        transport.setFailing(true)
+        let runner = startRun(outbox, transport, link)
+        link.up()
+        await eventually("link up") { await outbox.statistics().linkUp }
+
+        var stored: [UInt64] = []
+        for n in 0..<60 {
+            let result = try await outbox.enqueue(topic: "t/\(n)", payload: payload("{\"n\":\(n)}"), severity: n % 4)
+            stored.append(try #require(result.sequence))
+            if n == 20 { transport.setFailing(false) }
+            if n == 30 { transport.failNext(5) }
+        }
+        await eventually("all acknowledged") { await outbox.statistics().depth == 0 }
+        runner.cancel()
+        await runner.value
+
+        // Refused sends never reached the receiver; everything else arrived once, in sequence order.
+        #expect(transport.receivedSequences == stored)
+        #expect(stored == stored.sorted())
+        #expect(Set(stored).count == stored.count)
+        let received = transport.received
+        for (n, message) in received.enumerated() {
+            #expect(message.topic == "t/\(n)")
+            #expect(message.payload == payload("{\"n\":\(n)}"))
+            #expect(message.severity == n % 4)
+        }
+        let statistics = await outbox.statistics()
+        #expect(statistics.enqueued == 60)
+        #expect(statistics.sent == 60)
+        #expect(statistics.sendFailures >= 1)
+        #expect(statistics.droppedTotal == 0)
+        await outbox.close()
+    }
+
+    @Test("Draining starts when the link comes up, without a new event")
+    func drainStartsOnLinkUp() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let outbox = try await Outbox.open(configuration: .test(directory.database), logger: logger)
+        for n in 0..<25 {
+            let result = try await outbox.enqueue(topic: "t", payload: payload("\(n)"))
+            #expect(result == .stored(sequence: try #require(result.sequence), historical: true))
+        }
+        let transport = RecordingTransport()
+        let link = LinkSwitch()
+        let runner = startRun(outbox, transport, link)
+        link.down()
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(transport.received.isEmpty)
+
+        link.up()
+        await eventually("backlog drained") { await outbox.statistics().depth == 0 }
+        #expect(transport.received.count == 25)
+        #expect(transport.received.allSatisfy { $0.historical })
+
+        // A live event while the link is up and nothing is pending.
+        let live = try await outbox.enqueue(topic: "t", payload: payload("live"))
+        #expect(live == .stored(sequence: try #require(live.sequence), historical: false))
+        await eventually("live event delivered") { transport.received.count == 26 }
+        #expect(transport.received.last?.historical == false)
+        runner.cancel()
+        await runner.value
+        await outbox.close()
+    }
+
+    @Test("Never more than maxInFlight unacknowledged", arguments: [1, 3, 8])
+    func inFlightCap(maxInFlight: Int) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = OutboxConfiguration.test(directory.database)
+        configuration.maxInFlight = maxInFlight
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
+        for n in 0..<20 { try await outbox.enqueue(topic: "t", payload: payload("\(n)")) }
+        let transport = RecordingTransport()
+        transport.setHolding(true)
+        let link = LinkSwitch()
+        let runner = startRun(outbox, transport, link)
+        link.up()
+
+        await eventually("window filled") { transport.received.count == maxInFlight }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(transport.received.count == maxInFlight)
+        transport.release(1)
+        await eventually("one more sent") { transport.received.count == maxInFlight + 1 }
+        // Deleted only once acknowledged.
+        #expect(await outbox.statistics().depth >= 20 - transport.acknowledged.count)
+
+        transport.setHolding(false)
+        while await outbox.statistics().depth > 0 {
+            transport.release()
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(transport.maxOutstanding == maxInFlight)
+        #expect(transport.receivedSequences == transport.receivedSequences.sorted())
+        #expect(Set(transport.receivedSequences).count == 20)
+        runner.cancel()
+        await runner.value
+        await outbox.close()
+    }
+
+    @Test("The byte rate cap holds: N bytes beyond one second's burst take at least N / rate")
+    func rateCap() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = OutboxConfiguration.test(directory.database)
+        configuration.maxBytesPerSecond = 2000
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
+        let body = [UInt8](repeating: 0x41, count: 100)
+        for _ in 0..<40 { try await outbox.enqueue(topic: "t", payload: body) }
+        let transport = RecordingTransport()
+        let link = LinkSwitch()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let runner = startRun(outbox, transport, link)
+        link.up()
+        // Sampled while draining: never more than the burst plus what the elapsed time allows.
+        var samples = 0
+        while transport.received.count < 40, clock.now - start < .seconds(30) {
+            let elapsed = clock.now - start
+            let count = transport.received.count
+            let allowed = (2000 + 2000 * Double(elapsed.components.seconds + 1)) / 100
+            #expect(Double(count) <= allowed)
+            samples += 1
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let elapsed = clock.now - start
+        #expect(transport.received.count == 40)
+        // 4000 bytes, 2000 of them in the initial burst: the other 2000 need a second.
+        #expect(elapsed >= .milliseconds(950))
+        #expect(samples > 0)
+        runner.cancel()
+        await runner.value
+        await outbox.close()
+    }
+
+    @Test("Live events go ahead of the backlog when liveFirst; strict order otherwise", arguments: [true, false])
+    func liveFirst(liveFirst: Bool) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = OutboxConfiguration.test(directory.database)
+        configuration.liveFirst = liveFirst
+        configuration.maxInFlight = 1
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
+        var backlog: [UInt64] = []
+        for n in 0..<10 {
+            backlog.append(try #require(try await outbox.enqueue(topic: "t", payload: payload("\(n)")).sequence))
+        }
+        let transport = RecordingTransport()
+        transport.setHolding(true)
+        let link = LinkSwitch()
+        let runner = startRun(outbox, transport, link)
+        link.up()
+        await eventually("first backlog event sent") { transport.received.count == 1 }
+        let live = try await outbox.enqueue(topic: "t", payload: payload("live"))
+        let liveSequence = try #require(live.sequence)
+        // With liveFirst, produced while the link is up: live. Otherwise it queues behind the backlog.
+        #expect(live == .stored(sequence: liveSequence, historical: !liveFirst))
+        transport.setHolding(false)
+        transport.release()
+        await eventually("all delivered") { await outbox.statistics().depth == 0 }
+        let order = transport.receivedSequences
+        if liveFirst {
+            #expect(order == [backlog[0], liveSequence] + backlog.dropFirst())
+        } else {
+            #expect(order == backlog + [liveSequence])
+        }
+        #expect(transport.received.filter { !$0.historical }.map(\.sequence) == (liveFirst ? [liveSequence] : []))
+        runner.cancel()
+        await runner.value
+        await outbox.close()
+    }
+
+    @Test("Events pending when the link drops become historical and are sent again")
+    func linkDownMakesPendingHistorical() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let outbox = try await Outbox.open(configuration: .test(directory.database), logger: logger)
+        let transport = RecordingTransport()
+        transport.setHolding(true)
+        let link = LinkSwitch()
+        let runner = startRun(outbox, transport, link)
+        link.up()
+        await eventually("link up") { await outbox.statistics().linkUp }
+        var sequences: [UInt64] = []
+        for n in 0..<5 {
+            let result = try await outbox.enqueue(topic: "t", payload: payload("\(n)"))
+            #expect(result == .stored(sequence: try #require(result.sequence), historical: false))
+            sequences.append(try #require(result.sequence))
+        }
+        await eventually("sent, unacknowledged") { transport.received.count == 5 }
+        link.down()
+        await eventually("pending turned historical") { await outbox.statistics().historicalDepth == 5 }
+        // The outbox gives up waiting for those acknowledgements (the link is gone).
+        await eventually("acknowledgements abandoned") { transport.heldCount == 0 }
+        transport.setHolding(false)
+        link.up()
+        await eventually("resent and acknowledged") { await outbox.statistics().depth == 0 }
+        let resent = transport.received.dropFirst(5)
+        #expect(resent.map(\.sequence) == sequences)
+        #expect(resent.allSatisfy { $0.historical })
+        // Same idempotency keys on the resend: the receiver can drop the duplicates.
+        #expect(resent.map(\.key) == transport.received.prefix(5).map(\.key))
+        runner.cancel()
+        await runner.value
+        await outbox.close()
+    }
+
+    @Test("Reopening keeps stored events, keys and sequence numbers; numbers are never reused")
+    func reopenKeepsDataAndSequence() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var first = try await Outbox.open(configuration: .test(directory.database), logger: logger)
+        var stored: [UInt64] = []
+        for n in 0..<10 {
+            stored.append(try #require(try await first.enqueue(topic: "t", payload: payload("\(n)"), key: n == 0 ? "mine" : nil).sequence))
+        }
+        await first.close()
+
+        first = try await Outbox.open(configuration: .test(directory.database), logger: logger)
+        var statistics = await first.statistics()
+        #expect(statistics.depth == 10)
+        #expect(statistics.nextSequence == stored.last! + 1)
+        let transport = RecordingTransport()
+        let link = LinkSwitch()
+        var runner = startRun(first, transport, link)
+        link.up()
+        await eventually("drained") { await first.statistics().depth == 0 }
+        runner.cancel()
+        await runner.value
+        #expect(transport.receivedSequences == stored)
+        #expect(transport.received.first?.key == "mine")
+        let prefix = String(try #require(transport.received.last?.key.split(separator: "-").first))
+        #expect(!prefix.isEmpty)
+        for message in transport.received.dropFirst() {
+            #expect(message.key == "\(prefix)-\(message.sequence)")
+        }
+        await first.close()
+
+        // Everything was deleted; the next number still continues above the old ones.
+        let second = try await Outbox.open(configuration: .test(directory.database), logger: logger)
+        statistics = await second.statistics()
+        #expect(statistics.depth == 0)
+        let next = try #require(try await second.enqueue(topic: "t", payload: payload("x")).sequence)
+        #expect(next == stored.last! + 1)
+        let link2 = LinkSwitch()
+        let transport2 = RecordingTransport()
+        runner = startRun(second, transport2, link2)
+        link2.up()
+        await eventually("drained") { await second.statistics().depth == 0 }
+        #expect(transport2.received.first?.key == "\(prefix)-\(next)")
+        runner.cancel()
+        await runner.value
+        await second.close()
+    }
+
+    @Test("A closed outbox refuses new events with a clear error")
+    func closedOutboxRefuses() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let outbox = try await Outbox.open(configuration: .test(directory.database), logger: logger)
+        await outbox.close()
+        await #expect(throws: OutboxError.closed) {
+            try await outbox.enqueue(topic: "t", payload: payload("late"))
+        }
+    }
+
+    @Test("Invalid configuration names the key")
+    func invalidConfiguration() async throws {
+        var configuration = OutboxConfiguration(path: "/tmp/never.db")
+        configuration.maxInFlight = 0
+        await #expect(throws: OutboxError.invalidConfiguration("outbox.maxInFlight: expected at least 1")) {
+            _ = try await Outbox.open(configuration: configuration, logger: logger)
+        }
+        let missing = OutboxConfiguration(path: "/nonexistent-folder-\(UUID())/outbox.db")
+        await #expect(throws: OutboxError.self) {
+            _ = try await Outbox.open(configuration: missing, logger: logger)
+        }
+    }
+}
