@@ -32,7 +32,10 @@ public struct DetectorConfiguration: Sendable, Equatable {
     /// adapts; slow, so that an anomaly creeping in does not become the norm).
     public var calibrationReadings: Int = 1000
     /// Fraction of the normal baseline learning rate used while a sensor is abnormal (0 freezes it).
-    public var abnormalLearningFactor: Double = 0.1
+    public var abnormalLearningFactor: Double = 0.25
+    /// Readings an event may stay open before the detector accepts the sensor's present level and spread as
+    /// its new normal (a setpoint change, a new operating point); the event then resolves once quiet.
+    public var relearnReadings: Int = 600
 
     public init() {}
 }

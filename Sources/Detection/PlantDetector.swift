@@ -24,6 +24,7 @@ public final class PlantDetector {
         c.baselineReadings = max(c.baselineReadings, 10)
         c.quietReadings = max(c.quietReadings, 1)
         c.calibrationReadings = max(c.calibrationReadings, 10)
+        c.relearnReadings = max(c.relearnReadings, 1)
         self.configuration = c
         sensorIDs = catalog.sensors.map(\.id)
         assetIDs = catalog.sensors.map(\.asset)
@@ -146,6 +147,10 @@ public final class PlantDetector {
             let baseline = eventTracks[i].baseline
             if abs(x - baseline) > abs(eventTracks[i].peak - baseline) { eventTracks[i].peak = x }
             if score > eventTracks[i].peakScore { eventTracks[i].peakScore = score }
+            if !eventTracks[i].relearned, count - eventTracks[i].openedCount >= c.relearnReadings {
+                eventTracks[i].relearned = true
+                tracks[i].acceptPresentLevel()
+            }
             if score >= c.closeThreshold {
                 eventTracks[i].lastAboveCount = count
                 eventTracks[i].lastAboveT = t
@@ -240,6 +245,8 @@ public final class PlantDetector {
         eventTracks[i].peakScore = score
         eventTracks[i].lastAboveCount = track.count
         eventTracks[i].lastAboveT = detectedAt
+        eventTracks[i].openedCount = track.count
+        eventTracks[i].relearned = false
         eventTracks[i].resetDuring()
         events.append(event)
     }

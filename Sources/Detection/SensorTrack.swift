@@ -194,24 +194,26 @@ struct SensorTrack {
         // Each statistic's log10 tail probability: the more cautious of its Gaussian and exponential tails.
         var log10P = 0.0
         var dominant = DetectorKind.none
+        // Window statistics share the Gaussian mapping: only the largest needs its tail computed.
+        var best = 0.5
         @inline(__always) func consider(_ calibrated: Double, _ kind: DetectorKind) {
-            guard abs(calibrated) > 0.5 else { return }
-            let v = TailProbability.log10TwoSided(calibrated)
-            if v < log10P { log10P = v; dominant = kind }
-        }
-        // Single readings may be heavy-tailed: the spike detector also honours its learned exponential tail.
-        if s.spikeOn {
-            let exponential = calSpike.log10ExponentialTail(zSpike * s.spikeGain)
-            if exponential < 0 {
-                let v = max(exponential, TailProbability.log10TwoSided(cs))
-                if v < log10P { log10P = v; dominant = .spike }
-            }
+            let a = abs(calibrated)
+            if a > best { best = a; dominant = kind }
         }
         if s.levelOn { consider(cl, .levelShift) }
         if s.driftOn { consider(cd, .drift) }
         if s.volatilityOn { consider(cv, .volatilityShift) }
         if zSeasonal != 0 { consider(cz, .seasonal) }
         if zCorrelation != 0 { consider(cc, .correlation) }
+        if dominant != .none { log10P = TailProbability.log10TwoSided(best) }
+        // Single readings may be heavy-tailed: the spike detector also honours its learned exponential tail.
+        if s.spikeOn {
+            let exponential = calSpike.log10ExponentialTail(zSpike * s.spikeGain)
+            if exponential < log10P {
+                let v = max(exponential, TailProbability.log10TwoSided(cs))
+                if v < log10P { log10P = v; dominant = .spike }
+            }
+        }
         if log10Stuck < log10P { log10P = log10Stuck; dominant = .stuck }
         log10P += s.log10TestCount
         o.score = TailProbability.score(log10P: log10P)
@@ -294,6 +296,18 @@ struct SensorTrack {
         lastT = t
         lastX = x
         return o
+    }
+
+    /// Takes the recent window as the new normal level and spread (after a long event).
+    mutating func acceptPresentLevel() {
+        guard warmedUpWindows, diffsCount == diffs.count else { return }
+        mean = recentSum / Double(settings.recentWindow)
+        level = lastX
+        meanDiff = max(diffSum / Double(diffs.count), meanDiff * 0.25)
+        // The windows forget the old level too.
+        for k in values.indices { values[k] = mean }
+        recentSum = mean * Double(settings.recentWindow)
+        referenceSum = mean * Double(settings.referenceWindow)
     }
 
     @inline(__always)

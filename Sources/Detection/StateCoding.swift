@@ -130,6 +130,7 @@ extension EventTrack {
         kind = AnomalyKind.allCases[kindIndex]
         try c.code(&start); try c.code(&baseline); try c.code(&peak); try c.code(&peakScore)
         try c.code(&lastAboveCount); try c.code(&lastAboveT); try c.code(&cooldownUntil)
+        try c.code(&openedCount); try c.code(&relearned)
         try c.code(&pending); try c.code(&pendingT); try c.code(&pendingX); try c.code(&pendingScore)
         try c.code(&pendingBaseline)
         try c.code(&elevated); try c.code(&elevatedSince); try c.code(&elevatedLevelZ)
