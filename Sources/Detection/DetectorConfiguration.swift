@@ -7,7 +7,7 @@ import Telemetry
 /// one-in-100 000 reading and 1 is one in 10^10 or an engineering-limit violation, on every sensor alike.
 public struct DetectorConfiguration: Sendable, Equatable {
     /// Readings a sensor must have before it may score or raise events (its baseline is learned meanwhile).
-    public var warmUpReadings: Int = 100
+    public var warmUpReadings: Int = 300
     /// An event opens when the score reaches this.
     public var openThreshold: Double = 0.5
     /// An open event counts as quiet while the score stays below this (hysteresis).

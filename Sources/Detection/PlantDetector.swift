@@ -142,6 +142,14 @@ public final class PlantDetector {
             eventTracks[i].elevated = false
         }
 
+        if eventTracks[i].isOpen, o.dominant == .limits, eventTracks[i].kind != .outOfRange {
+            // A limit crossed during another event is its own, critical alarm.
+            resolve(i, end: t, events: &events)
+            eventTracks[i].cooldownUntil = 0
+            open(i, kind: .outOfRange, start: t, detectedAt: t, x: x, score: score, events: &events)
+            return
+        }
+
         if eventTracks[i].isOpen {
             eventTracks[i].recordDuring(t: t, x: x)
             let baseline = eventTracks[i].baseline

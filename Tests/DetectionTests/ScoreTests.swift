@@ -32,9 +32,9 @@ struct CalibrationTests {
     func monotone() {
         var scores: [Double] = []
         for size in [3.0, 5, 7, 10, 20] {
-            var values = gaussianSeries(count: 400, seed: 200)
-            values[300] += size
-            scores.append(run(values).scores[300])
+            var values = gaussianSeries(count: 500, seed: 200)
+            values[400] += size
+            scores.append(run(values).scores[400])
         }
         #expect(scores == scores.sorted())
         #expect(scores.first! < 0.3)
@@ -108,12 +108,12 @@ struct SeriesScorerTests {
             }
         }
         var noise = Noise(seed: 301)
-        let input = table(rows: 400, separator: separator, time: time) { k in String(5 + noise.gaussian() + (k == 300 ? 20 : 0)) }
+        let input = table(rows: 500, separator: separator, time: time) { k in String(5 + noise.gaussian() + (k == 400 ? 20 : 0)) }
         let (lines, summary) = try score(input) { $0.flags = true }
         #expect(summary.unreadableRows == 0)
-        #expect(lines.count == 401)
+        #expect(lines.count == 501)
         #expect(lines[0] == "timestamp\(separator)value\(separator)anomaly_score\(separator)anomaly")
-        let fields = lines[301].components(separatedBy: separator)
+        let fields = lines[401].components(separatedBy: separator)
         #expect(fields.last == "1")
         #expect((Double(fields[fields.count - 2]) ?? 0) >= 0.5)
     }
@@ -122,7 +122,7 @@ struct SeriesScorerTests {
     func multiColumn() throws {
         var noise = Noise(seed: 302)
         var text = "time;a;b\n"
-        for k in 0..<500 {
+        for k in 0..<600 {
             let b = 3 + noise.gaussian() + (k == 400 ? 25 : 0)
             text += "\(1_700_000_000 + k);\(1 + noise.gaussian());\(b)\n"
         }
@@ -130,7 +130,7 @@ struct SeriesScorerTests {
             $0.timestampColumn = "time"
             $0.valueColumns = ["a", "b"]
         }
-        #expect(lines.count == 501)
+        #expect(lines.count == 601)
         #expect((Double(lines[401].split(separator: ";").last!) ?? 0) >= 0.5)
     }
 
