@@ -187,7 +187,8 @@ struct BenchDetectCommand: ParsableCommand {
         abstract: "Detector speed on the plant catalog with synthetic readings (build with -c release).",
         discussion: """
             Readings per second on one core for each detector alone and for the full suite, per-reading latency \
-            percentiles (each reading timed alone, the timer's cost subtracted), bytes of state per sensor, and \
+            percentiles (each reading timed alone, the timer's cost subtracted; throughput counts this thread's CPU \
+            time, so other processes on a shared machine do not count), bytes of state per sensor, and \
             heap allocations per reading after the warm-up. Allocations are counted by this executable's own \
             malloc/calloc/realloc/memalign family, which forwards to glibc's __libc_* functions and counts each \
             call while the measured pass runs (see Sources/CAllocationCounter).
@@ -212,13 +213,16 @@ struct BenchDetectCommand: ParsableCommand {
         #endif
         print("\(catalog.sensors.count) sensors, \(readings) readings per configuration, one core")
         let (rows, bytes) = bench.run()
-        print("detector            readings/s   p50 µs   p99 µs  p99.9 µs   max µs  allocs/reading  events")
+        print("detector            readings/s   p50 µs   p99 µs  p99.9 µs   max µs  allocs/reading  events  allocs w/o events")
         for r in rows {
             let allocations = r.allocationsPerReading.map { String(format: "%.4f", $0) } ?? "-"
-            print(String(format: "%@ %12.0f %8.3f %8.3f %9.3f %8.1f %15@ %7d",
+            let quiet = r.allocationsWithoutEvents.map { "\($0) in \(r.readingsWithoutEvents)" } ?? "-"
+            print(String(format: "%@ %12.0f %8.3f %8.3f %9.3f %8.1f %15@ %7d  %@",
                          r.name.padding(toLength: 18, withPad: " ", startingAt: 0), r.readingsPerSecond,
-                         r.p50, r.p99, r.p999, r.max, allocations, r.events))
+                         r.p50, r.p99, r.p999, r.max, allocations, r.events, quiet))
         }
+        print("allocs/reading: all heap allocations in the throughput pass (event emission allocates); "
+            + "allocs w/o events: allocations during the readings that emitted no event")
         print("state: \(bytes) bytes per sensor (full suite, seasonal detector on)")
     }
 }

@@ -15,6 +15,10 @@ public struct DetectorBenchmark {
         public var allocationsPerReading: Double?
         /// Events emitted during the measured pass (event emission may allocate).
         public var events: Int
+        /// Heap allocations during readings that emitted no event, in the latency pass (nil when not counted).
+        public var allocationsWithoutEvents: UInt64?
+        /// Readings in the latency pass that emitted no event.
+        public var readingsWithoutEvents: Int = 0
     }
 
     public let catalog: Catalog
@@ -95,6 +99,12 @@ public struct DetectorBenchmark {
         return stream
     }
 
+    static func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
     public func run(progress: (String) -> Void = { _ in }) -> (rows: [Row], stateBytesPerSensor: Int) {
         let stream = makeStream(count: warmUp + readings)
         var rows: [Row] = []
@@ -113,12 +123,13 @@ public struct DetectorBenchmark {
             let half = readings / 2
             allocationCounter?.setCounting(true)
             let before = allocationCounter?.count() ?? 0
-            let start = DispatchTime.now().uptimeNanoseconds
+            // CPU time of this thread: on a shared machine wall time would count other processes' turns.
+            let start = Self.threadCPUSeconds()
             var sink = 0.0
             for k in warmUp..<(warmUp + half) {
                 sink += detector.ingest(sensor: stream.sensor[k], timestamp: stream.time[k], value: stream.value[k], events: &events)
             }
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let elapsed = max(Self.threadCPUSeconds() - start, 1e-9)
             let allocations = (allocationCounter?.count() ?? 0) - before
             allocationCounter?.setCounting(false)
             let emitted = events.count
@@ -133,13 +144,23 @@ public struct DetectorBenchmark {
             }
             overhead.sort()
             let timerCost = overhead[overhead.count / 2]
+            var quietAllocations: UInt64 = 0
+            var quietReadings = 0
+            allocationCounter?.setCounting(true)
             for (n, k) in ((warmUp + half)..<(warmUp + readings)).enumerated() {
+                if events.count > 512 { events.removeAll(keepingCapacity: true) }
+                let emittedBefore = events.count
+                let allocationsBefore = allocationCounter?.count() ?? 0
                 let a = DispatchTime.now().uptimeNanoseconds
                 sink += detector.ingest(sensor: stream.sensor[k], timestamp: stream.time[k], value: stream.value[k], events: &events)
                 let d = DispatchTime.now().uptimeNanoseconds - a
                 latencies[n] = UInt32(clamping: d > timerCost ? d - timerCost : 0)
-                if events.count > 512 { events.removeAll(keepingCapacity: true) }
+                if events.count == emittedBefore {
+                    quietReadings += 1
+                    quietAllocations += (allocationCounter?.count() ?? 0) - allocationsBefore
+                }
             }
+            allocationCounter?.setCounting(false)
             latencies.sort()
             func percentile(_ p: Double) -> Double {
                 Double(latencies[min(Int(Double(latencies.count) * p), latencies.count - 1)]) / 1000
@@ -149,7 +170,8 @@ public struct DetectorBenchmark {
                 p50: percentile(0.5), p99: percentile(0.99), p999: percentile(0.999),
                 max: Double(latencies.last ?? 0) / 1000,
                 allocationsPerReading: allocationCounter == nil ? nil : Double(allocations) / Double(half),
-                events: emitted)
+                events: emitted, allocationsWithoutEvents: allocationCounter == nil ? nil : quietAllocations,
+                readingsWithoutEvents: quietReadings)
             rows.append(row)
             if sink.isNaN { progress("") }
             progress(String(format: "%@: %.0f readings/s", row.name, row.readingsPerSecond))
