@@ -43,6 +43,8 @@ let package = Package(
         ),
         // A deterministic simulation of the demo plant with labelled faults (`vigil simulate`).
         .target(name: "Simulation", dependencies: ["Telemetry"]),
+        // Counts heap allocations for `vigil bench detect` (malloc family forwarding to glibc's).
+        .target(name: "CAllocationCounter"),
         // Streaming detectors and event assembly.
         .target(name: "Detection", dependencies: ["Telemetry"]),
         // The on-device language model engine.
@@ -78,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "Agent", "Telemetry", "Simulation", "MicroLM", "Detection", "Narration",
+                "Agent", "Telemetry", "Simulation", "MicroLM", "Detection", "Narration", "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

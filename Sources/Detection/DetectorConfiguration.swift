@@ -7,7 +7,7 @@ import Telemetry
 /// one-in-100 000 reading and 1 is one in 10^10 or an engineering-limit violation, on every sensor alike.
 public struct DetectorConfiguration: Sendable, Equatable {
     /// Readings a sensor must have before it may score or raise events (its baseline is learned meanwhile).
-    public var warmUpReadings: Int = 100
+    public var warmUpReadings: Int = 300
     /// An event opens when the score reaches this.
     public var openThreshold: Double = 0.5
     /// An open event counts as quiet while the score stays below this (hysteresis).
@@ -28,8 +28,14 @@ public struct DetectorConfiguration: Sendable, Equatable {
     public var criticalScore: Double = 0.8
     /// Readings of the slow baseline's memory (the level and spread the detector calls normal).
     public var baselineReadings: Int = 400
+    /// Readings of the calibration's memory once it has seen its first 200 (how fast the sense of "how unusual"
+    /// adapts; slow, so that an anomaly creeping in does not become the norm).
+    public var calibrationReadings: Int = 1000
     /// Fraction of the normal baseline learning rate used while a sensor is abnormal (0 freezes it).
-    public var abnormalLearningFactor: Double = 0.1
+    public var abnormalLearningFactor: Double = 0.25
+    /// Readings an event may stay open before the detector accepts the sensor's present level and spread as
+    /// its new normal (a setpoint change, a new operating point); the event then resolves once quiet.
+    public var relearnReadings: Int = 600
 
     public init() {}
 }
@@ -152,7 +158,11 @@ struct SensorSettings: Sendable, Equatable {
         driftGain = gain(DetectorName.drift)
         seasonalGain = gain(DetectorName.seasonal)
         correlationGain = gain(DetectorName.correlation)
+        log10TestCount = TailProbability.log10Of(testCount)
     }
+
+    /// log10 of the Bonferroni factor, set once.
+    var log10TestCount = 0.0
 
     /// How many detectors take part in the fusion (the Bonferroni factor).
     var testCount: Double {

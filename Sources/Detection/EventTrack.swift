@@ -13,6 +13,9 @@ struct EventTrack {
     var lastAboveCount = 0
     var lastAboveT: Int64 = 0
     var cooldownUntil = 0
+    /// Reading count when the event opened, and whether its level was already accepted as the new normal.
+    var openedCount = 0
+    var relearned = false
 
     /// A spike candidate waiting one reading to tell a lone outlier from the first reading of a shift.
     var pending = false

@@ -23,6 +23,8 @@ public final class PlantDetector {
         c.warmUpReadings = max(c.warmUpReadings, 2)
         c.baselineReadings = max(c.baselineReadings, 10)
         c.quietReadings = max(c.quietReadings, 1)
+        c.calibrationReadings = max(c.calibrationReadings, 10)
+        c.relearnReadings = max(c.relearnReadings, 1)
         self.configuration = c
         sensorIDs = catalog.sensors.map(\.id)
         assetIDs = catalog.sensors.map(\.asset)
@@ -140,11 +142,23 @@ public final class PlantDetector {
             eventTracks[i].elevated = false
         }
 
+        if eventTracks[i].isOpen, o.dominant == .limits, eventTracks[i].kind != .outOfRange {
+            // A limit crossed during another event is its own, critical alarm.
+            resolve(i, end: t, events: &events)
+            eventTracks[i].cooldownUntil = 0
+            open(i, kind: .outOfRange, start: t, detectedAt: t, x: x, score: score, events: &events)
+            return
+        }
+
         if eventTracks[i].isOpen {
             eventTracks[i].recordDuring(t: t, x: x)
             let baseline = eventTracks[i].baseline
             if abs(x - baseline) > abs(eventTracks[i].peak - baseline) { eventTracks[i].peak = x }
             if score > eventTracks[i].peakScore { eventTracks[i].peakScore = score }
+            if !eventTracks[i].relearned, count - eventTracks[i].openedCount >= c.relearnReadings {
+                eventTracks[i].relearned = true
+                tracks[i].acceptPresentLevel()
+            }
             if score >= c.closeThreshold {
                 eventTracks[i].lastAboveCount = count
                 eventTracks[i].lastAboveT = t
@@ -239,6 +253,8 @@ public final class PlantDetector {
         eventTracks[i].peakScore = score
         eventTracks[i].lastAboveCount = track.count
         eventTracks[i].lastAboveT = detectedAt
+        eventTracks[i].openedCount = track.count
+        eventTracks[i].relearned = false
         eventTracks[i].resetDuring()
         events.append(event)
     }

@@ -73,12 +73,12 @@ struct SensorTrack {
 
     // Online calibration: EWMA of the clipped square of each detector's raw z at normal times.
     var calibrationCount = 0
-    var calSpike = 1.0
-    var calLevel = 1.0
-    var calVolatility = 1.0
-    var calDrift = 1.0
-    var calSeasonal = 1.0
-    var calCorrelation = 1.0
+    var calSpike = Calibration()
+    var calLevel = Calibration()
+    var calVolatility = Calibration()
+    var calDrift = Calibration()
+    var calSeasonal = Calibration()
+    var calCorrelation = Calibration()
 
     // Seasonal profile: per-bin expected value (NaN until visited) and the residual spread.
     var season: ContiguousArray<Double>
@@ -183,25 +183,40 @@ struct SensorTrack {
         }
 
         // Calibrate and fuse.
-        let cs = zSpike * s.spikeGain / calSpike.squareRoot()
-        let cl = zLevel * s.levelGain / calLevel.squareRoot()
-        let cd = zDrift * s.driftGain / calDrift.squareRoot()
-        let cv = zVolatility * s.volatilityGain / calVolatility.squareRoot()
-        let cz = zSeasonal * s.seasonalGain / calSeasonal.squareRoot()
-        let cc = zCorrelation * s.correlationGain / calCorrelation.squareRoot()
+        let cs = zSpike * s.spikeGain / calSpike.scale
+        let cl = zLevel * s.levelGain / calLevel.scale
+        let cd = zDrift * s.driftGain / calDrift.scale
+        let cv = zVolatility * s.volatilityGain / calVolatility.scale
+        let cz = zSeasonal * s.seasonalGain / calSeasonal.scale
+        let cc = zCorrelation * s.correlationGain / calCorrelation.scale
         o.spikeZ = cs; o.levelZ = cl; o.driftZ = cd
 
-        var best = abs(cs), dominant = DetectorKind.spike
-        if abs(cl) > best { best = abs(cl); dominant = .levelShift }
-        if abs(cd) > best { best = abs(cd); dominant = .drift }
-        if abs(cv) > best { best = abs(cv); dominant = .volatilityShift }
-        if abs(cz) > best { best = abs(cz); dominant = .seasonal }
-        if abs(cc) > best { best = abs(cc); dominant = .correlation }
-        var log10P = best > 0.5 ? TailProbability.log10TwoSided(best) : 0
+        // Each statistic's log10 tail probability: the more cautious of its Gaussian and exponential tails.
+        var log10P = 0.0
+        var dominant = DetectorKind.none
+        // Window statistics share the Gaussian mapping: only the largest needs its tail computed.
+        var best = 0.5
+        @inline(__always) func consider(_ calibrated: Double, _ kind: DetectorKind) {
+            let a = abs(calibrated)
+            if a > best { best = a; dominant = kind }
+        }
+        if s.levelOn { consider(cl, .levelShift) }
+        if s.driftOn { consider(cd, .drift) }
+        if s.volatilityOn { consider(cv, .volatilityShift) }
+        if zSeasonal != 0 { consider(cz, .seasonal) }
+        if zCorrelation != 0 { consider(cc, .correlation) }
+        if dominant != .none { log10P = TailProbability.log10TwoSided(best) }
+        // Single readings may be heavy-tailed: the spike detector also honours its learned exponential tail.
+        if s.spikeOn {
+            let exponential = calSpike.log10ExponentialTail(zSpike * s.spikeGain)
+            if exponential < log10P {
+                let v = max(exponential, TailProbability.log10TwoSided(cs))
+                if v < log10P { log10P = v; dominant = .spike }
+            }
+        }
         if log10Stuck < log10P { log10P = log10Stuck; dominant = .stuck }
-        log10P += Foundation.log10(s.testCount)
+        log10P += s.log10TestCount
         o.score = TailProbability.score(log10P: log10P)
-        if best == 0, log10Stuck == 0 { dominant = .none }
         if s.limitsOn, x < s.low || x > s.high {
             o.score = 1
             dominant = .limits
@@ -210,6 +225,9 @@ struct SensorTrack {
 
         // Learn. The one-step level always follows (clipped); the baselines learn at normal times only.
         let normal = !abnormal && o.score < closeThreshold
+        // Window statistics learn only at clearly normal times (a creeping anomaly must not become the norm);
+        // the spike statistic also learns from elevated readings, so that a heavy tail is learned as such.
+        let spikeCalibrating = !abnormal && o.score < c.openThreshold
         let warm = count <= c.warmUpReadings
         let fast = max(s.spikeAlpha, 1 / Double(count))
         let clipR = count < 8 ? r : min(max(r, -3 * sigmaInnovation), 3 * sigmaInnovation)
@@ -237,15 +255,23 @@ struct SensorTrack {
             }
         }
 
-        if warmedUpWindows, normal || warm {
+        if warmedUpWindows, normal || warm || spikeCalibrating {
             calibrationCount &+= 1
-            let k = max(1 / Double(calibrationCount), 1 / Double(2 * c.baselineReadings))
-            Self.calibrate(&calSpike, zSpike, k)
-            Self.calibrate(&calLevel, zLevel, k)
-            Self.calibrate(&calDrift, zDrift, k)
-            Self.calibrate(&calVolatility, zVolatility, k)
-            if zSeasonal != 0 { Self.calibrate(&calSeasonal, zSeasonal, k) }
-            if zCorrelation != 0 { Self.calibrate(&calCorrelation, zCorrelation, k) }
+            // Fast while young, then slow: an anomaly that creeps in must not become the calibration.
+            let n = Double(calibrationCount)
+            let k = calibrationCount <= 200 ? 1 / n : 1 / Double(c.calibrationReadings)
+            let eta = max(0.5 / n, 16 / Double(c.calibrationReadings))
+            calSpike.update(zSpike, k: k, eta: eta)
+        }
+        if warmedUpWindows, normal || warm {
+            let n = Double(calibrationCount)
+            let k = calibrationCount <= 200 ? 1 / n : 1 / Double(c.calibrationReadings)
+            let eta = max(0.5 / n, 16 / Double(c.calibrationReadings))
+            calLevel.update(zLevel, k: k, eta: eta)
+            calDrift.update(zDrift, k: k, eta: eta)
+            calVolatility.update(zVolatility, k: k, eta: eta)
+            if zSeasonal != 0 { calSeasonal.update(zSeasonal, k: k, eta: eta) }
+            if zCorrelation != 0 { calCorrelation.update(zCorrelation, k: k, eta: eta) }
         }
 
         if s.seasonalOn, !season.isEmpty, normal || warm {
@@ -272,10 +298,16 @@ struct SensorTrack {
         return o
     }
 
-    /// Second moment of a raw z at normal times, clipped at 5 calibrated sigmas; never below 0.5.
-    @inline(__always)
-    static func calibrate(_ cal: inout Double, _ z: Double, _ k: Double) {
-        cal = max(0.5, cal + k * (min(z * z, 25 * cal) - cal))
+    /// Takes the recent window as the new normal level and spread (after a long event).
+    mutating func acceptPresentLevel() {
+        guard warmedUpWindows, diffsCount == diffs.count else { return }
+        mean = recentSum / Double(settings.recentWindow)
+        level = lastX
+        meanDiff = max(diffSum / Double(diffs.count), meanDiff * 0.25)
+        // The windows forget the old level too.
+        for k in values.indices { values[k] = mean }
+        recentSum = mean * Double(settings.recentWindow)
+        referenceSum = mean * Double(settings.referenceWindow)
     }
 
     @inline(__always)

@@ -27,7 +27,7 @@ struct DetectorBehaviourTests {
     @Test("a dip below the baseline is a dip")
     func dip() throws {
         var values = gaussianSeries(count: 600, seed: 12)
-        values[300] -= 15
+        values[400] -= 15
         let opened = run(values).events.filter { $0.stage == .opened }
         #expect(opened.map(\.kind) == [.dip])
     }
@@ -50,7 +50,7 @@ struct DetectorBehaviourTests {
     @Test("a slow ramp is a drift")
     func ramp() throws {
         var values = gaussianSeries(count: 3000, seed: 14)
-        for k in 1000..<3000 { values[k] += Double(k - 1000) * 0.01 }
+        for k in 1000..<3000 { values[k] += Double(k - 1000) * 0.03 }
         let opened = run(values).events.filter { $0.stage == .opened }
         let event = try #require(opened.first)
         #expect(event.kind == .drift)
@@ -82,14 +82,14 @@ struct DetectorBehaviourTests {
 
     @Test("a reading beyond an engineering limit is out of range with the limit")
     func outOfRange() throws {
-        var values = gaussianSeries(count: 400, seed: 17)
-        values[300] = 20.5
+        var values = gaussianSeries(count: 500, seed: 17)
+        values[400] = 20.5
         let result = run(values, catalog: singleSensorCatalog(limits: Limits(low: 0, high: 20)))
         let event = try #require(result.events.first { $0.stage == .opened })
         #expect(event.kind == .outOfRange)
         #expect(event.limit == 20)
         #expect(event.severity == .critical)
-        #expect(result.scores[300] == 1)
+        #expect(result.scores[400] == 1)
     }
 
     @Test("a gap in the readings is silence, resolved by the next reading")
@@ -98,20 +98,20 @@ struct DetectorBehaviourTests {
         var events: [AnomalyEvent] = []
         var noise = Noise(seed: 18)
         let t0: Int64 = 1_700_000_000_000
-        for k in 0..<300 {
+        for k in 0..<400 {
             _ = detector.ingest(sensor: 0, timestamp: t0 + Int64(k) * 1000, value: 10 + noise.gaussian(), events: &events)
         }
-        for k in 300..<320 { detector.advance(to: t0 + Int64(k) * 1000, events: &events) }
+        for k in 400..<420 { detector.advance(to: t0 + Int64(k) * 1000, events: &events) }
         #expect(events.count == 1)
         let opened = try #require(events.first)
         #expect(opened.kind == .silence)
-        #expect(opened.start == t0 + 299_000)
+        #expect(opened.start == t0 + 399_000)
         #expect(detector.openEvents.count == 1)
-        _ = detector.ingest(sensor: 0, timestamp: t0 + 320_000, value: 10, events: &events)
+        _ = detector.ingest(sensor: 0, timestamp: t0 + 420_000, value: 10, events: &events)
         #expect(events.count == 2)
         #expect(events.last?.stage == .resolved)
         #expect(events.last?.id == opened.id)
-        #expect(events.last?.end == t0 + 320_000)
+        #expect(events.last?.end == t0 + 420_000)
         #expect(detector.openEvents.isEmpty)
     }
 

@@ -97,14 +97,21 @@ public struct SKABBenchmark {
         return recording
     }
 
-    /// Streams one recording through a fresh detector; the predicted flag of every row.
+    /// Streams one recording through a fresh detector; the predicted flag of every row, and whether an event
+    /// opened or resolved on any sensor at that row (the predicted changepoints).
     public static func predict(_ r: Recording, configuration: DetectorConfiguration) -> [Bool] {
+        predictBoth(r, configuration: configuration).flags
+    }
+
+    public static func predictBoth(_ r: Recording, configuration: DetectorConfiguration) -> (flags: [Bool], changes: [Bool]) {
         var c = configuration
         c.warmUpReadings = trainingRows
         let detector = PlantDetector(catalog: .adHoc(columns: r.columns), configuration: c)
         var events: [AnomalyEvent] = []
         var flags: [Bool] = []
+        var changes: [Bool] = []
         flags.reserveCapacity(r.timestamps.count)
+        changes.reserveCapacity(r.timestamps.count)
         for row in r.timestamps.indices {
             let t = r.timestamps[row]
             detector.advance(to: t, events: &events)
@@ -112,16 +119,25 @@ public struct SKABBenchmark {
                 _ = detector.ingest(sensor: sensor, timestamp: t, value: v, events: &events)
             }
             flags.append(detector.anyAbnormal)
+            changes.append(!events.isEmpty)
             events.removeAll(keepingCapacity: true)
         }
-        return flags
+        return (flags, changes)
     }
 
-    public func run(configuration: DetectorConfiguration = .init()) -> Result {
+    /// What counts as a predicted changepoint.
+    public enum Changepoints: Sendable {
+        /// A row where any sensor's event opens or resolves.
+        case events
+        /// A row where the file's anomaly flag switches on or off.
+        case flagTransitions
+    }
+
+    public func run(configuration: DetectorConfiguration = .init(), changepoints: Changepoints = .events) -> Result {
         var result = Result()
         var corpus: [NABSeries] = []
         for r in recordings {
-            let flags = Self.predict(r, configuration: configuration)
+            let (flags, changes) = Self.predictBoth(r, configuration: configuration)
             let start = min(Self.trainingRows, r.timestamps.count)
             result.files += 1
             var detections: [Bool] = []
@@ -134,7 +150,7 @@ public struct SKABBenchmark {
                 case (true, false): result.fn += 1
                 case (false, false): result.tn += 1
                 }
-                detections.append(flags[row] != previous)
+                detections.append(changepoints == .events ? changes[row] : flags[row] != previous)
                 previous = flags[row]
             }
             // Windows: [changepoint, changepoint + 60 s], cut where they would overlap the next one.

@@ -17,7 +17,8 @@ public enum DelimitedText {
 
     /// The lines of a text without their terminators; a final empty line is dropped.
     public static func lines(_ text: String) -> [Substring] {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift, so both terminators are matched as characters.
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
         if lines.last?.isEmpty == true { lines.removeLast() }
         return lines.map { $0.last == "\r" ? $0.dropLast() : $0 }
     }
