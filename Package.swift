@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "Agent", "Telemetry", "Simulation",
+                "Agent", "Telemetry", "Simulation", "Narration", "Detection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -67,7 +67,7 @@ public enum PromptBuilder {
         ("machine: Compressor C-7 | sensor: C-7 outlet temperature | event: spike at 14:02:11 UTC | value: 88.4 °C | baseline: 71.0 °C | change: up 17.4 °C | related: C-7 motor current up 3.2 A",
          "C-7 outlet temperature on Compressor C-7 spiked to 88.4 °C at 14:02:11 UTC, 17.4 °C above its baseline of 71.0 °C. At the same time, C-7 motor current rose by 3.2 A."),
         ("machine: Blower B-3 | sensor: B-3 air flow | event: drift at 02:40:00 UTC | value: 410 m3/h | baseline: 520 m3/h | change: down 110 m3/h | for: 25 min | listed causes: a clogged filter",
-         "B-3 air flow on Blower B-3 has drifted down to 410 m3/h since 02:40:00 UTC, 110 m3/h below its baseline of 520 m3/h. Possible causes listed for this machine: a clogged filter."),
+         "B-3 air flow on Blower B-3 has drifted down to 410 m3/h since 02:40:00 UTC, 110 m3/h below its baseline of 520 m3/h, possibly a clogged filter."),
         ("machine: Boiler K-2 | sensor: K-2 drum level | event: stuck at 09:15:30 UTC | stuck at: 47.5 % | for: 12 min",
          "K-2 drum level on Boiler K-2 has been stuck at 47.5 % for 12 min since 09:15:30 UTC."),
         ("machine: Mixer M-9 | sensor: M-9 shaft speed | event: dip at 21:07:45 UTC | value: 610 rpm | baseline: 900 rpm | change: down 290 rpm | related: M-9 motor current down 4.1 A, M-9 torque steady at 52 Nm",
