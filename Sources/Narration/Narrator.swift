@@ -63,11 +63,20 @@ public final class Narrator: Sendable {
                                verdict: verdict, narrative: narrative)
         }
         guard let model else { return template("no model loaded") }
-        let prompt = PromptBuilder.build(facts, style: configuration.promptStyle)
-        let constraint = configuration.constrained ? FactConstraint(facts: facts) : nil
+        let prompt = PromptBuilder.build(facts, style: configuration.promptStyle, forcedStart: configuration.forcedStart)
+        let verifier = Verifier(facts: facts, catalog: catalog)
+        var steer: (@Sendable (String) -> Bool)?
+        if configuration.constrained {
+            let numbers = FactConstraint(facts: facts)
+            let start = prompt.answerStart
+            steer = { @Sendable generated in
+                let text = start + generated
+                return numbers.allows(text) && verifier.allowsPrefix(text)
+            }
+        }
         let request = CompletionRequest(
             prefix: prompt.prefix, suffix: prompt.suffix, stop: prompt.stop, maxTokens: configuration.maxTokens,
-            deadline: deadline, constraint: constraint.map { c in { @Sendable text in c.allows(text) } })
+            deadline: deadline, constraint: steer)
 
         let result = await runModel(model, request, deadline: deadline)
         let completion: Completion
@@ -80,12 +89,12 @@ public final class Narrator: Sendable {
         case .success(let c?):
             completion = c
         }
-        let text = Narrator.clean(completion.text)
+        let text = Narrator.clean(prompt.answerStart + completion.text)
         if completion.stop == .deadline {
             return template("deadline passed before the model finished", prompt: prompt, modelText: text,
                             completion: completion)
         }
-        let verdict = Verifier(facts: facts, catalog: catalog).verify(text)
+        let verdict = verifier.verify(text)
         guard verdict.accepted else {
             return template("verifier: \(verdict.reason ?? "rejected")", prompt: prompt, modelText: text,
                             completion: completion, verdict: verdict)

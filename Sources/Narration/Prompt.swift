@@ -14,6 +14,9 @@ public struct Prompt: Sendable, Equatable {
     public var prefix: String
     public var suffix: String
     public var stop: [String]
+    /// The start of the alert, written by Vigil at the end of the prompt (`P-101 motor current on Pump P-101`);
+    /// the model continues it. Empty when the model writes the whole alert.
+    public var answerStart: String
     public var text: String { prefix + suffix }
 }
 
@@ -74,18 +77,20 @@ public enum PromptBuilder {
          "M-9 shaft speed on Mixer M-9 dipped to 610 rpm at 21:07:45 UTC, 290 rpm below its baseline of 900 rpm. At the same time, M-9 motor current fell by 4.1 A."),
     ]
 
-    public static func build(_ facts: Facts, style: PromptStyle) -> Prompt {
+    public static func build(_ facts: Facts, style: PromptStyle, forcedStart: Bool = true) -> Prompt {
+        let start = forcedStart ? "\(facts.sensor) on \(facts.asset)" : ""
         switch style {
         case .fewShot:
             var prefix = instruction + "\n\n"
             for e in examples { prefix += "Facts: \(e.facts)\nAlert: \(e.alert)\n\n" }
             prefix += "Facts:"
-            return Prompt(prefix: prefix, suffix: " " + factLine(facts) + "\nAlert:", stop: ["\n"])
+            return Prompt(prefix: prefix, suffix: " " + factLine(facts) + "\nAlert:" + (start.isEmpty ? "" : " " + start),
+                          stop: ["\n"], answerStart: start)
         case .chat:
             let system = "You write short, factual plant alerts: one or two sentences, numbers and names copied exactly from the facts."
             let prefix = "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\nWrite the alert for these facts: "
-            return Prompt(prefix: prefix, suffix: factLine(facts) + "<|im_end|>\n<|im_start|>assistant\n",
-                          stop: ["<|im_end|>", "\n"])
+            return Prompt(prefix: prefix, suffix: factLine(facts) + "<|im_end|>\n<|im_start|>assistant\n" + start,
+                          stop: ["<|im_end|>", "\n"], answerStart: start)
         }
     }
 }

@@ -25,9 +25,12 @@ public struct Verifier: Sendable {
     public var maxCharacters = 320
     public var maxSentences = 2
 
+    private let lexer: Lexer
+
     public init(facts: Facts, foreignNames: [String] = []) {
         self.facts = facts
         self.foreignNames = foreignNames
+        lexer = Lexer(facts: facts, foreignNames: foreignNames)
     }
 
     /// `foreignNames` from the catalog: every asset and sensor name that is not in `facts`.
@@ -40,21 +43,68 @@ public struct Verifier: Sendable {
     }
 
     public func verify(_ text: String) -> Verdict {
+        check(Array(text), partial: false)
+    }
+
+    /// Whether `text`, the beginning of an alert still being written, can still become acceptable as far
+    /// as what is already there goes: used to steer generation. Text after a newline is ignored (the
+    /// newline ends generation). The last word or number may be unfinished and is judged leniently.
+    public func allowsPrefix(_ text: String) -> Bool {
+        var chars = Array(text)
+        if let newline = chars.firstIndex(of: "\n") { chars.removeSubrange(newline...) }
+        if let start = lexer.unfinishedNameStart(chars) {
+            chars.removeSubrange(start...)
+            while chars.last == " " { chars.removeLast() }
+        }
+        // `48.` may be a decimal point still to be followed by digits.
+        if chars.count >= 2, chars.last == ".", chars[chars.count - 2].isNumber { chars.removeLast() }
+        return check(chars, partial: true).accepted
+    }
+
+    private func check(_ chars: [Character], partial: Bool) -> Verdict {
         var problems: [String] = []
-        let chars = Array(text)
-        if chars.isEmpty { return Verdict(problems: ["empty text"], namesSensor: false, rightDirection: false) }
+        if chars.isEmpty {
+            return Verdict(problems: partial ? [] : ["empty text"], namesSensor: false, rightDirection: false)
+        }
         if chars.count > maxCharacters { problems.append("too long (\(chars.count) characters)") }
         for c in chars where !Verifier.allowedCharacter(c) {
             problems.append("unexpected character \(c.unicodeScalars.first.map { "U+" + String($0.value, radix: 16) } ?? "?")")
             break
         }
-        let items = Lexer(facts: facts, foreignNames: foreignNames).lex(chars)
+        let items = lexer.lex(chars)
+        let last = items.count - 1
+        // In a prefix, a token touching the end may still grow (`P-10`, `48.`, `48.2 m3`).
+        var firstOpenNumber = Int.max
+        func open(_ index: Int) -> Bool {
+            guard partial else { return false }
+            if index > firstOpenNumber { return true }   // the unit of a number still being written
+            if case .number(_, _, _, let unit) = items[index].token {
+                var tail = String(chars[items[index].end...])
+                if tail.hasPrefix(" ") { tail.removeFirst() }
+                if tail.isEmpty { return true }
+                if unit != nil { return false }
+                // A unit still being written after the number.
+                return facts.numbers.contains { !$0.unit.isEmpty && $0.unit.hasPrefix(tail) && $0.unit != tail }
+            }
+            return index == last && items[index].end >= chars.count
+        }
 
         // Sentences.
         var sentences = 0
-        for item in items { if case .sentenceEnd = item.token { sentences += 1 } }
-        if case .sentenceEnd? = items.last?.token {} else { problems.append("does not end with a full stop") ; sentences += 1 }
-        if sentences > maxSentences { problems.append("more than \(maxSentences) sentences") }
+        for (index, item) in items.enumerated() {
+            if case .sentenceEnd = item.token {
+                sentences += 1
+                if sentences == maxSentences, index < last {
+                    problems.append("more than \(maxSentences) sentences")
+                }
+            }
+        }
+        if !partial {
+            if case .sentenceEnd? = items.last?.token {} else { problems.append("does not end with a full stop"); sentences += 1 }
+            if sentences > maxSentences, !problems.contains("more than \(maxSentences) sentences") {
+                problems.append("more than \(maxSentences) sentences")
+            }
+        }
 
         var subject = facts.sensorID
         var namesSensor = false
@@ -76,6 +126,10 @@ public struct Verifier: Sendable {
         }
 
         for (index, item) in items.enumerated() {
+            let isOpen = open(index)
+            if isOpen, case .number = item.token { firstOpenNumber = min(firstOpenNumber, index) }
+            // An unfinished last word is judged only once it is long enough to mean something.
+            let judged = !isOpen || (item.end - item.offset >= 3) || item.token == .word("up")
             switch item.token {
             case .sensor(let id):
                 subject = id
@@ -84,7 +138,7 @@ public struct Verifier: Sendable {
             case .asset:
                 sequence.append("<asset>")
             case .foreign(let name):
-                problems.append("names \(name), which is not part of this event")
+                if !isOpen { problems.append("names \(name), which is not part of this event") }
             case .time:
                 sequence.append("<time>")
             case .cause:
@@ -96,22 +150,27 @@ public struct Verifier: Sendable {
                 break
             case .number(let value, let written, let decimals, let unit):
                 sequence.append(written)
-                if let problem = checkNumber(value: value, written: written, decimals: decimals, unit: unit,
-                                             subject: subject, nameOf: nameOf) {
+                if isOpen {
+                    if !couldBecomeFact(written, subject: subject) {
+                        problems.append("number \(written) cannot become a fact of \(nameOf(subject))")
+                    }
+                } else if let problem = checkNumber(value: value, written: written, decimals: decimals, unit: unit,
+                                                    subject: subject, nameOf: nameOf) {
                     problems.append(problem)
                 }
             case .word(let w):
                 sequence.append(w)
+                if !judged { continue }
                 if Vocabulary.instructions.contains(w) || Vocabulary.isInstructionPhrase(items, at: index) {
                     problems.append("gives an instruction (\"\(w)\")")
                 }
                 if Vocabulary.selfReference.contains(w) { problems.append("speaks as a person (\"\(w)\")") }
                 if Vocabulary.speculation.contains(w) { sentenceSpeculates = true }
                 if Vocabulary.faults.contains(w) { problems.append("names a cause or fault not listed (\"\(w)\")") }
-                if Vocabulary.equipment.contains(w), !allowedEquipment.contains(w) {
+                if !isOpen, Vocabulary.equipment.contains(w), !allowedEquipment.contains(w) {
                     problems.append("names equipment not in this event (\"\(w)\")")
                 }
-                if Lexer.looksLikeTag(w) { problems.append("names \(w), which is not part of this event") }
+                if !isOpen, Lexer.looksLikeTag(w) { problems.append("names \(w), which is not part of this event") }
                 if let polarity = Vocabulary.polarity(of: w, following: index + 1 < items.count ? items[index + 1].token : nil) {
                     let expected = directionOf(subject)
                     if expected != polarity {
@@ -122,10 +181,13 @@ public struct Verifier: Sendable {
                 }
             }
         }
-        endSentence()
-
-        if !namesSensor { problems.append("does not name \(facts.sensor)") }
-        if let repeated = Verifier.repeatedPhrase(sequence) { problems.append("repeats \"\(repeated)\"") }
+        if !partial {
+            endSentence()
+            if !namesSensor { problems.append("does not name \(facts.sensor)") }
+        }
+        if let repeated = Verifier.repeatedPhrase(partial ? Array(sequence.dropLast()) : sequence) {
+            problems.append("repeats \"\(repeated)\"")
+        }
 
         var unique: [String] = []
         for p in problems where !unique.contains(p) { unique.append(p) }
@@ -135,6 +197,19 @@ public struct Verifier: Sendable {
         case .none: !upSaid && !downSaid
         }
         return Verdict(problems: unique, namesSensor: namesSensor, rightDirection: rightDirection)
+    }
+
+    /// Whether a number still being written can become one of `subject`'s facts, the duration or the time.
+    private func couldBecomeFact(_ written: String, subject: SensorID) -> Bool {
+        let texts = facts.numbers.filter { $0.sensor == subject || $0.sensor == nil }.map(\.text)
+        let time = facts.startText
+        if time.hasPrefix(written) { return true }
+        return texts.contains { $0.hasPrefix(written) || (written.hasSuffix(".") && $0.hasPrefix(written)) }
+            || texts.contains { fact in
+                // One decimal fewer is within rounding (`48` for `48.2`).
+                guard let dot = fact.firstIndex(of: ".") else { return false }
+                return String(fact[..<dot]).hasPrefix(written)
+            }
     }
 
     private var allowedEquipment: Set<String> {
