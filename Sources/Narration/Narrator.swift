@@ -89,12 +89,22 @@ public final class Narrator: Sendable {
         case .success(let c?):
             completion = c
         }
-        let text = Narrator.clean(prompt.answerStart + completion.text)
+        var text = Narrator.clean(prompt.answerStart + completion.text)
         if completion.stop == .deadline {
             return template("deadline passed before the model finished", prompt: prompt, modelText: text,
                             completion: completion)
         }
-        let verdict = verifier.verify(text)
+        var verdict = verifier.verify(text)
+        if !verdict.accepted, completion.stop == .constraint || completion.stop == .length {
+            // Cut off where the steering left no way on: the sentence may already be complete but for its stop.
+            var cut = text
+            while let last = cut.last, last == "," || last == ";" || last == " " { cut.removeLast() }
+            let ended = verifier.verify(cut + ".")
+            if ended.accepted {
+                text = cut + "."
+                verdict = ended
+            }
+        }
         guard verdict.accepted else {
             return template("verifier: \(verdict.reason ?? "rejected")", prompt: prompt, modelText: text,
                             completion: completion, verdict: verdict)

@@ -111,6 +111,7 @@ public struct Verifier: Sendable {
         var upSaid = false, downSaid = false
         var sentenceHasCause = false, sentenceSpeculates = false
         var sequence: [String] = []
+        var numbersSaid: [String: Int] = [:]
 
         func directionOf(_ id: SensorID) -> Direction {
             if id == facts.sensorID { return facts.direction }
@@ -157,6 +158,15 @@ public struct Verifier: Sendable {
                 } else if let problem = checkNumber(value: value, written: written, decimals: decimals, unit: unit,
                                                     subject: subject, nameOf: nameOf) {
                     problems.append(problem)
+                } else {
+                    // A number may be said as often as the facts hold it (a peak equal to its baseline).
+                    let key = "\(subject.rawValue)|\(written)|\(unit ?? "")"
+                    numbersSaid[key, default: 0] += 1
+                    let held = facts.numbers.filter {
+                        ($0.sensor == subject || $0.sensor == nil) && $0.unit == (unit ?? "")
+                            && Verifier.matches(value, decimals: decimals, fact: $0)
+                    }.count
+                    if numbersSaid[key, default: 0] > max(1, held) { problems.append("repeats the number \(written)") }
                 }
             case .word(let w):
                 sequence.append(w)
