@@ -41,7 +41,9 @@ let package = Package(
         // Streaming detectors and event assembly.
         .target(name: "Detection", dependencies: ["Telemetry"]),
         // The on-device language model engine.
-        .target(name: "MicroLM", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "MicroLM", dependencies: ["CMicroLMKernels", .product(name: "Logging", package: "swift-log")]),
+        // MicroLM's SIMD kernels and thread pool (C, per-function target attributes, run-time dispatch).
+        .target(name: "CMicroLMKernels"),
         // Events -> facts -> verified plain-language text.
         .target(
             name: "Narration",
@@ -65,6 +67,7 @@ let package = Package(
             name: "vigil",
             dependencies: [
                 "Agent",
+                "MicroLM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
