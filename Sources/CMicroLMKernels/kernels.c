@@ -120,3 +120,6 @@ void mlk_gemm(int type, const void *W, int64_t n, int64_t r0, int64_t r1,
 float mlk_vec_dot(int type, const void *row, const void *x, int64_t n) {
     return mlk_vec_dot_at(3, type, row, x, n);
 }
+
+float mlk_h2f_public(mlk_half h) { return mlk_h2f(h); }
+mlk_half mlk_f2h_public(float f) { return mlk_f2h(f); }

@@ -91,6 +91,9 @@ int mlk_type_uses_q8a(int type);
 /// Which implementation runs: 0 scalar, 1 AVX2, 2 AVX-512 VNNI (the best the CPU has).
 int mlk_simd_level(void);
 
+/// One half <-> float conversion (portable bit manipulation, round to nearest even).
+float mlk_h2f_public(mlk_half h);
+mlk_half mlk_f2h_public(float f);
 /// Half <-> float conversions of `n` values.
 void mlk_f16_to_f32(const mlk_half *x, float *y, int64_t n);
 void mlk_f32_to_f16(const float *x, mlk_half *y, int64_t n);
@@ -121,6 +124,8 @@ int64_t mlk_row_size(int type, int64_t n);
 // MARK: Thread pool
 
 typedef struct mlk_pool mlk_pool;
+/// The number of cores this process may run on (its CPU affinity).
+int mlk_available_cores(void);
 /// A pool of `nthreads - 1` workers; the calling thread is the last participant.
 mlk_pool *mlk_pool_create(int nthreads);
 void mlk_pool_destroy(mlk_pool *pool);
