@@ -37,8 +37,12 @@ enum TestResources {
 final class TempDir {
     let url: URL
     init() throws {
-        url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("microlm-tests-\(UUID().uuidString)")
+        // Memory-backed when the system has it: the fuzz tests write thousands of small files.
+        var isDirectory: ObjCBool = false
+        let shm = FileManager.default.fileExists(atPath: "/dev/shm", isDirectory: &isDirectory) && isDirectory.boolValue
+            && FileManager.default.isWritableFile(atPath: "/dev/shm")
+        let parent = shm ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
+        url = parent.appendingPathComponent("microlm-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
     func file(_ name: String) -> String { url.appendingPathComponent(name).path }
