@@ -86,7 +86,7 @@ static void attention_worker(void *p, int ith, int nth) {
     (void)nth;
     attention_ctx *c = p;
     const mlk_impl *im = mlk_impl_get();
-    float *sc = c->scratch + (int64_t)ith * c->n_ctx;
+    float *sc = c->scratch + (int64_t)ith * (c->n_ctx + 2 * c->hd);
     const int group = c->n_head / c->n_kv;
     const int64_t qdim = (int64_t)c->n_head * c->hd, kvdim = (int64_t)c->n_kv * c->hd;
     const int64_t items = c->nb * c->n_head;
@@ -96,7 +96,11 @@ static void attention_worker(void *p, int ith, int nth) {
         const int64_t t = it / c->n_head;
         const int h = (int)(it % c->n_head), g = h / group;
         const int64_t len = c->pos0 + t + 1;
-        const float *qv = c->q + t * qdim + (int64_t)h * c->hd;
+        // the query rounded to half precision, as llama.cpp multiplies it with the f16 keys
+        float *qv = sc + c->n_ctx;
+        mlk_half *qh = (mlk_half *)(sc + c->n_ctx + c->hd);
+        im->f32_to_f16(c->q + t * qdim + (int64_t)h * c->hd, qh, c->hd);
+        im->f16_to_f32(qh, qv, c->hd);
         float max = -INFINITY;
         for (int64_t s = 0; s < len; s++) {
             float v = c->scale * im->dot_f32_f16(qv, c->kc + s * kvdim + (int64_t)g * c->hd, c->hd);

@@ -74,12 +74,13 @@ static void quantize_q8a_scalar(const float *x, mlk_block_q8a *y, int64_t n) {
         float id = d != 0 ? 1.0f / d : 0.0f;
         int sum = 0;
         for (int i = 0; i < MLK_QK; i++) {
-            int q = (int)roundf(xb[i] * id);
+            int q = (int)nearbyintf(xb[i] * id);
             y[b].qs[i] = (int8_t)q;
             sum += q;
         }
-        y[b].d = d;
-        y[b].s = d * (float)sum;
+        // as llama.cpp: the scales are kept in half precision (quants from the exact d)
+        y[b].d = mlk_h2f(mlk_f2h(d));
+        y[b].s = mlk_h2f(mlk_f2h(d * (float)sum));
     }
 }
 

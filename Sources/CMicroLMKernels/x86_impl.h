@@ -217,8 +217,9 @@ static MLK_ATTR void MLK_NAME(quantize_q8a)(const float *x, mlk_block_q8a *y, in
         __m256i p = _mm256_packs_epi16(p01, p23);
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)y[b].qs, p);
-        y[b].d = d;
-        y[b].s = d * (float)_mm_cvtsi128_si32(s4);
+        // as llama.cpp: the scales are kept in half precision (quants from the exact d)
+        y[b].d = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+        y[b].s = _cvtsh_ss(_cvtss_sh(d * (float)_mm_cvtsi128_si32(s4), _MM_FROUND_TO_NEAREST_INT));
     }
 }
 

@@ -65,7 +65,8 @@ typedef struct {
 _Static_assert(sizeof(mlk_block_q6_K) == 210, "Q6_K block is 210 bytes");
 
 /// An activation block (MicroLM's own format, never stored in a file): like ggml's
-/// Q8_1, d = max|x| / 127, q = round(x / d), plus s = d * sum(q); scales in float.
+/// Q8_1, d = max|x| / 127, q = round(x / d), plus s = d * sum(q); d and s are rounded to
+/// half precision as llama.cpp stores them, but kept as floats.
 typedef struct {
     float d;
     float s;
@@ -153,7 +154,7 @@ void mlk_matmul(mlk_pool *pool, const mlk_matmul_job *jobs, int njobs, int64_t n
 /// Causal grouped-query attention for a batch of nb tokens at positions pos0..pos0+nb-1.
 /// q: nb x (n_head * hd) floats; kc, vc: this layer's cache, position-major
 /// (pos x n_kv x hd halves), already holding positions 0..pos0+nb-1.
-/// out: nb x (n_head * hd). scratch: n_threads * n_ctx floats.
+/// out: nb x (n_head * hd). scratch: n_threads * (n_ctx + 2 * hd) floats.
 void mlk_attention(mlk_pool *pool, const float *q, const mlk_half *kc, const mlk_half *vc,
                    float *out, int64_t nb, int64_t pos0, int n_head, int n_kv, int hd,
                    float scale, float *scratch, int64_t n_ctx);

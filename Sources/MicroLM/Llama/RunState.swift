@@ -24,7 +24,7 @@ final class RunState {
     let logits: UnsafeMutablePointer<Float>  // [vocab] after the last token of the last batch
     let keyCache: UnsafeMutablePointer<UInt16>  // [layer][contextLength][kvDim] halves
     let valueCache: UnsafeMutablePointer<UInt16>  // [layer][contextLength][kvDim] halves
-    let attentionScratch: UnsafeMutablePointer<Float>  // [threads][contextLength] scores
+    let attentionScratch: UnsafeMutablePointer<Float>  // [threads][contextLength + 2 * headDim] scores, query
     let ropeCos: UnsafeMutablePointer<Float>  // [maxBatch][ropeDim / 2]
     let ropeSin: UnsafeMutablePointer<Float>  // [maxBatch][ropeDim / 2]
     let inverseFrequency: [Double]  // [ropeDim / 2]: base^(-2i / ropeDim)
@@ -48,7 +48,7 @@ final class RunState {
         hb2 = floats(maxBatch * ffn)
         xq = .allocate(capacity: maxBatch * max(dim, ffn) / 32)
         logits = floats(c.vocabularySize)
-        attentionScratch = floats(threads * contextLength)
+        attentionScratch = floats(threads * (contextLength + 2 * c.headDimension))
         let half = c.ropeDimensionCount / 2
         ropeCos = floats(maxBatch * half)
         ropeSin = floats(maxBatch * half)
