@@ -28,10 +28,10 @@ enum GGUFParser {
         let metadataCountOffset = cursor.offset
         let metadataCount = try cursor.u64("metadata count")
         // A tensor entry takes at least 24 bytes and a metadata entry at least 13, so the file size bounds both.
-        try checkCount(tensorCount, "tensor count", limit: GGUFLimits.maxTensorCount,
-                       fits: cursor.remaining / 24, offset: tensorCountOffset)
-        try checkCount(metadataCount, "metadata count", limit: GGUFLimits.maxMetadataCount,
-                       fits: cursor.remaining / 13, offset: metadataCountOffset)
+        try checkCount(tensorCount, "tensor count", entries: "tensor directory entries", limit: GGUFLimits.maxTensorCount,
+                       minimumSize: 24, cursor: cursor, offset: tensorCountOffset)
+        try checkCount(metadataCount, "metadata count", entries: "metadata entries", limit: GGUFLimits.maxMetadataCount,
+                       minimumSize: 13, cursor: cursor, offset: metadataCountOffset)
 
         var budget = GGUFLimits.maxTotalArrayElements
         header.metadataKeys.reserveCapacity(Int(metadataCount))
@@ -120,13 +120,16 @@ enum GGUFParser {
         return header
     }
 
-    private static func checkCount(_ count: UInt64, _ what: String, limit: Int, fits: Int, offset: Int) throws(GGUFError) {
+    /// A count must be under its cap, and `count × minimumSize` bytes must still be in the file.
+    private static func checkCount(_ count: UInt64, _ what: String, entries: String, limit: Int, minimumSize: Int,
+                                   cursor: GGUFCursor, offset: Int) throws(GGUFError) {
         if count > UInt64(limit) {
             throw .limitExceeded(what: what, value: count, limit: UInt64(limit), offset: offset)
         }
-        if count > UInt64(fits) {
-            throw .limitExceeded(what: "\(what) (more entries than the rest of the file can hold)",
-                                 value: count, limit: UInt64(fits), offset: offset)
+        let needed = Int(count) * minimumSize  // both small: count ≤ 2^22, size ≤ 24
+        if needed > cursor.remaining {
+            throw .truncated(what: "\(count) \(entries) (\(what) at offset \(offset); at least \(minimumSize) bytes each)",
+                             offset: cursor.offset, needed: needed, fileSize: cursor.size)
         }
     }
 
@@ -170,8 +173,8 @@ enum GGUFParser {
             }
             let countOffset = cursor.offset
             let count = try cursor.u64("array length of '\(key)'")
-            try checkCount(count, "array length of '\(key)'", limit: min(GGUFLimits.maxArrayLength, budget),
-                           fits: cursor.remaining / elementSize, offset: countOffset)
+            try checkCount(count, "array length of '\(key)'", entries: "elements of '\(key)'", limit: min(GGUFLimits.maxArrayLength, budget),
+                           minimumSize: elementSize, cursor: cursor, offset: countOffset)
             budget -= Int(count)
             if elementType == 8 { return .array(try readStrings(count: Int(count), key: key, cursor: &cursor)) }
             var values: [GGUFValue] = []
