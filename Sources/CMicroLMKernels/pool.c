@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -18,6 +19,13 @@
 
 /// Spins before a worker sleeps (about a millisecond).
 #define SPIN_BEFORE_SLEEP 20000
+/// A worker that finishes this long after the caller is a straggler (it lost its core).
+#define STRAGGLE_NS 1000000
+/// Stragglers within one window of runs that make the pool run alone for a while.
+#define STRIKE_WINDOW 64
+#define STRIKES_TO_SOLO 4
+/// Runs on the calling thread alone before the workers are tried again.
+#define SOLO_RUNS 512
 
 struct mlk_pool;
 
@@ -38,7 +46,18 @@ struct mlk_pool {
     void *ctx;
     pthread_mutex_t mutex;
     pthread_cond_t cond;
+    // Only the calling thread touches these: on a machine whose cores are busy with other
+    // processes, a descheduled worker stalls every step, and one thread alone does better.
+    uint64_t runs;
+    int strikes;
+    uint64_t solo_until;
 };
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void *worker_main(void *p) {
     worker_arg *arg = p;
@@ -120,6 +139,12 @@ void mlk_pool_run(mlk_pool *pool, void (*fn)(void *ctx, int ith, int nth), void 
         fn(ctx, 0, 1);
         return;
     }
+    pool->runs++;
+    if (pool->runs % STRIKE_WINDOW == 0) pool->strikes = 0;
+    if (pool->runs < pool->solo_until) {
+        fn(ctx, 0, 1);
+        return;
+    }
     pool->fn = fn;
     pool->ctx = ctx;
     atomic_store(&pool->pending, pool->n - 1);
@@ -127,8 +152,17 @@ void mlk_pool_run(mlk_pool *pool, void (*fn)(void *ctx, int ith, int nth), void 
     wake(pool);
     fn(ctx, 0, pool->n);
     int spins = 0;
+    int64_t waited_from = 0;
     while (atomic_load(&pool->pending) > 0) {
-        if (++spins < SPIN_BEFORE_SLEEP) CPU_RELAX();
-        else sched_yield();  // a worker lost its core to another process
+        if (++spins < SPIN_BEFORE_SLEEP) {
+            CPU_RELAX();
+            if (spins == 256) waited_from = now_ns();
+        } else {
+            sched_yield();  // a worker lost its core to another process
+        }
+    }
+    if (waited_from && now_ns() - waited_from > STRAGGLE_NS && ++pool->strikes >= STRIKES_TO_SOLO) {
+        pool->solo_until = pool->runs + SOLO_RUNS;
+        pool->strikes = 0;
     }
 }

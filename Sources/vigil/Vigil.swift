@@ -5,6 +5,6 @@ struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "Edge anomaly agent: streaming detection, on-device narration, MQTT alerts.",
-        subcommands: [ModelCommand.self]
+        subcommands: [ModelCommand.self, GenerateCommand.self, BenchCommand.self]
     )
 }

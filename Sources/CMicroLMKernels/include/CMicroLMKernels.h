@@ -132,6 +132,8 @@ mlk_pool *mlk_pool_create(int nthreads);
 void mlk_pool_destroy(mlk_pool *pool);
 int mlk_pool_threads(const mlk_pool *pool);
 /// Runs fn(ctx, ith, nth) on every participant (ith 0 on the caller) and returns when all are done.
+/// When workers keep finishing late (their cores busy with other processes), it runs
+/// fn(ctx, 0, 1) on the caller alone for a while, then tries the workers again.
 void mlk_pool_run(mlk_pool *pool, void (*fn)(void *ctx, int ith, int nth), void *ctx);
 
 // MARK: Parallel operations

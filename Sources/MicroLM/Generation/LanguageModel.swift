@@ -40,6 +40,7 @@ public final class LanguageModel: Sendable {
         let config = try LlamaConfig(file: file)
         let weights = try LlamaWeights(file: file, config: config)
         let tokenizer = try Tokenizer(gguf: file)
+
         guard tokenizer.vocabularySize <= config.vocabularySize else {
             throw MicroLMError.badTensor(name: "token_embd.weight",
                                         reason: "\(config.vocabularySize) rows for \(tokenizer.vocabularySize) tokens")
