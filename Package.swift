@@ -43,7 +43,9 @@ let package = Package(
         // Streaming detectors and event assembly.
         .target(name: "Detection", dependencies: ["Telemetry"]),
         // The on-device language model engine.
-        .target(name: "MicroLM", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "MicroLM", dependencies: ["CMicroLMKernels", .product(name: "Logging", package: "swift-log")]),
+        // MicroLM's SIMD kernels and thread pool (C, per-function target attributes, run-time dispatch).
+        .target(name: "CMicroLMKernels"),
         // Events -> facts -> verified plain-language text.
         .target(
             name: "Narration",
@@ -66,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "Agent", "Telemetry", "Simulation", "Narration", "Detection",
+                "Agent", "Telemetry", "Simulation", "Narration", "Detection", "MicroLM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

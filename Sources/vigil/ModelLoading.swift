@@ -3,7 +3,10 @@ import Logging
 import Narration
 
 enum ModelLoading {
+    /// The narration model at `path`, or a clear error.
     static func load(path: String, threads: Int, logger: Logger) throws -> (any NarrationModel)? {
-        throw ValidationError("The MicroLM engine is not merged yet; use --template-only.")
+        do { return try MicroLMNarrationModel.load(path: path, threads: threads, logger: logger) } catch {
+            throw ValidationError("Cannot load the model \(path): \(error)")
+        }
     }
 }

@@ -1,1 +1,0 @@
-// MicroLM module. See ../../README.md for what it holds.
