@@ -77,6 +77,8 @@ public final class MicroLMNarrationModel: NarrationModel, @unchecked Sendable {
                 if tokenizer.tokenType(id) == .control { continue }
                 let piece = tokenizer.tokenBytes(id)
                 if bytes.isEmpty, piece.first == 0x0A { continue }   // an empty alert is no alert
+                // A token that ends inside a UTF-8 character could leave half a character behind.
+                if Self.text(bytes + piece, dropIncomplete: true).utf8.count != bytes.count + piece.count { continue }
                 if let constraint = request.constraint, !constraint(Self.text(bytes + piece, dropIncomplete: true)) {
                     continue
                 }

@@ -112,6 +112,12 @@ public struct Verifier: Sendable {
         var sentenceHasCause = false, sentenceSpeculates = false
         var sequence: [String] = []
         var numbersSaid: [String: Int] = [:]
+        // "limit" or "baseline" just before a number says which fact it must be.
+        var roleHint: (roles: Set<FactNumber.Role>, at: Int)?
+        func hint(_ index: Int) -> Set<FactNumber.Role>? {
+            guard let h = roleHint, index - h.at <= 2 else { return nil }
+            return h.roles
+        }
 
         func directionOf(_ id: SensorID) -> Direction {
             if id == facts.sensorID { return facts.direction }
@@ -146,17 +152,20 @@ public struct Verifier: Sendable {
                 sentenceHasCause = true
                 sequence.append("<cause>")
             case .sentenceEnd:
+                roleHint = nil
                 endSentence()
             case .punctuation:
                 break
             case .number(let value, let written, let decimals, let unit):
                 sequence.append(written)
+                let roles = hint(index)
+                roleHint = nil
                 if isOpen {
-                    if !couldBecomeFact(written, subject: subject) {
+                    if !couldBecomeFact(written, subject: subject, roles: roles) {
                         problems.append("number \(written) cannot become a fact of \(nameOf(subject))")
                     }
                 } else if let problem = checkNumber(value: value, written: written, decimals: decimals, unit: unit,
-                                                    subject: subject, nameOf: nameOf) {
+                                                    subject: subject, roles: roles, nameOf: nameOf) {
                     problems.append(problem)
                 } else {
                     // A number may be said as often as the facts hold it (a peak equal to its baseline).
@@ -170,6 +179,18 @@ public struct Verifier: Sendable {
                 }
             case .word(let w):
                 sequence.append(w)
+                if index > firstOpenNumber { continue }   // the unit of a number still being written
+                if w == "limit" { roleHint = ([.limit], index) }
+                if ["baseline", "usual", "expected"].contains(w) {
+                    roleHint = ([.baseline, .relatedBaseline], index)
+                }
+                if !allowedWords.contains(w) {
+                    if !isOpen {
+                        problems.append("uses a word outside the alert vocabulary (\"\(w)\")")
+                    } else if !allowedWords.contains(where: { $0.hasPrefix(w) }) {
+                        problems.append("starts a word outside the alert vocabulary (\"\(w)\")")
+                    }
+                }
                 if !judged { continue }
                 if Vocabulary.instructions.contains(w) || Vocabulary.isInstructionPhrase(items, at: index) {
                     problems.append("gives an instruction (\"\(w)\")")
@@ -210,16 +231,27 @@ public struct Verifier: Sendable {
     }
 
     /// Whether a number still being written can become one of `subject`'s facts, the duration or the time.
-    private func couldBecomeFact(_ written: String, subject: SensorID) -> Bool {
-        let texts = facts.numbers.filter { $0.sensor == subject || $0.sensor == nil }.map(\.text)
+    private func couldBecomeFact(_ written: String, subject: SensorID, roles: Set<FactNumber.Role>?) -> Bool {
+        let texts = facts.numbers.filter { fact in
+            (fact.sensor == subject || fact.sensor == nil) && (roles?.contains(fact.role) ?? true)
+        }.map(\.text)
         let time = facts.startText
-        if time.hasPrefix(written) { return true }
+        if roles == nil, time.hasPrefix(written) { return true }
         return texts.contains { $0.hasPrefix(written) || (written.hasSuffix(".") && $0.hasPrefix(written)) }
             || texts.contains { fact in
                 // One decimal fewer is within rounding (`48` for `48.2`).
                 guard let dot = fact.firstIndex(of: ".") else { return false }
                 return String(fact[..<dot]).hasPrefix(written)
             }
+    }
+
+    /// The lexicon plus the words of this event's names, its asset's kind and its listed causes.
+    private var allowedWords: Set<String> {
+        var words = Vocabulary.lexicon
+        for text in [facts.asset, facts.assetKind, facts.sensor] + facts.related.map(\.name) + facts.causes {
+            for w in Lexer.words(text) { words.insert(w) }
+        }
+        return words
     }
 
     private var allowedEquipment: Set<String> {
@@ -231,17 +263,27 @@ public struct Verifier: Sendable {
     }
 
     private func checkNumber(value: Double, written: String, decimals: Int, unit: String?, subject: SensorID,
-                             nameOf: (SensorID) -> String) -> String? {
+                             roles: Set<FactNumber.Role>?, nameOf: (SensorID) -> String) -> String? {
         let d = facts.duration
-        if let unit, unit == d.unit, Verifier.matches(value, decimals: decimals, fact: d) { return nil }
+        if roles == nil, let unit, unit == d.unit, Verifier.matches(value, decimals: decimals, fact: d) { return nil }
         let own = facts.numbers.filter { $0.sensor == subject }
         let ownUnit = own.first?.unit ?? ""
         if unit == nil && !ownUnit.isEmpty {
             return "number \(written) has no unit"
         }
         let candidates = own.filter { ($0.unit.isEmpty ? unit == nil : $0.unit == unit) }
-        if candidates.contains(where: { Verifier.matches(value, decimals: decimals, fact: $0) }) { return nil }
         let said = unit.map { "\(written) \($0)" } ?? written
+        if let roles {
+            if candidates.contains(where: { roles.contains($0.role) && Verifier.matches(value, decimals: decimals, fact: $0) }) {
+                return nil
+            }
+            if candidates.contains(where: { Verifier.matches(value, decimals: decimals, fact: $0) }) {
+                let what = roles.contains(.limit) ? "limit" : "baseline"
+                return "number \(said) is called the \(what) of \(nameOf(subject)) but is not"
+            }
+        } else if candidates.contains(where: { Verifier.matches(value, decimals: decimals, fact: $0) }) {
+            return nil
+        }
         if let other = facts.numbers.first(where: { ($0.unit == (unit ?? "")) && Verifier.matches(value, decimals: decimals, fact: $0) }) {
             let whose = other.sensor.map(nameOf) ?? "the duration"
             return "number \(said) is said of \(nameOf(subject)) but belongs to \(whose)"
