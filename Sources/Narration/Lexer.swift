@@ -72,7 +72,10 @@ struct Lexer: Sendable {
         }.map(\.element)
         var unitSet = Set<String>()
         var unitList: [String] = []
+        let own = Set(facts.numbers.map(\.unit).filter { !$0.isEmpty })
         for u in facts.numbers.map(\.unit) + Lexer.commonUnits where !u.isEmpty && unitSet.insert(u).inserted {
+            // `mm` would end `mm/s` early while it is being written.
+            if !own.contains(u), own.contains(where: { $0.hasPrefix(u) }) { continue }
             unitList.append(u)
         }
         units = unitList.sorted { $0.count > $1.count }.map(Array.init)

@@ -95,15 +95,11 @@ public final class Narrator: Sendable {
                             completion: completion)
         }
         var verdict = verifier.verify(text)
-        if !verdict.accepted, completion.stop == .constraint || completion.stop == .length {
-            // Cut off where the steering left no way on: the sentence may already be complete but for its stop.
-            var cut = text
-            while let last = cut.last, last == "," || last == ";" || last == " " { cut.removeLast() }
-            let ended = verifier.verify(cut + ".")
-            if ended.accepted {
-                text = cut + "."
-                verdict = ended
-            }
+        if !verdict.accepted, let shorter = Narrator.longestVerifiedStart(of: text, verifier) {
+            // The model went astray after a complete sentence (or was cut off where the steering left no
+            // way on): keep what verifies, the model's own words up to a sentence end.
+            text = shorter.text
+            verdict = shorter.verdict
         }
         guard verdict.accepted else {
             return template("verifier: \(verdict.reason ?? "rejected")", prompt: prompt, modelText: text,
@@ -141,6 +137,26 @@ public final class Narrator: Sendable {
                 }
             }
         }
+    }
+
+    /// The longest start of `text` that ends a sentence and passes the verifier: up to an existing
+    /// sentence end, or the whole text closed with a full stop.
+    static func longestVerifiedStart(of text: String, _ verifier: Verifier) -> (text: String, verdict: Verdict)? {
+        var cut = text
+        while let last = cut.last, last == "," || last == ";" || last == " " { cut.removeLast() }
+        if cut.last != "." {
+            let closed = verifier.verify(cut + ".")
+            if closed.accepted { return (cut + ".", closed) }
+        }
+        let chars = Array(text)
+        var ends: [Int] = []
+        for i in chars.indices where chars[i] == "." && (i + 1 == chars.count || chars[i + 1] == " ") { ends.append(i) }
+        for end in ends.reversed() {
+            let candidate = String(chars[...end])
+            let v = verifier.verify(candidate)
+            if v.accepted { return (candidate, v) }
+        }
+        return nil
     }
 
     /// The first line, trimmed; a leading `Alert:` the model may repeat is dropped.

@@ -219,6 +219,19 @@ public struct Verifier: Sendable {
         if let repeated = Verifier.repeatedPhrase(partial ? Array(sequence.dropLast()) : sequence) {
             problems.append("repeats \"\(repeated)\"")
         }
+        // Three numbers with no word between them are a list, not a sentence.
+        var run = 0
+        for item in items {
+            switch item.token {
+            case .number: run += 1
+            case .punctuation: break
+            default: run = 0
+            }
+            if run >= 3 {
+                problems.append("lists numbers")
+                break
+            }
+        }
 
         var unique: [String] = []
         for p in problems where !unique.contains(p) { unique.append(p) }
