@@ -13,7 +13,7 @@ public final class MicroLMNarrationModel: NarrationModel, @unchecked Sendable {
     public let candidates: Int
     private var prefixCache: (text: String, tokens: [Int32])?
 
-    public init(model: LanguageModel, threads: Int? = nil, contextLength: Int = 2048, candidates: Int = 40) throws {
+    public init(model: LanguageModel, threads: Int? = nil, contextLength: Int = 2048, candidates: Int = 64) throws {
         languageModel = model
         session = try InferenceSession(model: model, contextLength: contextLength, threads: threads)
         self.candidates = max(1, candidates)
@@ -71,6 +71,8 @@ public final class MicroLMNarrationModel: NarrationModel, @unchecked Sendable {
                 let id = order[k]
                 if tokenizer.isEndOfGeneration(id) {
                     if bytes.isEmpty { continue }
+                    // The constraint sees the end as a newline: it may refuse to end here.
+                    if let constraint = request.constraint, !constraint(Self.text(bytes) + "\n") { continue }
                     ended = true
                     break
                 }

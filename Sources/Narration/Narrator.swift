@@ -71,6 +71,10 @@ public final class Narrator: Sendable {
             let start = prompt.answerStart
             steer = { @Sendable generated in
                 let text = start + generated
+                // Ending (a newline, or the engine's end-of-text as "\n") only where the text is complete.
+                if let newline = text.firstIndex(of: "\n") {
+                    return verifier.verify(String(text[..<newline]).trimmingSpaces()).accepted
+                }
                 return numbers.allows(text) && verifier.allowsPrefix(text)
             }
         }

@@ -116,6 +116,8 @@ public struct Verifier: Sendable {
         var roleHint: (roles: Set<FactNumber.Role>, at: Int)?
         func hint(_ index: Int) -> Set<FactNumber.Role>? {
             guard let h = roleHint, index - h.at <= 2 else { return nil }
+            // Prepositions bind only the number right after them.
+            if index - h.at == 2, case .word(let w) = items[h.at].token, Vocabulary.numberRoles[w] != nil { return nil }
             return h.roles
         }
 
@@ -181,6 +183,7 @@ public struct Verifier: Sendable {
                 sequence.append(w)
                 if index > firstOpenNumber { continue }   // the unit of a number still being written
                 if w == "limit" { roleHint = ([.limit], index) }
+                if let roles = Vocabulary.numberRoles[w] { roleHint = (roles, index) }
                 if ["baseline", "usual", "expected"].contains(w) {
                     roleHint = ([.baseline, .relatedBaseline], index)
                 }
@@ -223,7 +226,7 @@ public struct Verifier: Sendable {
         var run = 0
         for item in items {
             switch item.token {
-            case .number: run += 1
+            case .number, .time: run += 1
             case .punctuation: break
             default: run = 0
             }
@@ -246,10 +249,10 @@ public struct Verifier: Sendable {
     /// Whether a number still being written can become one of `subject`'s facts, the duration or the time.
     private func couldBecomeFact(_ written: String, subject: SensorID, roles: Set<FactNumber.Role>?) -> Bool {
         let texts = facts.numbers.filter { fact in
-            (fact.sensor == subject || fact.sensor == nil) && (roles?.contains(fact.role) ?? true)
+            if fact.role == .duration { return roles?.contains(.duration) ?? false }
+            return fact.sensor == subject && (roles?.contains(fact.role) ?? true)
         }.map(\.text)
-        let time = facts.startText
-        if roles == nil, time.hasPrefix(written) { return true }
+        if facts.startText.hasPrefix(written) { return true }
         return texts.contains { $0.hasPrefix(written) || (written.hasSuffix(".") && $0.hasPrefix(written)) }
             || texts.contains { fact in
                 // One decimal fewer is within rounding (`48` for `48.2`).
@@ -278,7 +281,10 @@ public struct Verifier: Sendable {
     private func checkNumber(value: Double, written: String, decimals: Int, unit: String?, subject: SensorID,
                              roles: Set<FactNumber.Role>?, nameOf: (SensorID) -> String) -> String? {
         let d = facts.duration
-        if roles == nil, let unit, unit == d.unit, Verifier.matches(value, decimals: decimals, fact: d) { return nil }
+        // The duration only where the words say it is one ("for 40 s", "after 2 min").
+        if roles?.contains(.duration) == true, let unit, unit == d.unit, Verifier.matches(value, decimals: decimals, fact: d) {
+            return nil
+        }
         let own = facts.numbers.filter { $0.sensor == subject }
         let ownUnit = own.first?.unit ?? ""
         if unit == nil && !ownUnit.isEmpty {
@@ -291,8 +297,8 @@ public struct Verifier: Sendable {
                 return nil
             }
             if candidates.contains(where: { Verifier.matches(value, decimals: decimals, fact: $0) }) {
-                let what = roles.contains(.limit) ? "limit" : "baseline"
-                return "number \(said) is called the \(what) of \(nameOf(subject)) but is not"
+                let what = roles.map(\.rawValue).sorted().joined(separator: " or ")
+                return "number \(said) is said as the \(what) of \(nameOf(subject)) but is not"
             }
         } else if candidates.contains(where: { Verifier.matches(value, decimals: decimals, fact: $0) }) {
             return nil

@@ -28,6 +28,21 @@ enum Vocabulary {
         "possibly", "possible", "cause", "causes", "listed", "machine", "likely",
     ]
 
+    /// Words that say which fact the number right after them is ("rose to" a value, "by" a change,
+    /// "for" a duration).
+    static let numberRoles: [String: Set<FactNumber.Role>] = [
+        "to": [.peak, .relatedValue, .limit],
+        "at": [.peak, .relatedValue],
+        "reaching": [.peak, .relatedValue],
+        "reached": [.peak, .relatedValue, .limit],
+        "reads": [.peak, .relatedValue],
+        "reading": [.peak, .relatedValue],
+        "by": [.deviation, .relatedDeviation],
+        "for": [.duration],
+        "after": [.duration],
+        "over": [.duration],
+    ]
+
     static let up: Set<String> = [
         "rose", "risen", "rise", "rises", "rising", "increased", "increase", "increases", "increasing",
         "climbed", "climbing", "climbs", "jumped", "spiked", "surged", "higher", "above", "up", "upward",
