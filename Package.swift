@@ -48,7 +48,9 @@ let package = Package(
         // Streaming detectors and event assembly.
         .target(name: "Detection", dependencies: ["Telemetry"]),
         // The on-device language model engine.
-        .target(name: "MicroLM", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "MicroLM", dependencies: ["CMicroLMKernels", .product(name: "Logging", package: "swift-log")]),
+        // MicroLM's SIMD kernels and thread pool (C, per-function target attributes, run-time dispatch).
+        .target(name: "CMicroLMKernels"),
         // Events -> facts -> verified plain-language text.
         .target(
             name: "Narration",
