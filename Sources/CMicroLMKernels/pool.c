@@ -17,8 +17,11 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-/// Spins before a worker sleeps (about a millisecond).
-#define SPIN_BEFORE_SLEEP 20000
+/// How long a worker spins before it sleeps, and how often it reads the clock meanwhile.
+#define SPIN_NS 1000000
+#define SPINS_PER_CLOCK 64
+/// Spins of the caller waiting for workers before it yields its core.
+#define SPIN_BEFORE_YIELD 20000
 /// A worker that finishes this long after the caller is a straggler (it lost its core).
 #define STRAGGLE_NS 1000000
 /// Stragglers within one window of runs that make the pool run alone for a while.
@@ -53,6 +56,7 @@ struct mlk_pool {
     uint64_t solo_until;
 };
 
+
 static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -65,11 +69,13 @@ static void *worker_main(void *p) {
     uint64_t seen = 0;
     for (;;) {
         int spins = 0;
+        int64_t spin_start = 0;
         while (atomic_load(&pool->generation) == seen) {
-            if (++spins < SPIN_BEFORE_SLEEP) {
-                CPU_RELAX();
-                continue;
-            }
+            CPU_RELAX();
+            if (++spins % SPINS_PER_CLOCK) continue;
+            int64_t t = now_ns();
+            if (!spin_start) spin_start = t;
+            if (t - spin_start < SPIN_NS) continue;
             pthread_mutex_lock(&pool->mutex);
             atomic_fetch_add(&pool->sleepers, 1);
             while (atomic_load(&pool->generation) == seen) pthread_cond_wait(&pool->cond, &pool->mutex);
@@ -154,7 +160,7 @@ void mlk_pool_run(mlk_pool *pool, void (*fn)(void *ctx, int ith, int nth), void 
     int spins = 0;
     int64_t waited_from = 0;
     while (atomic_load(&pool->pending) > 0) {
-        if (++spins < SPIN_BEFORE_SLEEP) {
+        if (++spins < SPIN_BEFORE_YIELD) {
             CPU_RELAX();
             if (spins == 256) waited_from = now_ns();
         } else {

@@ -45,6 +45,7 @@ MLK_INLINE void MLK_NAME(tile_q4)(int RM, int RN, int kind, const char *W, int64
         float wm[4] = {0, 0, 0, 0};
         for (int i = 0; i < RM; i++) {
             const char *b = W + i * rowbytes + k * blockbytes;
+            if (RN == 1) _mm_prefetch(b + 4096, _MM_HINT_T0);
             if (kind == 0) {
                 const mlk_block_q4_0 *q = (const mlk_block_q4_0 *)b;
                 float d = MLK_NAME(h2f)(q->d);
@@ -88,6 +89,7 @@ MLK_INLINE void MLK_NAME(tile_q8_0)(int RM, int RN, const char *W, int64_t rowby
         __m256 wd[4];
         for (int i = 0; i < RM; i++) {
             const mlk_block_q8_0 *q = (const mlk_block_q8_0 *)(W + i * rowbytes) + k;
+            if (RN == 1) _mm_prefetch((const char *)q + 4096, _MM_HINT_T0);
             wq[i] = _mm256_loadu_si256((const __m256i *)q->qs);
             wa[i] = _mm256_sign_epi8(wq[i], wq[i]);
             wd[i] = _mm256_set1_ps(MLK_NAME(h2f)(q->d));

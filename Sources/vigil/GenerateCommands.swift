@@ -54,14 +54,18 @@ struct BenchGenerateCommand: ParsableCommand {
         let ids = Array(model.tokenizer.encode(text, parseSpecial: false).prefix(256))
         guard ids.count == 256 else { throw ValidationError("the tokenizer gave \(ids.count) tokens, expected 256") }
         var prompt: [Double] = [], generate: [Double] = []
+        var promptCPU: [Double] = [], generateCPU: [Double] = []
         for _ in 0..<runs {
             session.reset()
-            var start = Date()
+            var start = Date(), cpu = processCPUSeconds()
             try session.append(ids)
             prompt.append(Double(ids.count) / Date().timeIntervalSince(start))
+            promptCPU.append(Double(ids.count) / (processCPUSeconds() - cpu))
             start = Date()
+            cpu = processCPUSeconds()
             for i in 0..<64 { try session.append([ids[i]]) }
             generate.append(64 / Date().timeIntervalSince(start))
+            generateCPU.append(64 / (processCPUSeconds() - cpu))
         }
         func row(_ name: String, _ xs: [Double]) -> String {
             let s = xs.sorted()
@@ -72,10 +76,19 @@ struct BenchGenerateCommand: ParsableCommand {
         print(row("prompt (256 tokens, one batch)", prompt))
         print(row("generate (64 tokens after the prompt)", generate))
         print("load: \(format(model.loadSeconds * 1000)) ms, peak RSS: \(peakResidentMiB()) MiB")
+        print(row("per CPU-second of the process (robust on a busy machine): prompt", promptCPU))
+        print(row("per CPU-second of the process: generate", generateCPU))
     }
 }
 
 func format(_ x: Double) -> String { String(format: "%.1f", x) }
+
+/// CPU seconds this process has used (all threads, user and system).
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
 
 /// Peak resident set size of this process in MiB.
 func peakResidentMiB() -> Int {
