@@ -83,16 +83,11 @@ public final class MQTTClient: Sendable {
 
     /// The latest connection state.
     public var connectionState: MQTTConnectionState {
-        var latest: MQTTConnectionState?
-        // The broadcast holds the latest value; read it through a fresh stream would be
-        // asynchronous, so derive it from the shared state instead.
         connection.shared.withLock { state in
-            switch state.phase {
-            case .closed: latest = .closed
-            default: latest = state.connected ? .connected(sessionPresent: false) : .disconnected(reason: nil)
-            }
+            if state.phase == .closed { return .closed }
+            if state.connected { return .connected(sessionPresent: state.sessionPresent) }
+            return .disconnected(reason: state.lastDisconnectReason)
         }
-        return latest ?? .disconnected(reason: nil)
     }
 
     /// Connection state changes. Each access makes a new stream for one consumer; it starts

@@ -37,6 +37,8 @@ final class MosquittoConnection: @unchecked Sendable {
         enum Phase { case idle, starting, running, stopping, closed }
         var phase: Phase = .idle
         var connected = false
+        var sessionPresent = false
+        var lastDisconnectReason: String?
         var stopRequested = false
         var abortRequested = false
         var firstConnect: CheckedContinuation<Void, any Error>?
@@ -245,6 +247,7 @@ final class MosquittoConnection: @unchecked Sendable {
         let now = ContinuousClock.now
         let first: CheckedContinuation<Void, any Error>? = shared.withLock { state in
             state.connected = true
+            state.sessionPresent = sessionPresent
             state.lastRefusal = nil
             let first = state.firstConnect
             state.firstConnect = nil
@@ -358,6 +361,7 @@ final class MosquittoConnection: @unchecked Sendable {
             state.pendingPublishes.removeAll()
             state.pendingSubscribes.removeAll()
             state.pendingUnsubscribes.removeAll()
+            if state.connected { state.lastDisconnectReason = reason }
             state.connected = false
             return taken
         }

@@ -70,9 +70,9 @@ public final class MosquittoBroker: @unchecked Sendable {
 
     public let options: Options
     /// The plain MQTT listener on 127.0.0.1.
-    public let port: Int
+    public private(set) var port: Int
     /// The TLS listener on 127.0.0.1, when `options.tls` is set.
-    public let tlsPort: Int?
+    public private(set) var tlsPort: Int?
     /// Holds mosquitto.conf and mosquitto.log.
     public let directory: TemporaryDirectory
     public let host = "127.0.0.1"
@@ -95,10 +95,27 @@ public final class MosquittoBroker: @unchecked Sendable {
         }
         self.options = options
         directory = try TemporaryDirectory(prefix: "vigil-mosquitto")
-        port = try Self.freePort()
-        tlsPort = options.tls == nil ? nil : try Self.freePort()
-        try writeConfiguration()
-        try start()
+        port = 0
+        // A port found free can be taken by someone else before mosquitto binds it:
+        // pick new ports and try again.
+        var attempt = 0
+        while true {
+            port = try Self.freePort()
+            tlsPort = nil
+            if options.tls != nil {
+                var other = try Self.freePort()
+                while other == port { other = try Self.freePort() }
+                tlsPort = other
+            }
+            try writeConfiguration()
+            try? FileManager.default.removeItem(atPath: logFile)
+            do {
+                try start()
+                return
+            } catch let error as MosquittoBrokerError where attempt < 5 && error.message.contains("in use") {
+                attempt += 1
+            }
+        }
     }
 
     deinit {
