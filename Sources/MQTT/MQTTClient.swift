@@ -61,6 +61,20 @@ public final class MQTTClient: Sendable {
         }
     }
 
+    /// Connects (retrying until the broker is there), then runs until the task is cancelled,
+    /// and disconnects. The shape of a swift-service-lifecycle `Service.run()`: wrap it with
+    /// `cancelOnGracefulShutdown()` in the service.
+    public func run() async throws {
+        try await connect(retryUntilConnected: true)
+        let connection = self.connection
+        await withTaskCancellationHandler {
+            await connection.waitUntilStopped()
+        } onCancel: {
+            connection.requestStop()
+        }
+        await connection.waitUntilStopped()
+    }
+
     /// Sends DISCONNECT (the broker does not publish the will), stops the network thread and
     /// closes the client: pending publishes throw `MQTTError.clientClosed`, `messages` and the
     /// state streams end.

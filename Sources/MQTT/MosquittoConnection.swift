@@ -74,6 +74,8 @@ final class MosquittoConnection: @unchecked Sendable {
         var justConnected = false
         var firstConnectError: MQTTError?
         var logHookInstalled = false
+        /// errno as libmosquitto left it when it reported the connection closed.
+        var lastDisconnectErrno: Int32 = 0
     }
 
     final class Counters: Sendable {
@@ -286,6 +288,7 @@ final class MosquittoConnection: @unchecked Sendable {
     }
 
     private func didDisconnect(code: Int32) {
+        loop.lastDisconnectErrno = errno
         let reason = code == 0 ? "disconnected by the client" : MosquittoError(code: code).description
         markDisconnected(reason: reason)
     }
@@ -540,9 +543,12 @@ final class MosquittoConnection: @unchecked Sendable {
                     if shared.withLock({ $0.stopRequested }) { break }
                 }
                 shared.withLock { $0.lastLibraryLog = nil }
+                // Asynchronous connect: only the name lookup blocks; the TCP and TLS handshakes
+                // finish inside mosquitto_loop, so connectTimeout and stop requests bound them.
+                loop.lastDisconnectErrno = 0
                 let rc = firstAttempt
-                    ? mosquitto_connect(handle, host, Int32(port), Int32(configuration.keepAlive.wholeSeconds))
-                    : mosquitto_reconnect(handle)
+                    ? mosquitto_connect_async(handle, host, Int32(port), Int32(configuration.keepAlive.wholeSeconds))
+                    : mosquitto_reconnect_async(handle)
                 let systemErrno = errno
                 firstAttempt = false
                 if rc != MosquittoError.success {
@@ -619,6 +625,7 @@ final class MosquittoConnection: @unchecked Sendable {
     private func failureOfLastAttempt(code: Int32, systemErrno: Int32, host: String, port: Int) -> MQTTError {
         if let refusal = shared.withLock({ $0.lastRefusal }) { return refusal }
         let code = code == MosquittoError.success ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : code
+        let systemErrno = loop.lastDisconnectErrno != 0 ? loop.lastDisconnectErrno : systemErrno
         return .library(MosquittoError(code: code, systemErrno: systemErrno), context: connectContext(host: host, port: port))
     }
 

@@ -187,6 +187,43 @@ struct ConnectionTests {
         await client.disconnect()
     }
 
+    @Test("run() connects, serves until cancelled, then disconnects cleanly")
+    func runUntilCancelled() async throws {
+        guard let broker = try startBroker() else { return }
+        var config = configuration(broker, clientID: "service")
+        config.will = MQTTWill(topic: "svc/status", payload: "offline")
+        let observer = try await connectedClient(configuration(broker))
+        try await observer.subscribe("svc/#", qos: .atLeastOnce)
+        let client = try MQTTClient(configuration: config, logger: testLogger())
+        let service = Task { try await client.run() }
+        try await waitForState(client, "the service's connection") { $0.isConnected }
+        try await client.publish(topic: "svc/status", string: "online", qos: .atLeastOnce)
+        service.cancel()
+        try await within(5, "the service to stop") { try await service.value }
+        #expect(client.connectionState == .closed)
+        try await observer.publish(topic: "svc/marker", string: "marker", qos: .atLeastOnce)
+        let seen = try await collect(2, from: observer)
+        #expect(seen.map(\.payloadString) == ["online", "marker"])  // no will: it said goodbye
+        await observer.disconnect()
+    }
+
+    @Test("disconnect() ends a connect that is still retrying")
+    func disconnectWhileRetrying() async throws {
+        let port = try MosquittoBroker.freePort()
+        let client = try MQTTClient(
+            configuration: MQTTConfiguration(
+                host: "127.0.0.1", port: port,
+                reconnectDelay: MQTTReconnectDelay(min: .milliseconds(50), max: .milliseconds(200))
+            ),
+            logger: testLogger()
+        )
+        let connecting = Task { try await client.connect(retryUntilConnected: true) }
+        try await Task.sleep(for: .milliseconds(300))
+        await client.disconnect()
+        let outcome = try await within(5, "the abandoned connect") { await connecting.result }
+        #expect(throws: MQTTError.clientClosed) { try outcome.get() }
+    }
+
     @Test("a client is used once: connect after disconnect throws clientClosed")
     func singleUse() async throws {
         guard let broker = try startBroker() else { return }
