@@ -8,12 +8,12 @@ enum MosquittoSpawn {
     }
 
     /// Starts `path` with `arguments`; stdout and stderr go to `outputFile` (or /dev/null).
-    static func start(_ path: String, _ arguments: [String], outputFile: String? = nil) throws -> pid_t {
+    static func start(_ path: String, _ arguments: [String], outputFile: String? = nil, inputFile: String? = nil) throws -> pid_t {
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
         let output = outputFile ?? "/dev/null"
-        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 0, inputFile ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&fileActions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
 
