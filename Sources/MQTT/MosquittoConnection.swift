@@ -29,6 +29,9 @@ final class MosquittoConnection: @unchecked Sendable {
     let watchdogEvents = Broadcast<MQTTWatchdogEvent>(initial: nil, bufferSize: 256)
     /// True while at least one subscription has a silence timeout (spares the lock per message).
     let hasWatchedSubscriptions = Atomic<Bool>(false)
+    /// libmosquitto's last error/warning log line (OpenSSL's reasons arrive this way). Its own
+    /// lock: libmosquitto may log from inside calls made while `shared` is held.
+    private let lastLibraryLog = Mutex<String?>(nil)
     private let wakeup = Wakeup()
     /// Loop-thread-only state.
     private var loop = LoopState()
@@ -51,8 +54,6 @@ final class MosquittoConnection: @unchecked Sendable {
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
         /// The broker's last refusal (CONNACK), for the error of a failed first connect.
         var lastRefusal: MQTTError?
-        /// libmosquitto's last error/warning log line (OpenSSL reasons arrive this way).
-        var lastLibraryLog: String?
     }
 
     struct PendingSubscribe {
@@ -229,7 +230,7 @@ final class MosquittoConnection: @unchecked Sendable {
 
     private func didLog(level: Int32, text: String) {
         if level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING) != 0 {
-            shared.withLock { $0.lastLibraryLog = text }
+            lastLibraryLog.withLock { $0 = text }
             logger.debug("libmosquitto: \(text)")
         } else {
             logger.trace("libmosquitto: \(text)")
@@ -542,7 +543,7 @@ final class MosquittoConnection: @unchecked Sendable {
                     wakeup.wait(seconds: wait.secondsDouble)
                     if shared.withLock({ $0.stopRequested }) { break }
                 }
-                shared.withLock { $0.lastLibraryLog = nil }
+                lastLibraryLog.withLock { $0 = nil }
                 // Asynchronous connect: only the name lookup blocks; the TCP and TLS handshakes
                 // finish inside mosquitto_loop, so connectTimeout and stop requests bound them.
                 loop.lastDisconnectErrno = 0
@@ -618,7 +619,7 @@ final class MosquittoConnection: @unchecked Sendable {
 
     private func connectContext(host: String, port: Int) -> String {
         var context = "connecting to \(configuration.tls == nil ? "mqtt" : "mqtts")://\(host):\(port)"
-        if let line = shared.withLock({ $0.lastLibraryLog }) { context += " (\(line))" }
+        if let line = lastLibraryLog.withLock({ $0 }) { context += " (\(line))" }
         return context
     }
 
