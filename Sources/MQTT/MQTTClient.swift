@@ -265,6 +265,7 @@ public final class MQTTClient: Sendable {
 
     /// Counters since the client was made.
     public var statistics: MQTTStatistics {
-        connection.counters.snapshot
+        let silent = connection.shared.withLock { state in state.subscriptions.values.count(where: \.silent) }
+        return connection.counters.snapshot(silentSubscriptions: silent)
     }
 }

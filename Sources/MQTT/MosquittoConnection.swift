@@ -89,7 +89,7 @@ final class MosquittoConnection: @unchecked Sendable {
         let silenceEvents = Atomic<Int>(0)
         let subscriptionRejections = Atomic<Int>(0)
 
-        var snapshot: MQTTStatistics {
+        func snapshot(silentSubscriptions: Int) -> MQTTStatistics {
             MQTTStatistics(
                 received: received.load(ordering: .relaxed),
                 dropped: dropped.load(ordering: .relaxed),
@@ -98,7 +98,8 @@ final class MosquittoConnection: @unchecked Sendable {
                 reconnects: reconnects.load(ordering: .relaxed),
                 connectionsLost: connectionsLost.load(ordering: .relaxed),
                 silenceEvents: silenceEvents.load(ordering: .relaxed),
-                subscriptionRejections: subscriptionRejections.load(ordering: .relaxed)
+                subscriptionRejections: subscriptionRejections.load(ordering: .relaxed),
+                silentSubscriptions: silentSubscriptions
             )
         }
     }
@@ -547,9 +548,7 @@ final class MosquittoConnection: @unchecked Sendable {
                 // Asynchronous connect: only the name lookup blocks; the TCP and TLS handshakes
                 // finish inside mosquitto_loop, so connectTimeout and stop requests bound them.
                 loop.lastDisconnectErrno = 0
-                let rc = firstAttempt
-                    ? mosquitto_connect_async(handle, host, Int32(port), Int32(configuration.keepAlive.wholeSeconds))
-                    : mosquitto_reconnect_async(handle)
+                let rc = firstAttempt ? firstConnect(host: host, port: port) : mosquitto_reconnect_async(handle)
                 let systemErrno = errno
                 firstAttempt = false
                 if rc != MosquittoError.success {
@@ -615,6 +614,29 @@ final class MosquittoConnection: @unchecked Sendable {
             }
         }
         finishLoop()
+    }
+
+    /// The first CONNECT of a `connect()`. MQTT 5 sessions that outlive the connection need
+    /// a Session Expiry Interval property; libmosquitto only takes CONNECT properties in its
+    /// blocking connect (and keeps them for later reconnects), so that case blocks on the
+    /// TCP connect once. Everything else connects asynchronously.
+    private func firstConnect(host: String, port: Int) -> Int32 {
+        let keepAlive = Int32(configuration.keepAlive.wholeSeconds)
+        guard configuration.protocolVersion == .v5 else {
+            return mosquitto_connect_async(handle, host, Int32(port), keepAlive)
+        }
+        let expiry: UInt32
+        if let interval = configuration.sessionExpiryInterval {
+            expiry = UInt32(clamping: interval.wholeSeconds)
+        } else {
+            expiry = configuration.cleanSession ? 0 : UInt32.max
+        }
+        guard expiry > 0 else { return mosquitto_connect_async(handle, host, Int32(port), keepAlive) }
+        var properties: OpaquePointer?
+        defer { mosquitto_property_free_all(&properties) }
+        let rc = mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), expiry)
+        guard rc == MosquittoError.success else { return rc }
+        return mosquitto_connect_bind_v5(handle, host, Int32(port), keepAlive, nil, properties)
     }
 
     private func connectContext(host: String, port: Int) -> String {

@@ -26,6 +26,7 @@ struct WatchdogTests {
         // Without messages it stays silent, and is reported once.
         #expect(client.silentSubscriptions == ["sensors/press-1/#"])
         #expect(client.statistics.silenceEvents == 1)
+        #expect(client.statistics.silentSubscriptions == 1)
 
         try await client.publish(topic: "sensors/press-1/temp", string: "20.6", qos: .atLeastOnce)
         let second = try await within(5, "a resume report") { () -> MQTTWatchdogEvent? in
