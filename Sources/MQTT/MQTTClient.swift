@@ -49,12 +49,16 @@ public final class MQTTClient: Sendable {
     /// task is cancelled (then the client is closed and `CancellationError` is thrown).
     public func connect(retryUntilConnected: Bool = false) async throws {
         let connection = self.connection
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                connection.start(retry: retryUntilConnected, continuation: continuation)
+        do {
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    connection.start(retry: retryUntilConnected, continuation: continuation)
+                }
+            } onCancel: {
+                connection.requestStop()
             }
-        } onCancel: {
-            connection.requestStop()
+        } catch MQTTError.clientClosed where Task.isCancelled {
+            throw CancellationError()
         }
         if Task.isCancelled && !connection.shared.withLock({ $0.connected }) {
             throw CancellationError()

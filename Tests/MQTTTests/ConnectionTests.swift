@@ -224,6 +224,24 @@ struct ConnectionTests {
         #expect(throws: MQTTError.clientClosed) { try outcome.get() }
     }
 
+    @Test("cancelling a retrying connect throws CancellationError and closes the client")
+    func cancelRetryingConnect() async throws {
+        let port = try MosquittoBroker.freePort()
+        let client = try MQTTClient(
+            configuration: MQTTConfiguration(
+                host: "127.0.0.1", port: port,
+                reconnectDelay: MQTTReconnectDelay(min: .milliseconds(50), max: .milliseconds(200))
+            ),
+            logger: testLogger()
+        )
+        let connecting = Task { try await client.connect(retryUntilConnected: true) }
+        try await Task.sleep(for: .milliseconds(200))
+        connecting.cancel()
+        let outcome = try await within(5, "the cancelled connect") { await connecting.result }
+        #expect(throws: CancellationError.self) { try outcome.get() }
+        #expect(client.connectionState == .closed)
+    }
+
     @Test("a client is used once: connect after disconnect throws clientClosed")
     func singleUse() async throws {
         guard let broker = try startBroker() else { return }

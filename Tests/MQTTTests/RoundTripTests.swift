@@ -74,6 +74,29 @@ struct RoundTripTests {
         await third.disconnect()
     }
 
+    @Test("payloads arrive byte for byte: empty, binary with NULs, 1 MiB; UTF-8 topics")
+    func payloads() async throws {
+        guard let broker = try startBroker() else { return }
+        let client = try await connectedClient(configuration(broker))
+        try await client.subscribe("bytes/#", qos: .atLeastOnce)
+        var generator = SystemRandomNumberGenerator()
+        let large = (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let cases: [(String, [UInt8])] = [
+            ("bytes/empty", []),
+            ("bytes/binary", [0, 1, 0, 255, 0xC3, 0x28, 0]),
+            ("bytes/large", large),
+            ("bytes/Überdruck/°C", Array("1.5".utf8)),
+        ]
+        for (topic, payload) in cases {
+            try await client.publish(topic: topic, payload: payload, qos: .atLeastOnce)
+        }
+        let received = try await collect(cases.count, from: client)
+        #expect(received.map(\.topic) == cases.map(\.0))
+        #expect(received.map(\.payload) == cases.map(\.1))
+        #expect(received[1].payloadString == nil)  // not UTF-8
+        await client.disconnect()
+    }
+
     @Test("MQTT 5 connect, subscribe and publish")
     func mqtt5() async throws {
         guard let broker = try startBroker() else { return }
