@@ -40,6 +40,21 @@ struct SessionTests {
         await client.disconnect()
     }
 
+    @Test("the test broker's persistence keeps retained messages across stop and restart")
+    func brokerPersistence() async throws {
+        guard let broker = try startBroker(.init(persistence: true)) else { return }
+        let publisher = try await connectedClient(configuration(broker))
+        try await publisher.publish(topic: "keep/me", string: "retained", qos: .atLeastOnce, retain: true)
+        await publisher.disconnect()
+        broker.stop()
+        try broker.restart()
+        let reader = try await connectedClient(configuration(broker))
+        try await reader.subscribe("keep/#", qos: .atLeastOnce)
+        let received = try await collect(1, from: reader)
+        #expect(received.first?.payloadString == "retained")
+        await reader.disconnect()
+    }
+
     @Test("MQTT 5: a publish the broker's ACL denies throws publishRejected")
     func accessControl() async throws {
         guard MosquittoBroker.isAvailable else { return }
