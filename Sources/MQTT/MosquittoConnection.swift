@@ -33,6 +33,9 @@ final class MosquittoConnection: @unchecked Sendable {
     /// lock: libmosquitto may log from inside calls made while `shared` is held.
     private let lastLibraryLog = Mutex<String?>(nil)
     private let wakeup = Wakeup()
+    /// `stopFlag` mirrors `SharedState.stopRequested`; both are read by the loop on every packet without the lock.
+    private let stopFlag = Atomic<Bool>(false)
+    private let abortFlag = Atomic<Bool>(false)
     /// Loop-thread-only state.
     private var loop = LoopState()
 
@@ -43,7 +46,6 @@ final class MosquittoConnection: @unchecked Sendable {
         var sessionPresent = false
         var lastDisconnectReason: String?
         var stopRequested = false
-        var abortRequested = false
         var firstConnect: CheckedContinuation<Void, any Error>?
         var retryFirstConnect = false
         var pendingPublishes: [Int32: CheckedContinuation<Void, any Error>] = [:]
@@ -484,6 +486,7 @@ final class MosquittoConnection: @unchecked Sendable {
                 return false
             }
         }
+        stopFlag.store(true, ordering: .releasing)
         if closeNow {
             connectionStates.yield(.closed)
             finishStreams()
@@ -492,7 +495,7 @@ final class MosquittoConnection: @unchecked Sendable {
     }
 
     func requestAbort() {
-        shared.withLock { $0.abortRequested = true }
+        abortFlag.store(true, ordering: .releasing)
     }
 
     func waitUntilStopped() async {
@@ -522,6 +525,7 @@ final class MosquittoConnection: @unchecked Sendable {
         var firstAttempt = true
         var attemptStartedAt: ContinuousClock.Instant?
         var failuresInARow = 0
+        var nextSilenceCheck = ContinuousClock.now
         let host = configuration.host
         let port = configuration.port
         if configuration.tls?.insecure == true {
@@ -531,18 +535,15 @@ final class MosquittoConnection: @unchecked Sendable {
         setLogHook(true)
 
         while true {
-            let (stop, abort) = shared.withLock { state in
-                defer { state.abortRequested = false }
-                return (state.stopRequested, state.abortRequested)
-            }
-            if stop { break }
+            if stopFlag.load(ordering: .acquiring) { break }
+            let abort = abortFlag.exchange(false, ordering: .acquiringAndReleasing)
 
             if !socketUp {
                 if !firstAttempt {
                     let wait = backoff.next()
                     logger.debug("MQTT reconnect attempt", metadata: ["attempt": "\(backoff.attempt)", "wait": "\(wait)"])
                     wakeup.wait(seconds: wait.secondsDouble)
-                    if shared.withLock({ $0.stopRequested }) { break }
+                    if stopFlag.load(ordering: .acquiring) { break }
                 }
                 lastLibraryLog.withLock { $0 = nil }
                 // Asynchronous connect: only the name lookup blocks; the TCP and TLS handshakes
@@ -600,7 +601,13 @@ final class MosquittoConnection: @unchecked Sendable {
                 logger.warning("MQTT broker sent no CONNACK in time; reconnecting")
                 _ = shutdown(mosquitto_socket(handle), Int32(SHUT_RDWR))
             }
-            checkSilence()
+            if hasWatchedSubscriptions.load(ordering: .relaxed) {
+                let now = ContinuousClock.now
+                if now >= nextSilenceCheck {
+                    nextSilenceCheck = now.advanced(by: .milliseconds(50))
+                    checkSilence()
+                }
+            }
         }
 
         // Leaving: say goodbye properly so that the broker does not publish the will.

@@ -25,6 +25,27 @@ struct RoundTripTests {
         #expect(client.connectionState == .closed)
     }
 
+    @Test("many concurrent acknowledged publishes each get their own ack", arguments: [MQTTQoS.atLeastOnce, .exactlyOnce])
+    func concurrentPublishes(qos: MQTTQoS) async throws {
+        guard let broker = try startBroker() else { return }
+        var config = configuration(broker)
+        config.maxInflightMessages = 10   // most of them wait in libmosquitto's queue
+        let client = try await connectedClient(config)
+        try await client.subscribe("many/#", qos: qos)
+        let count = 1_000
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<count {
+                group.addTask { try await client.publish(topic: "many/\(index % 7)", string: "\(index)", qos: qos) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(client.statistics.published == count)
+        #expect(client.statistics.publishFailures == 0)
+        let received = try await collect(count, from: client, seconds: 20)
+        #expect(Set(received.compactMap(\.payloadString)) == Set((0..<count).map { "\($0)" }))
+        await client.disconnect()
+    }
+
     @Test("wildcard subscriptions receive exactly the matching topics")
     func wildcards() async throws {
         guard let broker = try startBroker() else { return }
