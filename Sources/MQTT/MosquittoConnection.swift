@@ -13,7 +13,7 @@ enum MosquittoLibrary {
 /// Threading: one dedicated thread (started by `start`) calls `mosquitto_connect`,
 /// `mosquitto_reconnect` and `mosquitto_loop`; every libmosquitto callback runs on it.
 /// Callers publish and subscribe from any thread: `mosquitto_threaded_set(true)` makes
-/// libmosquitto queue their packets and wake the loop. Shared state lives in `shared` (a Mutex),
+/// libmosquitto queue their packets and wake the loop. Shared state lives in `shared` (a lock),
 /// counters are atomics, and `loop` is touched only on the loop thread.
 /// The loop thread holds a strong reference to this object while it runs, so the
 /// `Unmanaged` user pointer given to libmosquitto is valid in every callback.
@@ -21,7 +21,7 @@ final class MosquittoConnection: @unchecked Sendable {
     let handle: OpaquePointer
     let configuration: MQTTConfiguration
     let logger: Logger
-    let shared = Mutex(SharedState())
+    let shared = StateLock(SharedState())
     let counters = Counters()
     let inboundStream: AsyncStream<MQTTMessage>
     let inbound: AsyncStream<MQTTMessage>.Continuation
@@ -31,7 +31,7 @@ final class MosquittoConnection: @unchecked Sendable {
     let hasWatchedSubscriptions = Atomic<Bool>(false)
     /// libmosquitto's last error/warning log line (OpenSSL's reasons arrive this way). Its own
     /// lock: libmosquitto may log from inside calls made while `shared` is held.
-    private let lastLibraryLog = Mutex<String?>(nil)
+    private let lastLibraryLog = StateLock<String?>(nil)
     private let wakeup = Wakeup()
     /// `stopFlag` mirrors `SharedState.stopRequested`; both are read by the loop on every packet without the lock.
     private let stopFlag = Atomic<Bool>(false)
