@@ -526,8 +526,15 @@ final class MosquittoConnection: @unchecked Sendable {
         var attemptStartedAt: ContinuousClock.Instant?
         var failuresInARow = 0
         var nextSilenceCheck = ContinuousClock.now
+        // A connection that dies right after CONNACK (a client-id clash, a broker that kicks us)
+        // must not reset the backoff, or the client would reconnect in a tight loop.
+        var connectedAt: ContinuousClock.Instant?
+        let stableConnection = Duration.seconds(10)
         let host = configuration.host
         let port = configuration.port
+        if configuration.tls == nil && configuration.password != nil && !Self.isLoopback(host) {
+            logger.warning("MQTT password sent without TLS to a non-loopback broker; use mqtts")
+        }
         if configuration.tls?.insecure == true {
             logger.warning("TLS VERIFICATION IS DISABLED (tls.insecure): the broker's certificate and name are not checked. Never use this in production.")
         }
@@ -576,6 +583,8 @@ final class MosquittoConnection: @unchecked Sendable {
             let rc = mosquitto_loop(handle, Self.loopTimeoutMilliseconds, 1)
             let systemErrno = errno
             if rc != MosquittoError.success || mosquitto_socket(handle) < 0 {
+                if let since = connectedAt, since.duration(to: .now) >= stableConnection { backoff.reset() }
+                connectedAt = nil
                 socketUp = false
                 attemptStartedAt = nil
                 setLogHook(true)
@@ -593,7 +602,7 @@ final class MosquittoConnection: @unchecked Sendable {
                 loop.justConnected = false
                 attemptStartedAt = nil
                 failuresInARow = 0
-                backoff.reset()
+                connectedAt = .now
                 setLogHook(logger.logLevel <= .trace)
             } else if let started = attemptStartedAt, started.duration(to: .now) > configuration.connectTimeout {
                 attemptStartedAt = nil
@@ -621,6 +630,10 @@ final class MosquittoConnection: @unchecked Sendable {
             }
         }
         finishLoop()
+    }
+
+    private static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// The first CONNECT of a `connect()`. MQTT 5 sessions that outlive the connection need
