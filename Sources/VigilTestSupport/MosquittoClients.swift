@@ -10,11 +10,14 @@ public enum MosquittoClients {
     }
 
     /// Runs `name` (e.g. "mosquitto_sub") to completion and returns its wall time.
-    /// Standard input comes from `inputFile` (or /dev/null); output is discarded.
+    /// Standard input comes from `inputFile` (or /dev/null). Output goes to a temporary file
+    /// (quoted when the tool fails), or to /dev/null with `discardOutput`.
     /// Throws `MosquittoUnavailable` when the tool is missing, and an error with its output
     /// when it exits non-zero.
     @discardableResult
-    public static func run(_ name: String, _ arguments: [String], inputFile: String? = nil) throws -> Duration {
+    public static func run(
+        _ name: String, _ arguments: [String], inputFile: String? = nil, discardOutput: Bool = false
+    ) throws -> Duration {
         guard let tool = path(name) else {
             throw MosquittoUnavailable(reason: "\(name) is not installed (apt-get install mosquitto-clients)")
         }
@@ -22,7 +25,7 @@ public enum MosquittoClients {
         let log = directory.file("output").path
         let clock = ContinuousClock()
         let start = clock.now
-        let pid = try MosquittoSpawn.start(tool, arguments, outputFile: log, inputFile: inputFile)
+        let pid = try MosquittoSpawn.start(tool, arguments, outputFile: discardOutput ? "/dev/null" : log, inputFile: inputFile)
         let status = MosquittoSpawn.wait(pid)
         let elapsed = start.duration(to: clock.now)
         guard status == 0 else {

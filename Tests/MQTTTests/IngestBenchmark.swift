@@ -13,8 +13,9 @@ import VigilTestSupport
 /// Method: a persistent session subscribes and goes offline; mosquitto_pub publishes N
 /// messages (the broker queues them: queue_qos0_messages); the subscriber reconnects and the
 /// time from connect to the N-th message is measured. mosquitto_sub is timed as a whole
-/// process (start, connect, drain, exit), the Swift client from `connect()` to the N-th
-/// message taken from `messages`. Runs alternate; medians are printed.
+/// process (start, connect, drain, exit; it prints every payload, here to /dev/null, with a
+/// flush per message), the Swift client from `connect()` to the N-th message taken from
+/// `messages`. Runs alternate; medians are printed.
 @Suite("Ingest benchmark", .enabled(if: ProcessInfo.processInfo.environment["VIGIL_BENCHMARK"] != nil))
 struct IngestBenchmark {
     @Test("drain throughput vs mosquitto_sub")
@@ -57,15 +58,16 @@ struct IngestBenchmark {
         // Both sessions now queue what is published; drain once to start from empty.
         try publishBacklog()
         try MosquittoClients.run("mosquitto_sub", ["-h", "127.0.0.1", "-p", port, "-i", "bench-sub", "-c", "-q", "0", "-t", "bench/#", "-C", "\(count)"])
-        _ = try await drainSwift(swiftConfiguration(count), count: count)
+        _ = try await drainSwift(swiftConfiguration(count), count: count, brokerLog: { broker.log })
 
         for _ in 0..<runs {
             try publishBacklog()   // queued for both sessions
             let subTime = try MosquittoClients.run(
-                "mosquitto_sub", ["-h", "127.0.0.1", "-p", port, "-i", "bench-sub", "-c", "-q", "0", "-t", "bench/#", "-C", "\(count)"]
+                "mosquitto_sub", ["-h", "127.0.0.1", "-p", port, "-i", "bench-sub", "-c", "-q", "0", "-t", "bench/#", "-C", "\(count)"],
+                discardOutput: true
             )
             subRates.append(Double(count) / subTime.secondsDouble)
-            let (swiftTime, dropped) = try await drainSwift(swiftConfiguration(count), count: count)
+            let (swiftTime, dropped) = try await drainSwift(swiftConfiguration(count), count: count, brokerLog: { broker.log })
             #expect(dropped == 0)
             swiftRates.append(Double(count) / swiftTime.secondsDouble)
         }
@@ -73,7 +75,7 @@ struct IngestBenchmark {
         for _ in 0..<runs {
             try publishBacklog()
             try MosquittoClients.run("mosquitto_sub", ["-h", "127.0.0.1", "-p", port, "-i", "bench-sub", "-c", "-q", "0", "-t", "bench/#", "-C", "\(count)"])
-            let (_, dropped) = try await drainSwift(swiftConfiguration(10_000), count: count, tolerateDrops: true)
+            let (_, dropped) = try await drainSwift(swiftConfiguration(10_000), count: count, tolerateDrops: true, brokerLog: { broker.log })
             swiftSmallBufferDrops.append(dropped)
         }
 
@@ -89,7 +91,10 @@ struct IngestBenchmark {
     }
 
     /// Connects the persistent session and times connect → N-th message.
-    private func drainSwift(_ configuration: MQTTConfiguration, count: Int, tolerateDrops: Bool = false) async throws -> (Duration, Int) {
+    private func drainSwift(
+        _ configuration: MQTTConfiguration, count: Int, tolerateDrops: Bool = false,
+        brokerLog: () -> String = { "" }
+    ) async throws -> (Duration, Int) {
         let client = try MQTTClient(configuration: configuration, logger: testLogger())
         let clock = ContinuousClock()
         let stream = client.messages
@@ -103,7 +108,12 @@ struct IngestBenchmark {
             }
             return received
         }
-        try await client.connect()
+        do {
+            try await client.connect()
+        } catch {
+            print("BENCHMARK CONNECT FAILED: \(error)\nbroker log tail:\n\(brokerLog().suffix(3000))")
+            throw error
+        }
         let received: Int
         if tolerateDrops {
             // With drops the stream never reaches N: wait for the broker's last message instead.
