@@ -163,3 +163,19 @@ extension MQTTConfiguration {
         return "\(tls == nil ? "mqtt" : "mqtts")://\(hostPart):\(port)"
     }
 }
+
+extension MQTTConfiguration: CustomStringConvertible {
+    /// For logs: the broker, client and options, never the password.
+    public var description: String {
+        var parts = [brokerURL, "protocol \(protocolVersion.rawValue)"]
+        if let clientID { parts.append("client \(clientID)") }
+        if let username { parts.append("user \(username)\(password == nil ? "" : " (password set)")") }
+        if let tls {
+            parts.append("ca \(tls.caFile ?? "system")")
+            if tls.certificateFile != nil { parts.append("client certificate") }
+            if tls.insecure { parts.append("INSECURE") }
+        }
+        if let will { parts.append("will on \(will.topic)") }
+        return parts.joined(separator: ", ")
+    }
+}

@@ -72,6 +72,13 @@ struct BrokerURLTests {
         #expect(config.brokerURL == "mqtts://[::1]:18883")
     }
 
+    @Test("descriptions never show the password")
+    func redacted() throws {
+        let config = try MQTTConfiguration(url: "mqtt://vigil:hunter2@broker:1884?clientId=gw")
+        #expect(!config.description.contains("hunter2"))
+        #expect(config.description.contains("mqtt://broker:1884"))
+    }
+
     @Test("bad URLs are clear errors", arguments: [
         "broker:1883", "http://broker", "mqtt://", "mqtt://host:0", "mqtt://host:99999", "mqtt://host:abc",
         "mqtt://host/path", "mqtt://host?bogus=1", "mqtt://host?ca=/x.pem", "mqtt://host?version=4.0",
