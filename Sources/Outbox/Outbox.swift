@@ -45,6 +45,11 @@ public final class Outbox: Sendable {
         self.logger = logger
     }
 
+    deinit {
+        // Without `close`, still release the file and the thread (everything committed is safe).
+        storage.closeDetached()
+    }
+
     /// Opens (or creates) the database at `configuration.path`, moving a damaged file aside.
     /// Throws `OutboxError.invalidConfiguration` or `.cannotOpen`, never for a damaged file.
     public static func open(configuration: OutboxConfiguration, logger: Logger) async throws -> Outbox {

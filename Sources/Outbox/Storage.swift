@@ -510,10 +510,17 @@ final class Storage: @unchecked Sendable {
         }
     }
 
-    /// Drops expired events; at most every tenth of `maxAge` (and at least every second) unless forced.
-    private func pruneIfDue(_ statements: Statements, now: Int64, force: Bool) throws {
+    /// Whether expired events should be looked for: at most every tenth of `maxAge`, and at
+    /// least every second.
+    private func pruneDue(now: Int64) -> Bool {
         let interval = min(max(maxAgeMilliseconds / 10, 1), 1000)
-        if !force, let lastPrune, now >= lastPrune, now &- lastPrune < interval { return }
+        guard let lastPrune, now >= lastPrune else { return true }
+        return now &- lastPrune >= interval
+    }
+
+    /// Drops expired events when due (or when forced).
+    private func pruneIfDue(_ statements: Statements, now: Int64, force: Bool) throws {
+        guard force || pruneDue(now: now) else { return }
         lastPrune = now
         let statement = statements.prune
         defer { statement.reset() }
@@ -617,6 +624,7 @@ final class Storage: @unchecked Sendable {
         try await thread.run {
             do {
                 let (db, statements) = try self.database()
+                guard self.pruneDue(now: self.configuration.now()) else { return }
                 let before = self.rows
                 try statements.begin.run()
                 do {
@@ -661,6 +669,18 @@ final class Storage: @unchecked Sendable {
             blockedEnqueues: blocked.count,
             dropped: dropped,
             corruptFilesMovedAside: counters.corruptFilesMovedAside)
+    }
+
+    /// Closes without waiting (the owner went away without `close`).
+    func closeDetached() {
+        thread.submit {
+            guard !self.closed else { return }
+            self.closed = true
+            for request in self.blocked { request.finish(.failure(OutboxError.closed)) }
+            self.blocked = []
+            self.closeConnection()
+        }
+        thread.requestStop()
     }
 
     /// Closes the database (checkpointing the WAL) and ends the thread. Blocked enqueues fail.

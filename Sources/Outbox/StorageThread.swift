@@ -52,6 +52,14 @@ final class StorageThread: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Lets the queued jobs finish, then ends the thread. Does not wait.
+    func requestStop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
     private func loop() {
         while true {
             condition.lock()
