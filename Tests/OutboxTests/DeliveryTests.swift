@@ -18,40 +18,78 @@ struct DeliveryTests {
         defer { directory.remove() }
         var configuration = OutboxConfiguration.test(directory.database)
         configuration.liveFirst = false  // strict sequence order
-        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
         let transport = RecordingTransport()
-        let link = LinkSwitch()
-        transport.setFailing(true)
-        let runner = startRun(outbox, transport, link)
-        link.up()
-        await eventually("link up") { await outbox.statistics().linkUp }
+        let stored = try await OutboxScenarios.orderAndAtLeastOnce(
+            peer: transport, configuration: configuration, logger: logger)
 
-        var stored: [UInt64] = []
-        for n in 0..<60 {
-            let result = try await outbox.enqueue(topic: "t/\(n)", payload: payload("{\"n\":\(n)}"), severity: n % 4)
-            stored.append(try #require(result.sequence))
-            if n == 20 { transport.setFailing(false) }
-            if n == 30 { transport.failNext(5) }
-        }
-        await eventually("all acknowledged") { await outbox.statistics().depth == 0 }
-        runner.cancel()
-        await runner.value
-
-        // Refused sends never reached the receiver; everything else arrived once, in sequence order.
+        // In process, refused sends never arrived: everything arrived exactly once, unchanged.
         #expect(transport.receivedSequences == stored)
-        #expect(stored == stored.sorted())
-        #expect(Set(stored).count == stored.count)
-        let received = transport.received
-        for (n, message) in received.enumerated() {
+        for (n, message) in transport.received.enumerated() {
             #expect(message.topic == "t/\(n)")
             #expect(message.payload == payload("{\"n\":\(n)}"))
             #expect(message.severity == n % 4)
         }
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
         let statistics = await outbox.statistics()
-        #expect(statistics.enqueued == 60)
-        #expect(statistics.sent == 60)
-        #expect(statistics.sendFailures >= 1)
+        #expect(statistics.depth == 0)
+        #expect(statistics.nextSequence == stored.last! + 1)
+        await outbox.close()
+    }
+
+    @Test("A failed send or acknowledgement is retried from the oldest unacknowledged event")
+    func retriesFromOldestUnacknowledged() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = OutboxConfiguration.test(directory.database)
+        configuration.liveFirst = false
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
+        var stored: [UInt64] = []
+        for n in 0..<30 { stored.append(try #require(try await outbox.enqueue(topic: "t", payload: payload("\(n)")).sequence)) }
+        let transport = RecordingTransport()
+        transport.failNext(3)
+        let link = LinkSwitch()
+        let runner = startRun(outbox, transport, link)
+        link.up()
+        await eventually("drained") { await outbox.statistics().depth == 0 }
+        runner.cancel()
+        await runner.value
+        #expect(transport.receivedSequences == stored)
+        let statistics = await outbox.statistics()
+        #expect(statistics.sendFailures == 3)
+        #expect(statistics.sent == 30)
         #expect(statistics.droppedTotal == 0)
+        await outbox.close()
+    }
+
+    @Test("A lost acknowledgement means a resend with the same key, never a loss", arguments: [1, 8])
+    func lostAcknowledgements(maxInFlight: Int) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = OutboxConfiguration.test(directory.database)
+        configuration.maxInFlight = maxInFlight
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
+        var stored: [UInt64] = []
+        for n in 0..<40 { stored.append(try #require(try await outbox.enqueue(topic: "t", payload: payload("\(n)")).sequence)) }
+        let transport = RecordingTransport()
+        transport.loseAcknowledgements(of: [stored[5], stored[6], stored[20]])
+        let link = LinkSwitch()
+        let runner = startRun(outbox, transport, link)
+        link.up()
+        await eventually("drained") { await outbox.statistics().depth == 0 }
+        runner.cancel()
+        await runner.value
+        let received = transport.received
+        #expect(Set(received.map(\.sequence)) == Set(stored))
+        #expect(received.count > stored.count)
+        // Every copy of an event carries the same idempotency key.
+        for sequence in [stored[5], stored[6], stored[20]] {
+            let copies = received.filter { $0.sequence == sequence }
+            #expect(copies.count >= 2)
+            #expect(Set(copies.map(\.key)).count == 1)
+        }
+        let statistics = await outbox.statistics()
+        #expect(statistics.sent == 40)
+        #expect(statistics.sendFailures >= 2)
         await outbox.close()
     }
 

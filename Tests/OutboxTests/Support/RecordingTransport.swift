@@ -17,6 +17,7 @@ final class RecordingTransport: OutboxTransport {
         var outstanding = 0
         var maxOutstanding = 0
         var refused = 0
+        var loseAcknowledgements: Set<UInt64> = []
     }
 
     struct Refused: Error {}
@@ -28,6 +29,11 @@ final class RecordingTransport: OutboxTransport {
 
     /// The next `count` sends throw.
     func failNext(_ count: Int) { state.withLock { $0.failuresLeft = count } }
+
+    /// These sequences arrive, but their first acknowledgement is lost (the PUBACK never came).
+    func loseAcknowledgements(of sequences: Set<UInt64>) { state.withLock { $0.loseAcknowledgements = sequences } }
+
+    struct AcknowledgementLost: Error {}
 
     /// While true, acknowledgements wait until `release` (PUBACKs that have not come yet).
     func setHolding(_ holding: Bool) { state.withLock { $0.holding = holding } }
@@ -83,7 +89,10 @@ final class RecordingTransport: OutboxTransport {
                     continuation?.resume(throwing: CancellationError())
                 }
             }
-            state.withLock { $0.acknowledged.append(sequence) }
+            try state.withLock { state in
+                if state.loseAcknowledgements.remove(sequence) != nil { throw AcknowledgementLost() }
+                state.acknowledged.append(sequence)
+            }
         }
     }
 }
