@@ -81,6 +81,9 @@ final class Storage: @unchecked Sendable {
             } catch let error as SQLiteError {
                 closeConnection()
                 throw .cannotOpen(path: configuration.path, reason: error.description)
+            } catch let error as OutboxError {
+                closeConnection()
+                throw error
             } catch {
                 closeConnection()
                 throw .cannotOpen(path: configuration.path, reason: "\(error)")
@@ -102,23 +105,36 @@ final class Storage: @unchecked Sendable {
         connection = db
         do {
             try db.execute("PRAGMA busy_timeout = 5000")
-            // WAL, and an fsync of the log at every commit: a commit that returned survives power loss.
-            let mode = try db.text("PRAGMA journal_mode = WAL").first ?? ""
-            guard mode.lowercased() == "wal" else { throw DamageError(reason: "journal_mode is \(mode), not wal") }
-            try db.execute("PRAGMA synchronous = FULL")
+            // Check before anything writes to the file, so a damaged one is moved aside untouched.
             let check = try db.text("PRAGMA quick_check")
             guard check == ["ok"] else {
                 throw DamageError(reason: "quick_check: " + check.prefix(3).joined(separator: "; "))
             }
+            // Let a drained file give its free pages back. Takes effect only on a new file, and
+            // only when set before the switch to WAL.
+            try db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            // WAL, and an fsync of the log at every commit: a commit that returned survives power loss.
+            let mode = try db.text("PRAGMA journal_mode = WAL").first ?? ""
+            guard mode.lowercased() == "wal" else {
+                // Not damage: the file system refuses WAL. Moving the file aside would not help.
+                throw OutboxError.cannotOpen(path: path, reason: "WAL journal not available (journal_mode is \(mode))")
+            }
+            try db.execute("PRAGMA synchronous = FULL")
+            // Keep the log from staying large after a burst.
+            try db.execute("PRAGMA journal_size_limit = \(8 * 1024 * 1024)")
             if let maxFileBytes = configuration.maxFileBytes {
                 let pageSize = try db.int64("PRAGMA page_size") ?? 4096
                 try db.execute("PRAGMA max_page_count = \(max(Int64(maxFileBytes) / pageSize, 16))")
             }
-            try createSchema(db)
-            statements = try prepareStatements(db)
+            do {
+                try createSchema(db)
+                statements = try prepareStatements(db)
+            } catch let error as SQLiteError where error.primary == SQLITE_ERROR {
+                // Our tables exist with other columns: not a file this outbox can read.
+                throw DamageError(reason: "unexpected schema: \(error.message)")
+            }
             try loadState(db)
-        } catch let error as SQLiteError where error.isDamage || error.primary == SQLITE_ERROR {
-            // SQLITE_ERROR here means a schema that is not ours (a table with other columns).
+        } catch let error as SQLiteError where error.isDamage {
             closeConnection()
             throw DamageError(reason: error.description)
         } catch {
@@ -611,6 +627,10 @@ final class Storage: @unchecked Sendable {
                     if db.inTransaction { try? statements.rollback.run() }
                     (self.rows, self.bytes, self.historicalRows, self.counters) = saved
                     throw error
+                }
+                // Drained: hand a large set of free pages back to the file system.
+                if self.rows == 0, (try db.int64("PRAGMA freelist_count") ?? 0) > 256 {
+                    try db.execute("PRAGMA incremental_vacuum")
                 }
                 self.retryBlocked()
             } catch {

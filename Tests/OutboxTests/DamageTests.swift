@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import Logging
 import Outbox
@@ -74,6 +75,23 @@ struct DamageTests {
         #expect(received.map(\.payload) == [payload("after")])
         await reopened.close()
         #expect(directory.files().filter { $0.hasPrefix("outbox.db.corrupt-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }.count == 1)
+    }
+
+    @Test("A database whose outbox table has other columns is moved aside, not misread")
+    func foreignSchema() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var db: OpaquePointer?
+        #expect(sqlite3_open(directory.database, &db) == SQLITE_OK)
+        #expect(sqlite3_exec(db, "CREATE TABLE outbox_events(x TEXT); INSERT INTO outbox_events VALUES ('theirs');", nil, nil, nil) == SQLITE_OK)
+        sqlite3_close(db)
+
+        let log = CapturedLog()
+        let outbox = try await Outbox.open(configuration: .test(directory.database), logger: log.logger)
+        #expect(await outbox.statistics().corruptFilesMovedAside == 1)
+        #expect(log.messages(atLeast: .critical).contains { $0.contains("unexpected schema") })
+        #expect(try await outbox.enqueue(topic: "t", payload: payload("ours")).sequence != nil)
+        await outbox.close()
     }
 
     @Test("A -wal file left behind by a killed process is recovered, not lost")

@@ -314,6 +314,34 @@ struct DeliveryTests {
         await second.close()
     }
 
+    @Test("A drained backlog gives its disk space back")
+    func drainedFileShrinks() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        func fileBytes() throws -> Int {
+            try ["", "-wal"].reduce(0) { total, extra in
+                let path = directory.database + extra
+                guard FileManager.default.fileExists(atPath: path) else { return total }
+                return total + ((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+            }
+        }
+        let outbox = try await Outbox.open(configuration: .test(directory.database), logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<250 { try await outbox.enqueue(topic: "t", payload: [UInt8](repeating: 7, count: 2000)) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let full = try fileBytes()
+        #expect(full > 4_000_000)
+        _ = await drainAll(outbox)
+        await outbox.close()
+        let drained = try fileBytes()
+        #expect(drained < full / 4, "file kept \(drained) of \(full) bytes")
+    }
+
     @Test("A closed outbox refuses new events with a clear error")
     func closedOutboxRefuses() async throws {
         let directory = try TemporaryDirectory()
