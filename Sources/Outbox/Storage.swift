@@ -714,7 +714,7 @@ final class Storage: @unchecked Sendable {
             self.closeConnection()
         }
         // Requests that arrived after the close fail in the flush job queued for them.
-        thread.stop()
+        thread.requestStop()
     }
 }
 

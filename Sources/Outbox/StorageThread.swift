@@ -43,15 +43,6 @@ final class StorageThread: @unchecked Sendable {
         }
     }
 
-    /// Lets the queued jobs finish, then ends the thread. Waits for it.
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
-    }
-
     /// Lets the queued jobs finish, then ends the thread. Does not wait.
     func requestStop() {
         condition.lock()
