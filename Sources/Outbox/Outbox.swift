@@ -74,7 +74,8 @@ public final class Outbox: Sendable {
 
     /// Stores one event durably and returns once its commit is on disk (or it was dropped by the
     /// configured policy, which is counted). Under `.block` it waits for room; cancelling the
-    /// waiting task throws `CancellationError` and stores nothing.
+    /// task while it waits for room throws `CancellationError` and stores nothing. An event that
+    /// fits is committed even if the task is cancelled meanwhile (shutdown loses nothing).
     ///
     /// - Parameters:
     ///   - topic: where the transport should publish it.

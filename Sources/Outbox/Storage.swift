@@ -455,17 +455,22 @@ final class Storage: @unchecked Sendable {
             try statements.begin.run()
             try pruneIfDue(statements, now: now, force: false)
             for request in requests {
-                if request.isCancelled {
-                    outcomes.append((request, .failure(CancellationError())))
-                    continue
-                }
+                // Only waiting for room is cancellable; an event that fits is committed.
                 if !newlyBlocked.isEmpty {
-                    newlyBlocked.append(request)
+                    if request.isCancelled {
+                        outcomes.append((request, .failure(CancellationError())))
+                    } else {
+                        newlyBlocked.append(request)
+                    }
                     continue
                 }
                 switch try decide(request, statements, now: now) {
                 case .block:
-                    newlyBlocked.append(request)
+                    if request.isCancelled {
+                        outcomes.append((request, .failure(CancellationError())))
+                    } else {
+                        newlyBlocked.append(request)
+                    }
                 case .drop(let reason):
                     counters.dropped[reason, default: 0] += 1
                     outcomes.append((request, .success(.dropped(reason))))
