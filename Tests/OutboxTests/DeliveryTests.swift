@@ -93,6 +93,61 @@ struct DeliveryTests {
         await outbox.close()
     }
 
+    @Test("Producers, a flapping link and random faults together: all delivered, first arrivals in order")
+    func stressFlappingLink() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = OutboxConfiguration.test(directory.database)
+        configuration.liveFirst = false
+        configuration.maxInFlight = 8
+        configuration.retryDelay = .milliseconds(1)
+        configuration.maxRetryDelay = .milliseconds(5)
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
+        let transport = RecordingTransport()
+        transport.setRandomFaults(sends: 0.05, acknowledgements: 0.05)
+        let link = LinkSwitch()
+        let runner = startRun(outbox, transport, link)
+        let flapper = Task {
+            var up = false
+            while !Task.isCancelled {
+                up.toggle()
+                if up { link.up() } else { link.down() }
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 2...15)))
+            }
+        }
+        let stored = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for producer in 0..<4 {
+                group.addTask {
+                    var mine: [UInt64] = []
+                    for n in 0..<150 {
+                        let result = try await outbox.enqueue(topic: "p\(producer)", payload: payload("\(n)"))
+                        mine.append(try #require(result.sequence))
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: [UInt64]()) { $0 += $1 }
+        }
+        flapper.cancel()
+        await flapper.value
+        transport.setRandomFaults(sends: 0, acknowledgements: 0)
+        link.up()
+        await eventually("drained") { await outbox.statistics().depth == 0 }
+        runner.cancel()
+        await runner.value
+
+        var firstArrivals: [UInt64] = []
+        var seen = Set<UInt64>()
+        for sequence in transport.receivedSequences where seen.insert(sequence).inserted { firstArrivals.append(sequence) }
+        #expect(seen == Set(stored))
+        #expect(firstArrivals == stored.sorted())
+        let statistics = await outbox.statistics()
+        #expect(statistics.enqueued == 600)
+        #expect(statistics.sent == 600)
+        #expect(statistics.droppedTotal == 0)
+        await outbox.close()
+    }
+
     @Test("Draining starts when the link comes up, without a new event")
     func drainStartsOnLinkUp() async throws {
         let directory = try TemporaryDirectory()

@@ -18,6 +18,8 @@ final class RecordingTransport: OutboxTransport {
         var maxOutstanding = 0
         var refused = 0
         var loseAcknowledgements: Set<UInt64> = []
+        var randomSendFailures = 0.0
+        var randomLostAcknowledgements = 0.0
     }
 
     struct Refused: Error {}
@@ -34,6 +36,14 @@ final class RecordingTransport: OutboxTransport {
     func loseAcknowledgements(of sequences: Set<UInt64>) { state.withLock { $0.loseAcknowledgements = sequences } }
 
     struct AcknowledgementLost: Error {}
+
+    /// Refuses that fraction of sends and loses that fraction of acknowledgements, at random.
+    func setRandomFaults(sends: Double, acknowledgements: Double) {
+        state.withLock {
+            $0.randomSendFailures = sends
+            $0.randomLostAcknowledgements = acknowledgements
+        }
+    }
 
     /// While true, acknowledgements wait until `release` (PUBACKs that have not come yet).
     func setHolding(_ holding: Bool) { state.withLock { $0.holding = holding } }
@@ -56,7 +66,7 @@ final class RecordingTransport: OutboxTransport {
 
     func send(_ message: OutboxMessage) async throws -> OutboxAcknowledgement {
         let hold = try state.withLock { state -> Bool in
-            if state.failing || state.failuresLeft > 0 {
+            if state.failing || state.failuresLeft > 0 || Double.random(in: 0..<1) < state.randomSendFailures {
                 state.failuresLeft = max(state.failuresLeft - 1, 0)
                 state.refused += 1
                 throw Refused()
@@ -91,6 +101,7 @@ final class RecordingTransport: OutboxTransport {
             }
             try state.withLock { state in
                 if state.loseAcknowledgements.remove(sequence) != nil { throw AcknowledgementLost() }
+                if Double.random(in: 0..<1) < state.randomLostAcknowledgements { throw AcknowledgementLost() }
                 state.acknowledged.append(sequence)
             }
         }
