@@ -31,6 +31,21 @@ import Synchronization
 /// at critical level and counted, and a new file is started.
 ///
 /// **Threads.** Every SQLite call runs on one dedicated thread, never on the cooperative pool.
+///
+/// Usage (the agent's side; the transport is the only place that knows MQTT):
+/// ```swift
+/// struct UpstreamTransport: OutboxTransport {
+///     let client: MQTTClient
+///     func send(_ m: OutboxMessage) async throws -> OutboxAcknowledgement {
+///         let body = m.jsonObjectBody() ?? m.payload          // splices sequence, key, historical
+///         let pending = try client.publish(m.topic, body, qos: 1)  // queued in call order
+///         return OutboxAcknowledgement { try await pending.acknowledged() }  // PUBACK
+///     }
+/// }
+/// let outbox = try await Outbox.open(configuration: .init(path: "/var/lib/vigil/outbox.db"), logger: logger)
+/// try await outbox.enqueue(topic: "vigil/site/agent/events", payload: eventJSON, severity: 2, key: eventID)
+/// await outbox.run(transport: UpstreamTransport(client: client), linkStates: client.connectionStates)
+/// ```
 public final class Outbox: Sendable {
     public let configuration: OutboxConfiguration
     let storage: Storage
