@@ -1,7 +1,6 @@
 import CSQLite
 import Foundation
 import Logging
-import Synchronization
 
 /// The database side of the outbox. Everything below `thread` runs on that one thread only
 /// (hence `@unchecked Sendable`): the connection, its statements, the cached counters and the
@@ -12,7 +11,7 @@ final class Storage: @unchecked Sendable {
     let thread: StorageThread
 
     /// Requests waiting for the next group commit (guarded: appended from any task).
-    let incoming = Mutex<(requests: [EnqueueRequest], flushQueued: Bool)>(([], false))
+    let incoming = Locked<(requests: [EnqueueRequest], flushQueued: Bool)>(([], false))
 
     // MARK: Thread-confined state
 

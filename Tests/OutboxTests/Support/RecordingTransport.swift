@@ -1,6 +1,5 @@
 import Foundation
 import Outbox
-import Synchronization
 
 /// The outbox's peer in tests: a real in-process receiver that records every message it got,
 /// in arrival order, and acknowledges it, refuses it (link trouble), or holds the
@@ -24,7 +23,7 @@ final class RecordingTransport: OutboxTransport {
 
     struct Refused: Error {}
 
-    let state = Mutex(State())
+    let state = Protected(State())
 
     /// While true, every send throws (the broker is unreachable).
     func setFailing(_ failing: Bool) { state.withLock { $0.failing = failing } }
