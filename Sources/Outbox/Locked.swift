@@ -1,8 +1,8 @@
 import Foundation
 
-/// A value behind a pthread mutex (NSLock). Used where work is handed between a task and the
-/// storage thread: unlike `Synchronization.Mutex` (a futex on Linux), ThreadSanitizer sees the
-/// ordering it creates, so a TSan run of the tests stays meaningful.
+/// A value behind a pthread mutex (NSLock), for the state shared between tasks and the storage
+/// thread. Unlike `Synchronization.Mutex` (a bare futex on Linux), ThreadSanitizer sees the
+/// ordering it creates, so a TSan run of the tests reports only real races.
 final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value

@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 
 /// Vigil's store-and-forward queue for upstream events, over SQLite.
 ///
@@ -51,8 +50,8 @@ public final class Outbox: Sendable {
     let storage: Storage
     let logger: Logger
     /// Wakes the drainer of the active `run` (enqueue, link change, acknowledgement, ticks).
-    let doorbell = Mutex<AsyncStream<Void>.Continuation?>(nil)
-    let running = Mutex(false)
+    let doorbell = Locked<AsyncStream<Void>.Continuation?>(nil)
+    let running = Locked(false)
 
     private init(configuration: OutboxConfiguration, storage: Storage, logger: Logger) {
         self.configuration = configuration
