@@ -397,6 +397,24 @@ struct DeliveryTests {
         #expect(drained < full / 4, "file kept \(drained) of \(full) bytes")
     }
 
+    @Test("Topic, key and payload come back exactly as given, whatever their bytes")
+    func roundTripsOddContent() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let outbox = try await Outbox.open(configuration: .test(directory.database), logger: logger)
+        let topic = "vigil/ä/\u{0}/evt 😀"
+        let key = "k\u{0}ey-ü"
+        let bodies: [[UInt8]] = [[], [0], [0xFF, 0x00, 0xFE], Array("{\"a\":1}".utf8)]
+        let createdAt = OutboxConfiguration.systemMilliseconds() - 1234
+        for body in bodies {
+            #expect(try await outbox.enqueue(topic: topic, payload: body, severity: -3, key: key, createdAt: createdAt).sequence != nil)
+        }
+        let received = await drainAll(outbox)
+        #expect(received.map(\.payload) == bodies)
+        #expect(received.allSatisfy { $0.topic == topic && $0.key == key && $0.severity == -3 && $0.createdAt == createdAt })
+        await outbox.close()
+    }
+
     @Test("A closed outbox refuses new events with a clear error")
     func closedOutboxRefuses() async throws {
         let directory = try TemporaryDirectory()
