@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "VigilTestSupport"]),
         .testTarget(
             name: "OutboxTests",
-            dependencies: ["Outbox", "outbox-tool", "VigilTestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Outbox", "outbox-tool", "CSQLite", "VigilTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "AgentTests",
