@@ -198,3 +198,42 @@ struct GGUFReaderTests {
         }
     }
 }
+
+@Suite("GGUF required values")
+struct GGUFRequiredValueTests {
+    @Test func requiredValuesThrowNamingTheKey() throws {
+        let dir = try TempDir()
+        var writer = GGUFTestWriter.sample()
+        let path = dir.file("sample.gguf")
+        try writer.build().write(to: path)
+        let file = try GGUFFile.open(path: path)
+        #expect(try file.requiredInt("llama.block_count") == 2)
+        #expect(try file.requiredFloat("test.f32") == 0.5)
+        #expect(try file.requiredString("general.architecture") == "llama")
+        #expect(try file.requiredTensor(named: "half").type == .f16)
+        #expect(throws: GGUFError.missingTensor("blk.9.attn_q.weight")) { try file.requiredTensor(named: "blk.9.attn_q.weight") }
+        #expect(throws: GGUFError.missingMetadata(key: "general.architecture", expected: "an integer")) {
+            try file.requiredInt("general.architecture")
+        }
+        #expect(file.archKey("block_count") == "llama.block_count")
+    }
+
+    @Test func overlongStringInAnArrayIsALimitNotATruncation() throws {
+        var writer = GGUFTestWriter.sample()
+        var bytes = writer.build()
+        // The length field of the first vocabulary string follows the array's element type and count.
+        let countField = try #require(writer.fields.filter { $0.kind == .count }.dropFirst(2).first)
+        let firstLength = countField.offset + 8
+        for i in 0..<8 { bytes[firstLength + i] = UInt8(truncatingIfNeeded: UInt64(1 << 30) >> (8 * UInt64(i))) }
+        let dir = try TempDir()
+        try bytes.write(to: dir.file("long.gguf"))
+        do {
+            _ = try GGUFFile.open(path: dir.file("long.gguf"))
+            Issue.record("opened")
+        } catch let error as GGUFError {
+            guard case .limitExceeded(let what, _, _, let offset) = error else { Issue.record("\(error)"); return }
+            #expect(what.contains("element 0 of 'tokenizer.ggml.tokens'"))
+            #expect(offset == firstLength)
+        }
+    }
+}

@@ -200,8 +200,12 @@ enum GGUFParser {
                 throw .truncated(what: "length of element \(index) of '\(key)'", offset: start, needed: 8, fileSize: cursor.size)
             }
             let length = UInt64(littleEndian: cursor.base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
-            guard length <= UInt64(cursor.remaining - 8), length <= UInt64(GGUFLimits.maxStringLength) else {
-                throw .truncated(what: "element \(index) of '\(key)'", offset: start + 8, needed: Int(clamping: length),
+            guard length <= UInt64(GGUFLimits.maxStringLength) else {
+                throw .limitExceeded(what: "length of element \(index) of '\(key)'", value: length,
+                                     limit: UInt64(GGUFLimits.maxStringLength), offset: start)
+            }
+            guard length <= UInt64(cursor.remaining - 8) else {
+                throw .truncated(what: "element \(index) of '\(key)'", offset: start + 8, needed: Int(length),
                                  fileSize: cursor.size)
             }
             let bytes = UnsafeRawBufferPointer(start: cursor.base + start + 8, count: Int(length))
