@@ -171,6 +171,48 @@ struct GGUFReaderTests {
         #expect(key == "general.alignment")
     }
 
+    @Test func refusesDuplicates() throws {
+        var writer = GGUFTestWriter.sample()
+        writer.metadata.append(("test.u8", .uint8(1)))
+        guard case .duplicateKey("test.u8", _)? = try openError(writer.build()) else {
+            Issue.record("expected duplicateKey"); return
+        }
+        writer = GGUFTestWriter.sample()
+        writer.tensors.append(writer.tensors[1])
+        guard case .duplicateTensor("output_norm.weight", _)? = try openError(writer.build()) else {
+            Issue.record("expected duplicateTensor"); return
+        }
+    }
+
+    @Test func refusesBadShapes() throws {
+        var writer = GGUFTestWriter.sample()
+        writer.tensors = [GGUFTestWriter.Tensor(name: "odd", dimensions: [48, 2], type: .q4_0)]
+        var bytes = writer.build()
+        // The writer sized the data for 48 × 2 elements; ggml needs whole blocks per row.
+        guard case .invalidTensor("odd", let reason)? = try openError(bytes) else {
+            Issue.record("expected invalidTensor"); return
+        }
+        #expect(reason.contains("block size"))
+
+        writer = GGUFTestWriter.sample()
+        bytes = writer.build()
+        let dimCount = try #require(writer.fields.first { $0.kind == .dimensionCount })
+        overwrite(&bytes, at: dimCount.offset, width: 4, with: 5)
+        guard case .limitExceeded(let what, 5, 4, _)? = try openError(bytes) else {
+            Issue.record("expected limitExceeded"); return
+        }
+        #expect(what.contains("token_embd.weight"))
+
+        bytes = writer.build()
+        let dims = writer.fields.filter { $0.kind == .dimension }
+        overwrite(&bytes, at: dims[0].offset, width: 8, with: 1 << 32)
+        overwrite(&bytes, at: dims[1].offset, width: 8, with: 1 << 32)
+        guard case .invalidTensor("token_embd.weight", let overflow)? = try openError(bytes) else {
+            Issue.record("expected invalidTensor"); return
+        }
+        #expect(overflow.contains("overflows"))
+    }
+
     @Test func refusesWhatIsNotARegularFile() throws {
         let dir = try TempDir()
         #expect(throws: GGUFError.self) { try GGUFFile.open(path: dir.url.path) }
