@@ -18,6 +18,10 @@ public struct LiveAgent {
     public let model: (any NarrationModel)?
     public let registry: PrometheusCollectorRegistry
     public let logger: Logger
+    let pipeline: SharedPipeline
+
+    /// Readings accepted by the pipeline so far.
+    public var ingestedReadings: Int { pipeline.withLock { $0.statistics.readings } }
 
     /// `model` is the loaded language model, or nil for template narration; `registry` the metrics
     /// registry behind /metrics (nil: a private one).
@@ -28,6 +32,10 @@ public struct LiveAgent {
         self.model = model
         self.registry = registry ?? PrometheusCollectorRegistry()
         self.logger = logger
+        let pipeline = Pipeline(catalog: catalog, decoder: PayloadDecoder(maximumSize: configuration.maxPayloadBytes))
+        pipeline.maximumFutureSkew = Int64(configuration.maxFutureSkew * 1000)
+        pipeline.maximumAge = Int64(configuration.maxAge * 1000)
+        self.pipeline = SharedPipeline(pipeline)
     }
 
     public var topics: AgentTopics {
@@ -58,10 +66,7 @@ public struct LiveAgent {
         let local = try MQTTClient(configuration: localConfig, logger: logger.with(label: "vigil.mqtt.local"))
         warnIfInsecure(config.local)
 
-        var pipeline = Pipeline(catalog: catalog, decoder: PayloadDecoder(maximumSize: config.maxPayloadBytes))
-        pipeline.maximumFutureSkew = Int64(config.maxFutureSkew * 1000)
-        pipeline.maximumAge = Int64(config.maxAge * 1000)
-        let shared = SharedPipeline(pipeline)
+        let shared = pipeline
 
         var narration = NarrationConfiguration()
         narration.deadline = .milliseconds(Int64(config.narrationDeadline * 1000))

@@ -1,0 +1,132 @@
+import Foundation
+import Logging
+import MQTT
+import Telemetry
+
+/// `vigil bench live`: the agent in this process against a real broker, measured from outside —
+/// ingest throughput beside a plain subscriber on the same stream, and reading-to-alert latency
+/// through the broker on the detection path (template narration, so the model's time is not counted).
+public struct LiveBenchmark {
+    public var broker: BrokerSettings
+    public var catalogPath: String
+    public var readings = 200_000
+    public var latencySamples = 300
+
+    public init(broker: BrokerSettings, catalogPath: String) {
+        self.broker = broker
+        self.catalogPath = catalogPath
+    }
+
+    public struct Figures: Sendable {
+        public var published: Int
+        public var agentIngested: Int
+        public var subscriberReceived: Int
+        public var publishSeconds: Double
+        public var latenciesMs: [Double]
+        public var peakRSSKiB: Int
+    }
+
+    public func run(logger: Logger) async throws -> Figures {
+        let catalog = try Catalog.load(file: catalogPath)
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let url = "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)"
+        let yaml = """
+            agent: {name: bench, catalog: \(catalogPath), state_dir: \(state)}
+            local: {url: "\(url)"}
+            ingest: {max_future_skew: 3650d, max_age: 3650d}
+            narration: {enabled: false}
+            metrics: {enabled: false}
+            """
+        let configuration = try AgentConfiguration.parse(yaml: yaml, file: state + "/vigil.yaml")
+        var quiet = logger
+        quiet.logLevel = .error
+        let agent = LiveAgent(configuration: configuration, catalog: catalog, model: nil, logger: quiet)
+        let group = try await agent.makeServiceGroup(signals: false)
+        let running = Task { try await group.run() }
+        defer { running.cancel() }
+
+        // A plain subscriber on the same topics: the reference for "keeps up".
+        var plainConfig = mqttConfiguration(broker)
+        plainConfig.clientID = "bench-plain-\(getpid())"
+        plainConfig.inboundBufferCapacity = readings + 10_000
+        let plain = try MQTTClient(configuration: plainConfig, logger: quiet)
+        try await plain.connect()
+        for s in catalog.sensors { try await plain.subscribe(s.topic, qos: .atMostOnce) }
+        let plainCount = Task { () -> Int in
+            var n = 0
+            for await _ in plain.messages { n += 1 }
+            return n
+        }
+        var feederConfig = mqttConfiguration(broker)
+        feederConfig.clientID = "bench-feeder-\(getpid())"
+        let feeder = try MQTTClient(configuration: feederConfig, logger: quiet)
+        try await feeder.connect()
+        try await Task.sleep(for: .seconds(2))  // the agent connects and subscribes
+
+        // 1. Throughput: normal readings on every sensor, QoS 0, as fast as the feeder can.
+        let t0 = Int64(Date().timeIntervalSince1970 * 1000)
+        let payloads = catalog.sensors.map { s in (s.topic, ((s.limits.low ?? 0) + (s.limits.high ?? 100)) / 2) }
+        let started = ContinuousClock.now
+        for i in 0..<readings {
+            let (topic, mid) = payloads[i % payloads.count]
+            let ts = t0 + Int64(i / payloads.count) * 1000
+            let value = mid * (1 + 0.01 * Double((i * 7919) % 13 - 6) / 6)
+            try await feeder.publish(topic: topic, payload: Array("{\"ts\":\(ts),\"value\":\(value)}".utf8), qos: .atMostOnce)
+        }
+        let publishSeconds = (ContinuousClock.now - started).inSeconds
+        try await Task.sleep(for: .seconds(3))
+        let ingested = agent.ingestedReadings
+        await plain.disconnect()
+        let plainReceived = await plainCount.value
+
+        // 2. Latency: an out-of-range reading on a warmed-up sensor until its alert arrives.
+        var observerConfig = mqttConfiguration(broker)
+        observerConfig.clientID = "bench-observer-\(getpid())"
+        let observer = try MQTTClient(configuration: observerConfig, logger: quiet)
+        try await observer.connect()
+        try await observer.subscribe("vigil/bench/alerts/#", qos: .atLeastOnce)
+        var latencies: [Double] = []
+        var iterator = observer.messages.makeAsyncIterator()
+        var ts = t0 + Int64(readings / payloads.count + 10) * 1000
+        let sensorsWithLimits = catalog.sensors.filter { $0.limits.high != nil }
+        for k in 0..<latencySamples {
+            let sensor = sensorsWithLimits[k % sensorsWithLimits.count]
+            let high = sensor.limits.high ?? 100
+            let normal = ((sensor.limits.low ?? 0) + high) / 2
+            // Quiet period: normal values well past the detector's hysteresis and cooldown, in plant time.
+            for _ in 0..<3 {
+                ts += 600_000
+                try await feeder.publish(topic: sensor.topic, payload: Array("{\"ts\":\(ts),\"value\":\(normal)}".utf8), qos: .atMostOnce)
+            }
+            ts += 1000
+            let sent = ContinuousClock.now
+            try await feeder.publish(topic: sensor.topic, payload: Array("{\"ts\":\(ts),\"value\":\(high * 3 + 10)}".utf8), qos: .atMostOnce)
+            let deadline = sent + .seconds(2)
+            while ContinuousClock.now < deadline {
+                guard let message = await iterator.next() else { break }
+                guard message.topic.hasSuffix("/\(sensor.id.rawValue)") else { continue }
+                if let text = String(validating: message.payload, as: UTF8.self), text.contains("\"stage\":\"opened\"") {
+                    latencies.append((ContinuousClock.now - sent).inSeconds * 1000)
+                    break
+                }
+            }
+        }
+        await observer.disconnect()
+        await feeder.disconnect()
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
+        return Figures(published: readings, agentIngested: ingested, subscriberReceived: plainReceived,
+                       publishSeconds: publishSeconds, latenciesMs: latencies, peakRSSKiB: peakResidentKiB())
+    }
+}
+
+/// The process's peak resident set (VmHWM), in KiB.
+public func peakResidentKiB() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
+    }
+    return 0
+}
