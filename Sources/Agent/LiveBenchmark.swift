@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MQTT
+import Synchronization
 import Telemetry
 
 /// `vigil bench live`: the agent in this process against a real broker, measured from outside —
@@ -88,7 +89,13 @@ public struct LiveBenchmark {
         try await observer.connect()
         try await observer.subscribe("vigil/bench/alerts/#", qos: .atLeastOnce)
         var latencies: [Double] = []
-        var iterator = observer.messages.makeAsyncIterator()
+        let arrivals = AlertArrivals()
+        let consumer = Task {
+            for await message in observer.messages {
+                guard let text = String(validating: message.payload, as: UTF8.self), text.contains("\"stage\":\"opened\"") else { continue }
+                arrivals.arrived(topic: message.topic, at: .now)
+            }
+        }
         var ts = t0 + Int64(readings / payloads.count + 10) * 1000
         let sensorsWithLimits = catalog.sensors.filter { $0.limits.high != nil }
         for k in 0..<latencySamples {
@@ -96,23 +103,26 @@ public struct LiveBenchmark {
             let high = sensor.limits.high ?? 100
             let normal = ((sensor.limits.low ?? 0) + high) / 2
             // Quiet period: normal values well past the detector's hysteresis and cooldown, in plant time.
-            for _ in 0..<3 {
-                ts += 600_000
+            for _ in 0..<30 {
+                ts += 60_000
                 try await feeder.publish(topic: sensor.topic, payload: Array("{\"ts\":\(ts),\"value\":\(normal)}".utf8), qos: .atMostOnce)
             }
+            try await Task.sleep(for: .milliseconds(20))
             ts += 1000
+            let topic = "vigil/bench/alerts/\(sensor.asset)/\(sensor.id.rawValue)"
+            arrivals.expect(topic)
             let sent = ContinuousClock.now
             try await feeder.publish(topic: sensor.topic, payload: Array("{\"ts\":\(ts),\"value\":\(high * 3 + 10)}".utf8), qos: .atMostOnce)
             let deadline = sent + .seconds(2)
             while ContinuousClock.now < deadline {
-                guard let message = await iterator.next() else { break }
-                guard message.topic.hasSuffix("/\(sensor.id.rawValue)") else { continue }
-                if let text = String(validating: message.payload, as: UTF8.self), text.contains("\"stage\":\"opened\"") {
-                    latencies.append((ContinuousClock.now - sent).inSeconds * 1000)
+                if let arrived = arrivals.arrival(topic) {
+                    latencies.append((arrived - sent).inSeconds * 1000)
                     break
                 }
+                try await Task.sleep(for: .microseconds(200))
             }
         }
+        consumer.cancel()
         await observer.disconnect()
         await feeder.disconnect()
         await group.triggerGracefulShutdown()
@@ -129,4 +139,19 @@ public func peakResidentKiB() -> Int {
         return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
     }
     return 0
+}
+
+/// When the awaited alert arrived (set by the subscriber's task, read by the timing loop).
+final class AlertArrivals: Sendable {
+    private let state = Mutex<(topic: String?, at: ContinuousClock.Instant?)>((nil, nil))
+
+    func expect(_ topic: String) { state.withLock { $0 = (topic, nil) } }
+
+    func arrived(topic: String, at instant: ContinuousClock.Instant) {
+        state.withLock { s in if s.topic == topic && s.at == nil { s.at = instant } }
+    }
+
+    func arrival(_ topic: String) -> ContinuousClock.Instant? {
+        state.withLock { $0.topic == topic ? $0.at : nil }
+    }
 }
