@@ -106,13 +106,14 @@ struct SensorSettings: Sendable, Equatable {
     init() {}
 
     init(sensor: Sensor) {
-        periodMs = sensor.samplePeriod > 0 ? sensor.samplePeriod * 1000 : 0
+        periodMs = sensor.samplePeriod > 0 && sensor.samplePeriod.isFinite ? min(sensor.samplePeriod, 3.2e8) * 1000 : 0
         let d = sensor.detectors
         func on(_ name: String, _ fallback: Bool = true) -> Bool { d[name]?.enabled ?? fallback }
         func parameter(_ name: String, _ key: String) -> Double? { d[name]?.parameters[key] }
         func window(_ value: Double?, _ fallback: Int, _ range: ClosedRange<Int>) -> Int {
             guard let value, value.isFinite else { return fallback }
-            return min(max(Int(value.rounded()), range.lowerBound), range.upperBound)
+            let clamped = min(max(value.rounded(), Double(range.lowerBound)), Double(range.upperBound))
+            return Int(clamped)
         }
 
         limitsOn = on(DetectorName.limits)
@@ -140,9 +141,10 @@ struct SensorSettings: Sendable, Equatable {
 
         if let period = parameter(DetectorName.seasonal, "period"), period.isFinite, period > 0 {
             seasonalOn = on(DetectorName.seasonal)
-            seasonMs = period * 1000
-            let perPeriod = periodMs > 0 ? seasonMs / periodMs : 96
-            seasonBins = window(parameter(DetectorName.seasonal, "bins"), min(96, max(4, Int(perPeriod))), 4...128)
+            // One second to ten years: outside that a season means nothing (and would not fit the arithmetic).
+            seasonMs = min(max(period, 1), 3.2e8) * 1000
+            let perPeriod = periodMs > 0 ? min(seasonMs / periodMs, 96) : 96
+            seasonBins = window(parameter(DetectorName.seasonal, "bins"), max(4, Int(perPeriod)), 4...128)
         }
 
         correlationOn = on(DetectorName.correlation)

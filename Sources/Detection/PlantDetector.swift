@@ -243,7 +243,7 @@ public final class PlantDetector {
             id: "\(sensorIDs[i].rawValue):\(kind.rawValue):\(start)", stage: .opened, sensor: sensorIDs[i],
             asset: assetIDs[i], kind: kind, severity: severity, score: score, start: start, end: nil,
             detectedAt: detectedAt, baseline: baseline, peak: x, deviation: x - baseline,
-            duration: Double(detectedAt - start) / 1000, limit: limit, related: related,
+            duration: Double(detectedAt &- start) / 1000, limit: limit, related: related,
             window: downsample(eventTracks[i].history(limit: configuration.windowPoints), limit: configuration.windowPoints))
         eventTracks[i].opened = event
         eventTracks[i].kind = kind
@@ -268,7 +268,7 @@ public final class PlantDetector {
         event.deviation = event.peak - event.baseline
         event.score = max(event.score, eventTracks[i].peakScore)
         if event.score >= configuration.criticalScore { event.severity = .critical }
-        event.duration = Double(end - event.start) / 1000
+        event.duration = Double(end &- event.start) / 1000
         let before = event.window
         let during = eventTracks[i].during()
         let budget = configuration.windowPoints

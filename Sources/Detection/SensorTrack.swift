@@ -295,7 +295,21 @@ struct SensorTrack {
 
         lastT = t
         lastX = x
+        if !(mean.isFinite && spread.isFinite && level.isFinite && innovation.isFinite && meanDiff.isFinite
+             && recentSum.isFinite && referenceSum.isFinite && diffSum.isFinite) {
+            // Values so extreme that the arithmetic overflowed: start learning afresh rather than stay poisoned.
+            relearnFromScratch()
+            o.score = o.dominant == .limits ? 1 : 0
+        }
         return o
+    }
+
+    /// Forgets everything learned (rare: only after an arithmetic overflow; allocates new buffers).
+    mutating func relearnFromScratch() {
+        var fresh = SensorTrack(settings: settings)
+        fresh.partners = partners
+        fresh.partnerCount = partnerCount
+        self = fresh
     }
 
     /// Takes the recent window as the new normal level and spread (after a long event).
