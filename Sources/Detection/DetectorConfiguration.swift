@@ -8,6 +8,10 @@ import Telemetry
 public struct DetectorConfiguration: Sendable, Equatable {
     /// Readings a sensor must have before it may score or raise events (its baseline is learned meanwhile).
     public var warmUpReadings: Int = 300
+    /// ...or, for slow sensors, this much time since their first reading once they have `minimumWarmUpReadings`
+    /// (infinity: readings alone decide, as `vigil score` does).
+    public var warmUpSeconds: Double = 600
+    public var minimumWarmUpReadings: Int = 60
     /// An event opens when the score reaches this.
     public var openThreshold: Double = 0.5
     /// An open event counts as quiet while the score stays below this (hysteresis).

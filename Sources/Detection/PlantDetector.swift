@@ -21,6 +21,8 @@ public final class PlantDetector {
         var c = configuration
         c.windowPoints = min(max(c.windowPoints, 2), 60)
         c.warmUpReadings = max(c.warmUpReadings, 2)
+        c.minimumWarmUpReadings = min(max(c.minimumWarmUpReadings, 2), c.warmUpReadings)
+        if !(c.warmUpSeconds >= 0) { c.warmUpSeconds = .infinity }
         c.baselineReadings = max(c.baselineReadings, 10)
         c.quietReadings = max(c.quietReadings, 1)
         c.calibrationReadings = max(c.calibrationReadings, 10)
@@ -101,7 +103,7 @@ public final class PlantDetector {
             t: t, x: x, abnormal: abnormal, closeThreshold: configuration.closeThreshold,
             configuration: configuration, partnerValues: partnerValues)
         eventTracks[i].remember(t: t, x: x)
-        if tracks[i].count <= configuration.warmUpReadings { return 0 }
+        if !tracks[i].warm { return 0 }
         assemble(i, t: t, x: x, o, events: &events)
         return o.score
     }
@@ -110,7 +112,7 @@ public final class PlantDetector {
     public func advance(to now: Int64, events: inout [AnomalyEvent]) {
         for i in tracks.indices {
             let track = tracks[i]
-            guard track.settings.silenceOn, track.count > configuration.warmUpReadings,
+            guard track.settings.silenceOn, track.warm,
                   eventTracks[i].opened?.kind != .silence
             else { continue }
             let period = track.settings.periodMs > 0 ? track.settings.periodMs : track.interval

@@ -103,6 +103,7 @@ extension SensorTrack {
     /// Every learned field; settings and partners come from the catalog and are not saved.
     mutating func code<C: StateCoder>(_ c: inout C) throws {
         try c.code(&count); try c.code(&lastT); try c.code(&lastX); try c.code(&interval)
+        try c.code(&firstT); try c.code(&warm)
         try c.code(&level); try c.code(&innovation)
         try c.code(&mean); try c.code(&spread); try c.code(&baselineCount)
         try c.code(&values); try c.code(&valuesHead); try c.code(&valuesCount)
