@@ -241,8 +241,16 @@ public final class PlantDetector {
             return RelatedDeviation(sensor: sensorIDs[j], value: other.lastX, baseline: other.mean,
                                     deviation: deviation, score: other.count > 0 ? deviation / other.sigma : 0)
         }
+        var id = "\(sensorIDs[i].rawValue):\(kind.rawValue):\(start)"
+        if id == eventTracks[i].lastID {
+            eventTracks[i].idRepeat += 1
+            id += "-\(eventTracks[i].idRepeat + 1)"
+        } else {
+            eventTracks[i].lastID = id
+            eventTracks[i].idRepeat = 0
+        }
         let event = AnomalyEvent(
-            id: "\(sensorIDs[i].rawValue):\(kind.rawValue):\(start)", stage: .opened, sensor: sensorIDs[i],
+            id: id, stage: .opened, sensor: sensorIDs[i],
             asset: assetIDs[i], kind: kind, severity: severity, score: score, start: start, end: nil,
             detectedAt: detectedAt, baseline: baseline, peak: x, deviation: x - baseline,
             duration: Double(detectedAt &- start) / 1000, limit: limit, related: related,
