@@ -2,9 +2,18 @@ import Telemetry
 
 /// The streaming detector of a whole plant: one fixed-size state per catalog sensor.
 ///
-/// Single-threaded: the pipeline owns it. `ingest` does constant work per reading (a few windows of at most
-/// 96 values, up to four related sensors, one tail probability) and allocates nothing unless an event opens
-/// or resolves.
+/// Single-threaded: the pipeline owns it. Per reading, `ingest` does constant work and allocates nothing
+/// unless an event opens or resolves (event emission builds the event, its related deviations and window):
+/// - statistics: a one-step Huber EWMA, a slow gated baseline, two running window sums (recent 8 / reference 32
+///   readings by default, at most 32 + 64), a window of 32 absolute differences, a run counter, a seasonal
+///   bin (at most 128), up to four related-sensor regressions, six online calibrations;
+/// - fusion: one Gaussian tail (erfc + log10) for the strongest window statistic and at most one more for the
+///   spike statistic;
+/// - worst case: once per lap of a ring (every 32-40 readings) its sum is recomputed (at most 96 + 64 adds), an
+///   open event's window is halved when full (28 moves), and after an arithmetic overflow a sensor relearns
+///   from scratch (the only allocation without an event). State: about 3.8 KiB per sensor with a season.
+/// Measured with `vigil bench detect` (release): see the command's output.
+/// `advance(to:)` is O(sensors) per call.
 public final class PlantDetector {
     public let catalog: Catalog
     public let configuration: DetectorConfiguration
