@@ -48,7 +48,9 @@ let package = Package(
         // Streaming detectors and event assembly.
         .target(name: "Detection", dependencies: ["Telemetry"]),
         // The on-device language model engine.
-        .target(name: "MicroLM", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "MicroLM", dependencies: ["CMicroLMKernels", .product(name: "Logging", package: "swift-log")]),
+        // MicroLM's SIMD kernels and thread pool (C, per-function target attributes, run-time dispatch).
+        .target(name: "CMicroLMKernels"),
         // Events -> facts -> verified plain-language text.
         .target(
             name: "Narration",
@@ -98,9 +100,17 @@ let package = Package(
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "VigilTestSupport"]),
         .testTarget(
             name: "OutboxTests",
-            dependencies: ["Outbox", "outbox-tool", "VigilTestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Outbox", "outbox-tool", "CSQLite", "VigilTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "VigilTestSupport"]),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: [
+                "Agent", "VigilTestSupport", "Telemetry", "MQTT", "Simulation",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -29,10 +29,17 @@ public enum AgentModel {
         }
     }
 
-    static func loadModel(path: String, threads: Int, logger: Logger) -> (any NarrationModel)? {
-        // FIXME(lead): wire the MicroLM engine's narration adapter here once it lands.
-        logger.error("the narration engine is not wired in this build; alerts will use template text", metadata: ["model": "\(path)"])
-        return nil
+    /// Loads a model file for narration; nil (logged loudly) when the file is not a usable model.
+    public static func loadModel(path: String, threads: Int, logger: Logger) -> (any NarrationModel)? {
+        do {
+            let started = ContinuousClock.now
+            let model = try MicroLMNarrationModel.load(path: path, threads: threads, logger: logger)
+            logger.info("narration model loaded", metadata: ["model": "\(path)", "load_ms": "\((ContinuousClock.now - started).inSeconds * 1000)"])
+            return model
+        } catch {
+            logger.error("cannot load the narration model; alerts will use template text", metadata: ["model": "\(path)", "error": "\(error)"])
+            return nil
+        }
     }
 }
 

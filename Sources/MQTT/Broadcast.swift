@@ -10,11 +10,11 @@ final class Broadcast<Element: Sendable>: Sendable {
         var finished = false
     }
 
-    private let subscribers: Mutex<Subscribers>
+    private let subscribers: StateLock<Subscribers>
     private let bufferSize: Int
 
     init(initial: Element?, bufferSize: Int = 64) {
-        subscribers = Mutex(Subscribers(latest: initial))
+        subscribers = StateLock(Subscribers(latest: initial))
         self.bufferSize = bufferSize
     }
 

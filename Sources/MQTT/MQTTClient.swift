@@ -49,16 +49,34 @@ public final class MQTTClient: Sendable {
     /// task is cancelled (then the client is closed and `CancellationError` is thrown).
     public func connect(retryUntilConnected: Bool = false) async throws {
         let connection = self.connection
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                connection.start(retry: retryUntilConnected, continuation: continuation)
+        do {
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    connection.start(retry: retryUntilConnected, continuation: continuation)
+                }
+            } onCancel: {
+                connection.requestStop()
             }
-        } onCancel: {
-            connection.requestStop()
+        } catch MQTTError.clientClosed where Task.isCancelled {
+            throw CancellationError()
         }
         if Task.isCancelled && !connection.shared.withLock({ $0.connected }) {
             throw CancellationError()
         }
+    }
+
+    /// Connects (retrying until the broker is there), then runs until the task is cancelled,
+    /// and disconnects. The shape of a swift-service-lifecycle `Service.run()`: wrap it with
+    /// `cancelOnGracefulShutdown()` in the service.
+    public func run() async throws {
+        try await connect(retryUntilConnected: true)
+        let connection = self.connection
+        await withTaskCancellationHandler {
+            await connection.waitUntilStopped()
+        } onCancel: {
+            connection.requestStop()
+        }
+        await connection.waitUntilStopped()
     }
 
     /// Sends DISCONNECT (the broker does not publish the will), stops the network thread and
@@ -83,16 +101,11 @@ public final class MQTTClient: Sendable {
 
     /// The latest connection state.
     public var connectionState: MQTTConnectionState {
-        var latest: MQTTConnectionState?
-        // The broadcast holds the latest value; read it through a fresh stream would be
-        // asynchronous, so derive it from the shared state instead.
         connection.shared.withLock { state in
-            switch state.phase {
-            case .closed: latest = .closed
-            default: latest = state.connected ? .connected(sessionPresent: false) : .disconnected(reason: nil)
-            }
+            if state.phase == .closed { return .closed }
+            if state.connected { return .connected(sessionPresent: state.sessionPresent) }
+            return .disconnected(reason: state.lastDisconnectReason)
         }
-        return latest ?? .disconnected(reason: nil)
     }
 
     /// Connection state changes. Each access makes a new stream for one consumer; it starts
@@ -256,6 +269,7 @@ public final class MQTTClient: Sendable {
 
     /// Counters since the client was made.
     public var statistics: MQTTStatistics {
-        connection.counters.snapshot
+        let silent = connection.shared.withLock { state in state.subscriptions.values.count(where: \.silent) }
+        return connection.counters.snapshot(silentSubscriptions: silent)
     }
 }

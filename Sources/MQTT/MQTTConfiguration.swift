@@ -98,6 +98,9 @@ public struct MQTTConfiguration: Sendable, Equatable {
     public var keepAlive: Duration
     /// MQTT 3.1.1 clean session / MQTT 5 clean start.
     public var cleanSession: Bool
+    /// MQTT 5 only: how long the broker keeps the session after the connection ends.
+    /// nil: 0 with `cleanSession`, else "never expires" (like a 3.1.1 persistent session).
+    public var sessionExpiryInterval: Duration?
     public var username: String?
     public var password: String?
     public var tls: MQTTTLSConfiguration?
@@ -137,6 +140,7 @@ public struct MQTTConfiguration: Sendable, Equatable {
         self.protocolVersion = protocolVersion
         self.keepAlive = keepAlive
         self.cleanSession = cleanSession
+        self.sessionExpiryInterval = nil
         self.username = username
         self.password = password
         self.tls = tls
@@ -162,6 +166,9 @@ public struct MQTTConfiguration: Sendable, Equatable {
         }
         if let clientID, clientID.utf8.count > 65535 || clientID.utf8.contains(0) {
             throw .invalidConfiguration("clientID is longer than 65535 bytes or contains NUL")
+        }
+        if let interval = sessionExpiryInterval, interval < .zero || interval.wholeSeconds > Int64(UInt32.max) {
+            throw .invalidConfiguration("sessionExpiryInterval must be within 0...\(UInt32.max) seconds")
         }
         if password != nil && username == nil {
             throw .invalidConfiguration("a password needs a username")

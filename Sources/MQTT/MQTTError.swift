@@ -17,7 +17,7 @@ public struct MosquittoError: Error, Sendable, Equatable, CustomStringConvertibl
 
     public init(code: Int32, systemErrno: Int32? = nil) {
         self.code = code
-        self.systemErrno = code == Int32(MOSQ_ERR_ERRNO.rawValue) ? systemErrno : nil
+        self.systemErrno = code == Int32(MOSQ_ERR_ERRNO.rawValue) && systemErrno != 0 ? systemErrno : nil
     }
 
     /// `mosquitto_strerror(code)`, or the system's text for `MOSQ_ERR_ERRNO`.

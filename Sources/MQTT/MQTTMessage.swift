@@ -111,4 +111,6 @@ public struct MQTTStatistics: Sendable, Equatable {
     public var silenceEvents: Int
     /// Subscriptions refused by the broker (including on re-subscribe after a reconnect).
     public var subscriptionRejections: Int
+    /// Subscriptions the watchdog reports silent right now.
+    public var silentSubscriptions: Int
 }

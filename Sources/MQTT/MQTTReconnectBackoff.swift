@@ -14,9 +14,12 @@ public struct MQTTReconnectBackoff: Sendable {
 
     /// The upper bound of the next wait, before jitter.
     public var ceiling: Duration {
-        let shift = Swift.min(attempt, 40)
-        let grown = delay.min.secondsDouble * Double(1 << UInt64(shift))
-        return Swift.min(delay.max, .seconds(grown))
+        var grown = delay.min
+        for _ in 0..<attempt {
+            grown *= 2
+            if grown >= delay.max { return delay.max }
+        }
+        return Swift.min(grown, delay.max)
     }
 
     /// The next wait, with jitter from `generator`; counts one more attempt.

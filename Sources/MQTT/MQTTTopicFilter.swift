@@ -58,7 +58,7 @@ public struct MQTTTopicFilter: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `matches` over the topic's UTF-8 bytes.
-    public func matches(utf8 topic: UnsafeBufferPointer<UInt8>) -> Bool {
+    func matches(utf8 topic: UnsafeBufferPointer<UInt8>) -> Bool {
         if topic.isEmpty { return false }
         if topic[0] == UInt8(ascii: "$") {
             guard case .literal = levels[0] else { return false }

@@ -13,7 +13,7 @@ enum MosquittoLibrary {
 /// Threading: one dedicated thread (started by `start`) calls `mosquitto_connect`,
 /// `mosquitto_reconnect` and `mosquitto_loop`; every libmosquitto callback runs on it.
 /// Callers publish and subscribe from any thread: `mosquitto_threaded_set(true)` makes
-/// libmosquitto queue their packets and wake the loop. Shared state lives in `shared` (a Mutex),
+/// libmosquitto queue their packets and wake the loop. Shared state lives in `shared` (a lock),
 /// counters are atomics, and `loop` is touched only on the loop thread.
 /// The loop thread holds a strong reference to this object while it runs, so the
 /// `Unmanaged` user pointer given to libmosquitto is valid in every callback.
@@ -21,7 +21,7 @@ final class MosquittoConnection: @unchecked Sendable {
     let handle: OpaquePointer
     let configuration: MQTTConfiguration
     let logger: Logger
-    let shared = Mutex(SharedState())
+    let shared = StateLock(SharedState())
     let counters = Counters()
     let inboundStream: AsyncStream<MQTTMessage>
     let inbound: AsyncStream<MQTTMessage>.Continuation
@@ -29,7 +29,13 @@ final class MosquittoConnection: @unchecked Sendable {
     let watchdogEvents = Broadcast<MQTTWatchdogEvent>(initial: nil, bufferSize: 256)
     /// True while at least one subscription has a silence timeout (spares the lock per message).
     let hasWatchedSubscriptions = Atomic<Bool>(false)
+    /// libmosquitto's last error/warning log line (OpenSSL's reasons arrive this way). Its own
+    /// lock: libmosquitto may log from inside calls made while `shared` is held.
+    private let lastLibraryLog = StateLock<String?>(nil)
     private let wakeup = Wakeup()
+    /// `stopFlag` mirrors `SharedState.stopRequested`; both are read by the loop on every packet without the lock.
+    private let stopFlag = Atomic<Bool>(false)
+    private let abortFlag = Atomic<Bool>(false)
     /// Loop-thread-only state.
     private var loop = LoopState()
 
@@ -37,8 +43,9 @@ final class MosquittoConnection: @unchecked Sendable {
         enum Phase { case idle, starting, running, stopping, closed }
         var phase: Phase = .idle
         var connected = false
+        var sessionPresent = false
+        var lastDisconnectReason: String?
         var stopRequested = false
-        var abortRequested = false
         var firstConnect: CheckedContinuation<Void, any Error>?
         var retryFirstConnect = false
         var pendingPublishes: [Int32: CheckedContinuation<Void, any Error>] = [:]
@@ -49,8 +56,6 @@ final class MosquittoConnection: @unchecked Sendable {
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
         /// The broker's last refusal (CONNACK), for the error of a failed first connect.
         var lastRefusal: MQTTError?
-        /// libmosquitto's last error/warning log line (OpenSSL reasons arrive this way).
-        var lastLibraryLog: String?
     }
 
     struct PendingSubscribe {
@@ -72,6 +77,8 @@ final class MosquittoConnection: @unchecked Sendable {
         var justConnected = false
         var firstConnectError: MQTTError?
         var logHookInstalled = false
+        /// errno as libmosquitto left it when it reported the connection closed.
+        var lastDisconnectErrno: Int32 = 0
     }
 
     final class Counters: Sendable {
@@ -84,7 +91,7 @@ final class MosquittoConnection: @unchecked Sendable {
         let silenceEvents = Atomic<Int>(0)
         let subscriptionRejections = Atomic<Int>(0)
 
-        var snapshot: MQTTStatistics {
+        func snapshot(silentSubscriptions: Int) -> MQTTStatistics {
             MQTTStatistics(
                 received: received.load(ordering: .relaxed),
                 dropped: dropped.load(ordering: .relaxed),
@@ -93,7 +100,8 @@ final class MosquittoConnection: @unchecked Sendable {
                 reconnects: reconnects.load(ordering: .relaxed),
                 connectionsLost: connectionsLost.load(ordering: .relaxed),
                 silenceEvents: silenceEvents.load(ordering: .relaxed),
-                subscriptionRejections: subscriptionRejections.load(ordering: .relaxed)
+                subscriptionRejections: subscriptionRejections.load(ordering: .relaxed),
+                silentSubscriptions: silentSubscriptions
             )
         }
     }
@@ -225,7 +233,7 @@ final class MosquittoConnection: @unchecked Sendable {
 
     private func didLog(level: Int32, text: String) {
         if level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING) != 0 {
-            shared.withLock { $0.lastLibraryLog = text }
+            lastLibraryLog.withLock { $0 = text }
             logger.debug("libmosquitto: \(text)")
         } else {
             logger.trace("libmosquitto: \(text)")
@@ -245,6 +253,7 @@ final class MosquittoConnection: @unchecked Sendable {
         let now = ContinuousClock.now
         let first: CheckedContinuation<Void, any Error>? = shared.withLock { state in
             state.connected = true
+            state.sessionPresent = sessionPresent
             state.lastRefusal = nil
             let first = state.firstConnect
             state.firstConnect = nil
@@ -283,6 +292,7 @@ final class MosquittoConnection: @unchecked Sendable {
     }
 
     private func didDisconnect(code: Int32) {
+        loop.lastDisconnectErrno = errno
         let reason = code == 0 ? "disconnected by the client" : MosquittoError(code: code).description
         markDisconnected(reason: reason)
     }
@@ -358,6 +368,7 @@ final class MosquittoConnection: @unchecked Sendable {
             state.pendingPublishes.removeAll()
             state.pendingSubscribes.removeAll()
             state.pendingUnsubscribes.removeAll()
+            if state.connected { state.lastDisconnectReason = reason }
             state.connected = false
             return taken
         }
@@ -475,6 +486,7 @@ final class MosquittoConnection: @unchecked Sendable {
                 return false
             }
         }
+        stopFlag.store(true, ordering: .releasing)
         if closeNow {
             connectionStates.yield(.closed)
             finishStreams()
@@ -483,7 +495,7 @@ final class MosquittoConnection: @unchecked Sendable {
     }
 
     func requestAbort() {
-        shared.withLock { $0.abortRequested = true }
+        abortFlag.store(true, ordering: .releasing)
     }
 
     func waitUntilStopped() async {
@@ -513,8 +525,16 @@ final class MosquittoConnection: @unchecked Sendable {
         var firstAttempt = true
         var attemptStartedAt: ContinuousClock.Instant?
         var failuresInARow = 0
+        var nextSilenceCheck = ContinuousClock.now
+        // A connection that dies right after CONNACK (a client-id clash, a broker that kicks us)
+        // must not reset the backoff, or the client would reconnect in a tight loop.
+        var connectedAt: ContinuousClock.Instant?
+        let stableConnection = Duration.seconds(10)
         let host = configuration.host
         let port = configuration.port
+        if configuration.tls == nil && configuration.password != nil && !Self.isLoopback(host) {
+            logger.warning("MQTT password sent without TLS to a non-loopback broker; use mqtts")
+        }
         if configuration.tls?.insecure == true {
             logger.warning("TLS VERIFICATION IS DISABLED (tls.insecure): the broker's certificate and name are not checked. Never use this in production.")
         }
@@ -522,23 +542,21 @@ final class MosquittoConnection: @unchecked Sendable {
         setLogHook(true)
 
         while true {
-            let (stop, abort) = shared.withLock { state in
-                defer { state.abortRequested = false }
-                return (state.stopRequested, state.abortRequested)
-            }
-            if stop { break }
+            if stopFlag.load(ordering: .acquiring) { break }
+            let abort = abortFlag.exchange(false, ordering: .acquiringAndReleasing)
 
             if !socketUp {
                 if !firstAttempt {
                     let wait = backoff.next()
                     logger.debug("MQTT reconnect attempt", metadata: ["attempt": "\(backoff.attempt)", "wait": "\(wait)"])
                     wakeup.wait(seconds: wait.secondsDouble)
-                    if shared.withLock({ $0.stopRequested }) { break }
+                    if stopFlag.load(ordering: .acquiring) { break }
                 }
-                shared.withLock { $0.lastLibraryLog = nil }
-                let rc = firstAttempt
-                    ? mosquitto_connect(handle, host, Int32(port), Int32(configuration.keepAlive.wholeSeconds))
-                    : mosquitto_reconnect(handle)
+                lastLibraryLog.withLock { $0 = nil }
+                // Asynchronous connect: only the name lookup blocks; the TCP and TLS handshakes
+                // finish inside mosquitto_loop, so connectTimeout and stop requests bound them.
+                loop.lastDisconnectErrno = 0
+                let rc = firstAttempt ? firstConnect(host: host, port: port) : mosquitto_reconnect_async(handle)
                 let systemErrno = errno
                 firstAttempt = false
                 if rc != MosquittoError.success {
@@ -565,6 +583,8 @@ final class MosquittoConnection: @unchecked Sendable {
             let rc = mosquitto_loop(handle, Self.loopTimeoutMilliseconds, 1)
             let systemErrno = errno
             if rc != MosquittoError.success || mosquitto_socket(handle) < 0 {
+                if let since = connectedAt, since.duration(to: .now) >= stableConnection { backoff.reset() }
+                connectedAt = nil
                 socketUp = false
                 attemptStartedAt = nil
                 setLogHook(true)
@@ -582,7 +602,7 @@ final class MosquittoConnection: @unchecked Sendable {
                 loop.justConnected = false
                 attemptStartedAt = nil
                 failuresInARow = 0
-                backoff.reset()
+                connectedAt = .now
                 setLogHook(logger.logLevel <= .trace)
             } else if let started = attemptStartedAt, started.duration(to: .now) > configuration.connectTimeout {
                 attemptStartedAt = nil
@@ -590,7 +610,13 @@ final class MosquittoConnection: @unchecked Sendable {
                 logger.warning("MQTT broker sent no CONNACK in time; reconnecting")
                 _ = shutdown(mosquitto_socket(handle), Int32(SHUT_RDWR))
             }
-            checkSilence()
+            if hasWatchedSubscriptions.load(ordering: .relaxed) {
+                let now = ContinuousClock.now
+                if now >= nextSilenceCheck {
+                    nextSilenceCheck = now.advanced(by: .milliseconds(50))
+                    checkSilence()
+                }
+            }
         }
 
         // Leaving: say goodbye properly so that the broker does not publish the will.
@@ -606,15 +632,43 @@ final class MosquittoConnection: @unchecked Sendable {
         finishLoop()
     }
 
+    private static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// The first CONNECT of a `connect()`. MQTT 5 sessions that outlive the connection need
+    /// a Session Expiry Interval property; libmosquitto only takes CONNECT properties in its
+    /// blocking connect (and keeps them for later reconnects), so that case blocks on the
+    /// TCP connect once. Everything else connects asynchronously.
+    private func firstConnect(host: String, port: Int) -> Int32 {
+        let keepAlive = Int32(configuration.keepAlive.wholeSeconds)
+        guard configuration.protocolVersion == .v5 else {
+            return mosquitto_connect_async(handle, host, Int32(port), keepAlive)
+        }
+        let expiry: UInt32
+        if let interval = configuration.sessionExpiryInterval {
+            expiry = UInt32(clamping: interval.wholeSeconds)
+        } else {
+            expiry = configuration.cleanSession ? 0 : UInt32.max
+        }
+        guard expiry > 0 else { return mosquitto_connect_async(handle, host, Int32(port), keepAlive) }
+        var properties: OpaquePointer?
+        defer { mosquitto_property_free_all(&properties) }
+        let rc = mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), expiry)
+        guard rc == MosquittoError.success else { return rc }
+        return mosquitto_connect_bind_v5(handle, host, Int32(port), keepAlive, nil, properties)
+    }
+
     private func connectContext(host: String, port: Int) -> String {
         var context = "connecting to \(configuration.tls == nil ? "mqtt" : "mqtts")://\(host):\(port)"
-        if let line = shared.withLock({ $0.lastLibraryLog }) { context += " (\(line))" }
+        if let line = lastLibraryLog.withLock({ $0 }) { context += " (\(line))" }
         return context
     }
 
     private func failureOfLastAttempt(code: Int32, systemErrno: Int32, host: String, port: Int) -> MQTTError {
         if let refusal = shared.withLock({ $0.lastRefusal }) { return refusal }
         let code = code == MosquittoError.success ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : code
+        let systemErrno = loop.lastDisconnectErrno != 0 ? loop.lastDisconnectErrno : systemErrno
         return .library(MosquittoError(code: code, systemErrno: systemErrno), context: connectContext(host: host, port: port))
     }
 

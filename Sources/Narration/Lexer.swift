@@ -2,8 +2,8 @@ import Telemetry
 
 /// Splits a text into the pieces the verifier judges: known names (longest match first), the start
 /// time, listed causes, numbers with the unit that follows them, words and punctuation.
-struct Lexer {
-    enum Token: Equatable {
+struct Lexer: Sendable {
+    enum Token: Equatable, Sendable {
         case sensor(SensorID)
         case asset
         case foreign(String)
@@ -18,9 +18,11 @@ struct Lexer {
     struct Item {
         var token: Token
         var offset: Int
+        /// One past the last character (for a number: past its unit).
+        var end: Int = 0
     }
 
-    private struct Pattern {
+    private struct Pattern: Sendable {
         var chars: [Character]
         var token: Token
     }
@@ -70,10 +72,33 @@ struct Lexer {
         }.map(\.element)
         var unitSet = Set<String>()
         var unitList: [String] = []
+        let own = Set(facts.numbers.map(\.unit).filter { !$0.isEmpty })
         for u in facts.numbers.map(\.unit) + Lexer.commonUnits where !u.isEmpty && unitSet.insert(u).inserted {
+            // `mm` would end `mm/s` early while it is being written.
+            if !own.contains(u), own.contains(where: { $0.hasPrefix(u) }) { continue }
             unitList.append(u)
         }
         units = unitList.sorted { $0.count > $1.count }.map(Array.init)
+    }
+
+    /// Where a known (own) name, time or cause starts that the text ends in the middle of: the text
+    /// from there on is unfinished and judged once it is complete. Nil when the text ends in none.
+    func unfinishedNameStart(_ text: [Character]) -> Int? {
+        let lower = text.map { Character($0.lowercased()) }
+        let n = lower.count
+        for start in 0..<n where start == 0 || !Lexer.isWordCharacter(text[start - 1]) {
+            let rest = n - start
+            for p in patterns where p.chars.count > rest {
+                if case .foreign = p.token { continue }
+                var same = true
+                for k in 0..<rest where lower[start + k] != p.chars[k] {
+                    same = false
+                    break
+                }
+                if same { return start }
+            }
+        }
+        return nil
     }
 
     /// The name without a leading tag (`P-101 motor current` → `motor current`), if it has one.
@@ -106,9 +131,14 @@ struct Lexer {
             let c = text[i]
             if c == " " || c == "\t" || c == "\n" || c == "\r" { i += 1; continue }
             if boundaryBefore(i) {
-                for p in patterns where i + p.chars.count <= n {
-                    if Array(lower[i..<(i + p.chars.count)]) == p.chars, boundaryAfter(i + p.chars.count) {
-                        items.append(Item(token: p.token, offset: i))
+                for p in patterns where i + p.chars.count <= n && lower[i] == p.chars[0] {
+                    var same = true
+                    for k in 1..<p.chars.count where lower[i + k] != p.chars[k] {
+                        same = false
+                        break
+                    }
+                    if same, boundaryAfter(i + p.chars.count) {
+                        items.append(Item(token: p.token, offset: i, end: i + p.chars.count))
                         i += p.chars.count
                         continue scan
                     }
@@ -131,7 +161,7 @@ struct Lexer {
                     while j < n, Lexer.isWordCharacter(text[j]) { j += 1 }
                     let w = String(lower[start..<j])
                     if !units.contains(where: { String($0) == String(text[i..<j]) }) {
-                        items.append(Item(token: .word(w), offset: start))
+                        items.append(Item(token: .word(w), offset: start, end: j))
                         i = j
                         continue
                     }
@@ -139,7 +169,7 @@ struct Lexer {
                 var unit: String?
                 var k = i
                 if k < n, text[k] == " " { k += 1 }
-                for u in units where k + u.count <= n && Array(text[k..<(k + u.count)]) == u {
+                for u in units where k + u.count <= n && text[k] == u[0] && Array(text[k..<(k + u.count)]) == u {
                     let end = k + u.count
                     let lastIsWord = u.last.map(Lexer.isWordCharacter) ?? false
                     if !lastIsWord || boundaryAfter(end) {
@@ -150,7 +180,7 @@ struct Lexer {
                 }
                 let value = Double(written.hasPrefix("+") ? String(written.dropFirst()) : written) ?? .nan
                 items.append(Item(token: .number(value: value, written: written, decimals: decimals, unit: unit),
-                                  offset: start))
+                                  offset: start, end: i))
                 continue
             }
             if c.isLetter {
@@ -162,16 +192,16 @@ struct Lexer {
                 }
                 var w = String(lower[start..<i])
                 if w.hasSuffix("'s") { w.removeLast(2) }
-                items.append(Item(token: .word(w), offset: start))
+                items.append(Item(token: .word(w), offset: start, end: i))
                 continue
             }
             if c == "." || c == "!" || c == "?" {
                 let end = i + 1 >= n || text[i + 1] == " " || text[i + 1] == "\n"
-                items.append(Item(token: end ? .sentenceEnd : .punctuation(c), offset: i))
+                items.append(Item(token: end ? .sentenceEnd : .punctuation(c), offset: i, end: i + 1))
                 i += 1
                 continue
             }
-            items.append(Item(token: .punctuation(c), offset: i))
+            items.append(Item(token: .punctuation(c), offset: i, end: i + 1))
             i += 1
         }
         return items

@@ -5,8 +5,11 @@ public struct NarrationConfiguration: Sendable, Equatable {
     /// Token budget of one alert.
     public var maxTokens: Int
     public var promptStyle: PromptStyle
-    /// Steer generation with `FactConstraint` (numbers, units and tags only from the facts).
+    /// Steer generation: numbers, units and tags only from the facts, each number of the sensor it is said
+    /// of, no direction word against the facts, no instruction, repetition or unlisted cause.
     public var constrained: Bool
+    /// Vigil writes the start of the alert (`<sensor> on <asset>`) and the model continues it.
+    public var forcedStart: Bool
     /// Alerts waiting for the model; beyond this the oldest is dropped (it gets the template).
     public var queueCapacity: Int
     /// After a model narration for an asset, further alerts of that asset within this much event time
@@ -17,13 +20,14 @@ public struct NarrationConfiguration: Sendable, Equatable {
 
     public init(
         deadline: Duration = .milliseconds(1500), maxTokens: Int = 72, promptStyle: PromptStyle = .fewShot,
-        constrained: Bool = true, queueCapacity: Int = 32, cooldown: Duration = .seconds(60),
+        constrained: Bool = true, forcedStart: Bool = true, queueCapacity: Int = 32, cooldown: Duration = .seconds(60),
         narrateResolved: Bool = false
     ) {
         self.deadline = deadline
         self.maxTokens = maxTokens
         self.promptStyle = promptStyle
         self.constrained = constrained
+        self.forcedStart = forcedStart
         self.queueCapacity = queueCapacity
         self.cooldown = cooldown
         self.narrateResolved = narrateResolved

@@ -63,11 +63,24 @@ public final class Narrator: Sendable {
                                verdict: verdict, narrative: narrative)
         }
         guard let model else { return template("no model loaded") }
-        let prompt = PromptBuilder.build(facts, style: configuration.promptStyle)
-        let constraint = configuration.constrained ? FactConstraint(facts: facts) : nil
+        let prompt = PromptBuilder.build(facts, style: configuration.promptStyle, forcedStart: configuration.forcedStart)
+        let verifier = Verifier(facts: facts, catalog: catalog)
+        var steer: (@Sendable (String) -> Bool)?
+        if configuration.constrained {
+            let numbers = FactConstraint(facts: facts)
+            let start = prompt.answerStart
+            steer = { @Sendable generated in
+                let text = start + generated
+                // Ending (a newline, or the engine's end-of-text as "\n") only where the text is complete.
+                if let newline = text.firstIndex(of: "\n") {
+                    return verifier.verify(String(text[..<newline]).trimmingSpaces()).accepted
+                }
+                return numbers.allows(text) && verifier.allowsPrefix(text)
+            }
+        }
         let request = CompletionRequest(
             prefix: prompt.prefix, suffix: prompt.suffix, stop: prompt.stop, maxTokens: configuration.maxTokens,
-            deadline: deadline, constraint: constraint.map { c in { @Sendable text in c.allows(text) } })
+            deadline: deadline, constraint: steer)
 
         let result = await runModel(model, request, deadline: deadline)
         let completion: Completion
@@ -80,12 +93,18 @@ public final class Narrator: Sendable {
         case .success(let c?):
             completion = c
         }
-        let text = Narrator.clean(completion.text)
+        var text = Narrator.clean(prompt.answerStart + completion.text)
         if completion.stop == .deadline {
             return template("deadline passed before the model finished", prompt: prompt, modelText: text,
                             completion: completion)
         }
-        let verdict = Verifier(facts: facts, catalog: catalog).verify(text)
+        var verdict = verifier.verify(text)
+        if !verdict.accepted, let shorter = Narrator.longestVerifiedStart(of: text, verifier) {
+            // The model went astray after a complete sentence (or was cut off where the steering left no
+            // way on): keep what verifies, the model's own words up to a sentence end.
+            text = shorter.text
+            verdict = shorter.verdict
+        }
         guard verdict.accepted else {
             return template("verifier: \(verdict.reason ?? "rejected")", prompt: prompt, modelText: text,
                             completion: completion, verdict: verdict)
@@ -122,6 +141,26 @@ public final class Narrator: Sendable {
                 }
             }
         }
+    }
+
+    /// The longest start of `text` that ends a sentence and passes the verifier: up to an existing
+    /// sentence end, or the whole text closed with a full stop.
+    static func longestVerifiedStart(of text: String, _ verifier: Verifier) -> (text: String, verdict: Verdict)? {
+        var cut = text
+        while let last = cut.last, last == "," || last == ";" || last == " " { cut.removeLast() }
+        if cut.last != "." {
+            let closed = verifier.verify(cut + ".")
+            if closed.accepted { return (cut + ".", closed) }
+        }
+        let chars = Array(text)
+        var ends: [Int] = []
+        for i in chars.indices where chars[i] == "." && (i + 1 == chars.count || chars[i + 1] == " ") { ends.append(i) }
+        for end in ends.reversed() {
+            let candidate = String(chars[...end])
+            let v = verifier.verify(candidate)
+            if v.accepted { return (candidate, v) }
+        }
+        return nil
     }
 
     /// The first line, trimmed; a leading `Alert:` the model may repeat is dropped.

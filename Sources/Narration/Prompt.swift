@@ -14,6 +14,9 @@ public struct Prompt: Sendable, Equatable {
     public var prefix: String
     public var suffix: String
     public var stop: [String]
+    /// The start of the alert, written by Vigil at the end of the prompt (`P-101 motor current on Pump P-101`);
+    /// the model continues it. Empty when the model writes the whole alert.
+    public var answerStart: String
     public var text: String { prefix + suffix }
 }
 
@@ -62,30 +65,68 @@ public enum PromptBuilder {
         are copied exactly from the facts.
         """
 
-    /// Worked examples on a machine that is not in any plant catalog.
-    static let examples: [(facts: String, alert: String)] = [
-        ("machine: Compressor C-7 | sensor: C-7 outlet temperature | event: spike at 14:02:11 UTC | value: 88.4 °C | baseline: 71.0 °C | change: up 17.4 °C | related: C-7 motor current up 3.2 A",
-         "C-7 outlet temperature on Compressor C-7 spiked to 88.4 °C at 14:02:11 UTC, 17.4 °C above its baseline of 71.0 °C. At the same time, C-7 motor current rose by 3.2 A."),
-        ("machine: Blower B-3 | sensor: B-3 air flow | event: drift at 02:40:00 UTC | value: 410 m3/h | baseline: 520 m3/h | change: down 110 m3/h | for: 25 min | listed causes: a clogged filter",
-         "B-3 air flow on Blower B-3 has drifted down to 410 m3/h since 02:40:00 UTC, 110 m3/h below its baseline of 520 m3/h. Possible causes listed for this machine: a clogged filter."),
-        ("machine: Boiler K-2 | sensor: K-2 drum level | event: stuck at 09:15:30 UTC | stuck at: 47.5 % | for: 12 min",
-         "K-2 drum level on Boiler K-2 has been stuck at 47.5 % for 12 min since 09:15:30 UTC."),
-        ("machine: Mixer M-9 | sensor: M-9 shaft speed | event: dip at 21:07:45 UTC | value: 610 rpm | baseline: 900 rpm | change: down 290 rpm | related: M-9 motor current down 4.1 A, M-9 torque steady at 52 Nm",
-         "M-9 shaft speed on Mixer M-9 dipped to 610 rpm at 21:07:45 UTC, 290 rpm below its baseline of 900 rpm. At the same time, M-9 motor current fell by 4.1 A."),
-    ]
+    typealias Example = (facts: String, alert: String)
 
-    public static func build(_ facts: Facts, style: PromptStyle) -> Prompt {
+    /// Worked examples on machines that are in no plant catalog, written the way the verifier wants:
+    /// the numbers, units and names of the facts, the direction in words.
+    static let spikeExample: Example = (
+        "machine: Compressor C-7 | sensor: C-7 outlet temperature | event: spike at 14:02:11 UTC | value: 88.4 °C | baseline: 71.0 °C | change: up 17.4 °C | related: C-7 motor current up 3.2 A",
+        "C-7 outlet temperature on Compressor C-7 spiked to 88.4 °C at 14:02:11 UTC, 17.4 °C above its baseline of 71.0 °C. At the same time, C-7 motor current rose by 3.2 A.")
+    static let levelShiftExample: Example = (
+        "machine: Blower B-3 | sensor: B-3 air flow | event: level shift at 02:40:00 UTC | value: 410 m3/h | baseline: 520 m3/h | change: down 110 m3/h | for: 50 s | related: B-3 motor current down 1.5 A | listed causes: a clogged filter",
+        "B-3 air flow on Blower B-3 shifted down to 410 m3/h at 02:40:00 UTC, 110 m3/h below its baseline of 520 m3/h. At the same time, B-3 motor current fell by 1.5 A; possibly a clogged filter.")
+
+    /// The example for each kind, placed last before the event's facts (most models copy the nearest one).
+    static func example(for kind: AnomalyKind) -> Example {
+        switch kind {
+        case .spike, .levelShift:
+            return ("machine: Mixer M-9 | sensor: M-9 shaft speed | event: dip at 21:07:45 UTC | value: 610 rpm | baseline: 900 rpm | change: down 290 rpm | related: M-9 motor current down 4.1 A",
+                    "M-9 shaft speed on Mixer M-9 dipped to 610 rpm at 21:07:45 UTC, 290 rpm below its baseline of 900 rpm. At the same time, M-9 motor current fell by 4.1 A.")
+        case .dip:
+            return ("machine: Mixer M-9 | sensor: M-9 shaft speed | event: dip at 21:07:45 UTC | value: 610 rpm | baseline: 900 rpm | change: down 290 rpm",
+                    "M-9 shaft speed on Mixer M-9 dipped to 610 rpm at 21:07:45 UTC, 290 rpm below its baseline of 900 rpm.")
+        case .correlationBreak:
+            return ("machine: Boiler K-2 | sensor: K-2 steam pressure | event: correlation break at 11:20:05 UTC | value: 8.15 bar | baseline: 8.57 bar | change: down 0.42 bar | related: K-2 feed flow up 2.4 m3/h | listed causes: a stuck valve",
+                    "K-2 steam pressure on Boiler K-2 broke from its related sensors at 11:20:05 UTC and reads 8.15 bar, 0.42 bar below its baseline of 8.57 bar. At the same time, K-2 feed flow rose by 2.4 m3/h; possibly a stuck valve.")
+        case .volatilityShift, .oscillation:
+            return ("machine: Mixer M-9 | sensor: M-9 shaft speed | event: \(kind.words) at 21:07:45 UTC | value: 935 rpm | baseline: 900 rpm | related: M-9 motor current up 0.8 A | listed causes: a loose coupling",
+                    "M-9 shaft speed on Mixer M-9 has turned erratic since 21:07:45 UTC, reaching 935 rpm around a baseline of 900 rpm. At the same time, M-9 motor current rose by 0.8 A; possibly a loose coupling.")
+        case .stuck:
+            return ("machine: Chiller H-5 | sensor: H-5 supply temperature | event: stuck at 09:15:30 UTC | stuck at: 6.2 °C | for: 12 min | related: H-5 return temperature up 0.4 °C",
+                    "H-5 supply temperature on Chiller H-5 has been stuck at 6.2 °C for 12 min since 09:15:30 UTC. At the same time, H-5 return temperature rose by 0.4 °C.")
+        case .drift:
+            return ("machine: Conveyor V-8 | sensor: V-8 belt load | event: drift at 05:31:00 UTC | value: 61.5 % | baseline: 52.0 % | change: up 9.5 % | for: 25 min | related: V-8 motor current up 1.2 A | listed causes: a worn idler",
+                    "V-8 belt load on Conveyor V-8 has drifted up to 61.5 % since 05:31:00 UTC, 9.5 % above its baseline of 52.0 %. At the same time, V-8 motor current rose by 1.2 A; possibly a worn idler.")
+        case .silence:
+            return ("machine: Boiler K-2 | sensor: K-2 feed flow | event: silence at 04:10:00 UTC | no readings for: 45 s | related: K-2 steam pressure down 0.05 bar | listed causes: a communication fault",
+                    "K-2 feed flow on Boiler K-2 has sent no readings for 45 s since 04:10:00 UTC. At the same time, K-2 steam pressure fell by 0.05 bar; possibly a communication fault.")
+        case .outOfRange:
+            return ("machine: Chiller H-5 | sensor: H-5 condenser level | event: out of range at 16:45:00 UTC | value: 97.3 % | baseline: 80.1 % | change: up 17.2 % | limit: 95.0 % | related: H-5 return temperature up 0.9 °C",
+                    "H-5 condenser level on Chiller H-5 reached 97.3 % at 16:45:00 UTC, above its high limit of 95.0 %. At the same time, H-5 return temperature rose by 0.9 °C.")
+        case .seasonal:
+            return ("machine: Chiller H-5 | sensor: H-5 condenser level | event: seasonal at 16:45:00 UTC | value: 88.0 % | baseline: 80.1 % | change: up 7.9 % | related: H-5 return temperature up 0.9 °C",
+                    "H-5 condenser level on Chiller H-5 left its usual daily pattern at 16:45:00 UTC, reading 88.0 %, 7.9 % above the expected 80.1 %. At the same time, H-5 return temperature rose by 0.9 °C.")
+        }
+    }
+
+    public static func build(_ facts: Facts, style: PromptStyle, forcedStart: Bool = true) -> Prompt {
+        let start = forcedStart ? "\(facts.sensor) on \(facts.asset)" : ""
         switch style {
         case .fewShot:
+            // Two fixed examples (their KV cache is shared by every alert), then one of the event's kind
+            // (shared by alerts of that kind), then the event.
             var prefix = instruction + "\n\n"
-            for e in examples { prefix += "Facts: \(e.facts)\nAlert: \(e.alert)\n\n" }
+            for e in [spikeExample, levelShiftExample, example(for: facts.kind)] {
+                prefix += "Facts: \(e.facts)\nAlert: \(e.alert)\n\n"
+            }
             prefix += "Facts:"
-            return Prompt(prefix: prefix, suffix: " " + factLine(facts) + "\nAlert:", stop: ["\n"])
+            return Prompt(prefix: prefix, suffix: " " + factLine(facts) + "\nAlert:" + (start.isEmpty ? "" : " " + start),
+                          stop: ["\n"], answerStart: start)
         case .chat:
             let system = "You write short, factual plant alerts: one or two sentences, numbers and names copied exactly from the facts."
             let prefix = "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\nWrite the alert for these facts: "
-            return Prompt(prefix: prefix, suffix: factLine(facts) + "<|im_end|>\n<|im_start|>assistant\n",
-                          stop: ["<|im_end|>", "\n"])
+            return Prompt(prefix: prefix, suffix: factLine(facts) + "<|im_end|>\n<|im_start|>assistant\n" + start,
+                          stop: ["<|im_end|>", "\n"], answerStart: start)
         }
     }
 }

@@ -8,11 +8,19 @@ public enum TemplateNarrator {
         narrate(Facts(event: event, catalog: catalog))
     }
 
+    /// The longest text that fits the verifier's length bound: two related sensors and the causes,
+    /// then fewer, then the first sentence alone.
+    public static let maxCharacters = 320
+
     public static func narrate(_ f: Facts) -> String {
         var first = main(f)
         if first.last != "." { first += "." }
-        guard let second = secondSentence(f) else { return first }
-        return first + " " + second
+        for (related, causes) in [(2, true), (1, true), (2, false), (1, false), (0, true)] {
+            guard let second = secondSentence(f, related: related, causes: causes) else { continue }
+            let text = first + " " + second
+            if text.count <= maxCharacters { return text }
+        }
+        return first
     }
 
     static func main(_ f: Facts) -> String {
@@ -42,7 +50,7 @@ public enum TemplateNarrator {
         case .outOfRange:
             if let limit = f.limit {
                 let side = f.direction == .down ? "low" : "high"
-                return "\(subject) reached \(peak) at \(f.startText), beyond its \(side) limit of \(limit.withUnit)"
+                return "\(subject) reached \(peak) at \(f.startText), \(aboveBelow) its \(side) limit of \(limit.withUnit)"
             }
             return "\(subject) left its allowed range at \(f.startText), reaching \(peak)"
         case .stuck:
@@ -55,29 +63,35 @@ public enum TemplateNarrator {
         case .volatilityShift:
             return "\(subject) has turned erratic since \(f.startText), reaching \(peak) around a baseline of \(base)"
         case .seasonal:
-            return "\(subject) left its usual daily pattern at \(f.startText), reading \(peak) "
-                + "where \(base) was expected"
+            if f.direction == .none {
+                return "\(subject) left its usual daily pattern at \(f.startText), reading \(peak), close to the expected \(base)"
+            }
+            return "\(subject) left its usual daily pattern at \(f.startText), reading \(peak), "
+                + "\(dev) \(aboveBelow) the expected \(base)"
         case .correlationBreak:
-            return "\(subject) stopped moving with its related sensors at \(f.startText) and reads \(peak) "
-                + "against a baseline of \(base)"
+            if f.direction == .none {
+                return "\(subject) broke from its related sensors at \(f.startText) and reads \(peak)"
+            }
+            return "\(subject) broke from its related sensors at \(f.startText) and reads \(peak), "
+                + "\(dev) \(aboveBelow) its baseline of \(base)"
         }
     }
 
-    static func secondSentence(_ f: Facts) -> String? {
+    static func secondSentence(_ f: Facts, related: Int, causes withCauses: Bool) -> String? {
         guard f.stage == .opened else { return nil }
         var parts: [String] = []
-        for r in f.related.prefix(2) {
+        for r in f.related.prefix(related) {
             switch r.direction {
             case .up: parts.append("\(r.name) rose by \(r.deviation.withUnit)")
             case .down: parts.append("\(r.name) fell by \(r.deviation.withUnit)")
             case .none: parts.append("\(r.name) held steady at \(r.value.withUnit)")
             }
         }
-        let causes = f.causes.prefix(2)
-        let causeText = causes.isEmpty ? nil : "possible causes listed for this machine: " + causes.joined(separator: " or ")
+        let causes = withCauses ? Array(f.causes.prefix(2)) : []
+        let causeText = causes.isEmpty ? nil : "possibly " + causes.joined(separator: " or ")
         if parts.isEmpty {
             guard let causeText else { return nil }
-            return causeText.prefix(1).uppercased() + causeText.dropFirst() + "."
+            return "Listed causes for this machine: " + causes.joined(separator: " or ") + "."
         }
         var text = "At the same time, " + parts.joined(separator: " and ")
         if let causeText { text += "; " + causeText }

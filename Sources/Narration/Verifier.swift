@@ -25,9 +25,12 @@ public struct Verifier: Sendable {
     public var maxCharacters = 320
     public var maxSentences = 2
 
+    private let lexer: Lexer
+
     public init(facts: Facts, foreignNames: [String] = []) {
         self.facts = facts
         self.foreignNames = foreignNames
+        lexer = Lexer(facts: facts, foreignNames: foreignNames)
     }
 
     /// `foreignNames` from the catalog: every asset and sensor name that is not in `facts`.
@@ -40,27 +43,83 @@ public struct Verifier: Sendable {
     }
 
     public func verify(_ text: String) -> Verdict {
+        check(Array(text), partial: false)
+    }
+
+    /// Whether `text`, the beginning of an alert still being written, can still become acceptable as far
+    /// as what is already there goes: used to steer generation. Text after a newline is ignored (the
+    /// newline ends generation). The last word or number may be unfinished and is judged leniently.
+    public func allowsPrefix(_ text: String) -> Bool {
+        var chars = Array(text)
+        if let newline = chars.firstIndex(of: "\n") { chars.removeSubrange(newline...) }
+        if let start = lexer.unfinishedNameStart(chars) {
+            chars.removeSubrange(start...)
+            while chars.last == " " { chars.removeLast() }
+        }
+        // `48.` may be a decimal point still to be followed by digits.
+        if chars.count >= 2, chars.last == ".", chars[chars.count - 2].isNumber { chars.removeLast() }
+        return check(chars, partial: true).accepted
+    }
+
+    private func check(_ chars: [Character], partial: Bool) -> Verdict {
         var problems: [String] = []
-        let chars = Array(text)
-        if chars.isEmpty { return Verdict(problems: ["empty text"], namesSensor: false, rightDirection: false) }
+        if chars.isEmpty {
+            return Verdict(problems: partial ? [] : ["empty text"], namesSensor: false, rightDirection: false)
+        }
         if chars.count > maxCharacters { problems.append("too long (\(chars.count) characters)") }
         for c in chars where !Verifier.allowedCharacter(c) {
             problems.append("unexpected character \(c.unicodeScalars.first.map { "U+" + String($0.value, radix: 16) } ?? "?")")
             break
         }
-        let items = Lexer(facts: facts, foreignNames: foreignNames).lex(chars)
+        let items = lexer.lex(chars)
+        let last = items.count - 1
+        // In a prefix, a token touching the end may still grow (`P-10`, `48.`, `48.2 m3`).
+        var firstOpenNumber = Int.max
+        func open(_ index: Int) -> Bool {
+            guard partial else { return false }
+            if index > firstOpenNumber { return true }   // the unit of a number still being written
+            if case .number(_, _, _, let unit) = items[index].token {
+                var tail = String(chars[items[index].end...])
+                if tail.hasPrefix(" ") { tail.removeFirst() }
+                if tail.isEmpty { return true }
+                if unit != nil { return false }
+                // A unit still being written after the number.
+                return facts.numbers.contains { !$0.unit.isEmpty && $0.unit.hasPrefix(tail) && $0.unit != tail }
+            }
+            return index == last && items[index].end >= chars.count
+        }
 
         // Sentences.
         var sentences = 0
-        for item in items { if case .sentenceEnd = item.token { sentences += 1 } }
-        if case .sentenceEnd? = items.last?.token {} else { problems.append("does not end with a full stop") ; sentences += 1 }
-        if sentences > maxSentences { problems.append("more than \(maxSentences) sentences") }
+        for (index, item) in items.enumerated() {
+            if case .sentenceEnd = item.token {
+                sentences += 1
+                if sentences == maxSentences, index < last {
+                    problems.append("more than \(maxSentences) sentences")
+                }
+            }
+        }
+        if !partial {
+            if case .sentenceEnd? = items.last?.token {} else { problems.append("does not end with a full stop"); sentences += 1 }
+            if sentences > maxSentences, !problems.contains("more than \(maxSentences) sentences") {
+                problems.append("more than \(maxSentences) sentences")
+            }
+        }
 
         var subject = facts.sensorID
         var namesSensor = false
         var upSaid = false, downSaid = false
         var sentenceHasCause = false, sentenceSpeculates = false
         var sequence: [String] = []
+        var numbersSaid: [String: Int] = [:]
+        // "limit" or "baseline" just before a number says which fact it must be.
+        var roleHint: (roles: Set<FactNumber.Role>, at: Int)?
+        func hint(_ index: Int) -> Set<FactNumber.Role>? {
+            guard let h = roleHint, index - h.at <= 2 else { return nil }
+            // Prepositions bind only the number right after them.
+            if index - h.at == 2, case .word(let w) = items[h.at].token, Vocabulary.numberRoles[w] != nil { return nil }
+            return h.roles
+        }
 
         func directionOf(_ id: SensorID) -> Direction {
             if id == facts.sensorID { return facts.direction }
@@ -76,6 +135,10 @@ public struct Verifier: Sendable {
         }
 
         for (index, item) in items.enumerated() {
+            let isOpen = open(index)
+            if isOpen, case .number = item.token { firstOpenNumber = min(firstOpenNumber, index) }
+            // An unfinished last word is judged only once it is long enough to mean something.
+            let judged = !isOpen || (item.end - item.offset >= 3) || item.token == .word("up")
             switch item.token {
             case .sensor(let id):
                 subject = id
@@ -84,34 +147,64 @@ public struct Verifier: Sendable {
             case .asset:
                 sequence.append("<asset>")
             case .foreign(let name):
-                problems.append("names \(name), which is not part of this event")
+                if !isOpen { problems.append("names \(name), which is not part of this event") }
             case .time:
                 sequence.append("<time>")
             case .cause:
                 sentenceHasCause = true
                 sequence.append("<cause>")
             case .sentenceEnd:
+                roleHint = nil
                 endSentence()
             case .punctuation:
                 break
             case .number(let value, let written, let decimals, let unit):
                 sequence.append(written)
-                if let problem = checkNumber(value: value, written: written, decimals: decimals, unit: unit,
-                                             subject: subject, nameOf: nameOf) {
+                let roles = hint(index)
+                roleHint = nil
+                if isOpen {
+                    if !couldBecomeFact(written, subject: subject, roles: roles) {
+                        problems.append("number \(written) cannot become a fact of \(nameOf(subject))")
+                    }
+                } else if let problem = checkNumber(value: value, written: written, decimals: decimals, unit: unit,
+                                                    subject: subject, roles: roles, nameOf: nameOf) {
                     problems.append(problem)
+                } else {
+                    // A number may be said as often as the facts hold it (a peak equal to its baseline).
+                    let key = "\(subject.rawValue)|\(written)|\(unit ?? "")"
+                    numbersSaid[key, default: 0] += 1
+                    let held = facts.numbers.filter {
+                        ($0.sensor == subject || $0.sensor == nil) && $0.unit == (unit ?? "")
+                            && Verifier.matches(value, decimals: decimals, fact: $0)
+                    }.count
+                    if numbersSaid[key, default: 0] > max(1, held) { problems.append("repeats the number \(written)") }
                 }
             case .word(let w):
                 sequence.append(w)
+                if index > firstOpenNumber { continue }   // the unit of a number still being written
+                if w == "limit" { roleHint = ([.limit], index) }
+                if let roles = Vocabulary.numberRoles[w] { roleHint = (roles, index) }
+                if ["baseline", "usual", "expected"].contains(w) {
+                    roleHint = ([.baseline, .relatedBaseline], index)
+                }
+                if !allowedWords.contains(w) {
+                    if !isOpen {
+                        problems.append("uses a word outside the alert vocabulary (\"\(w)\")")
+                    } else if !allowedWords.contains(where: { $0.hasPrefix(w) }) {
+                        problems.append("starts a word outside the alert vocabulary (\"\(w)\")")
+                    }
+                }
+                if !judged { continue }
                 if Vocabulary.instructions.contains(w) || Vocabulary.isInstructionPhrase(items, at: index) {
                     problems.append("gives an instruction (\"\(w)\")")
                 }
                 if Vocabulary.selfReference.contains(w) { problems.append("speaks as a person (\"\(w)\")") }
                 if Vocabulary.speculation.contains(w) { sentenceSpeculates = true }
                 if Vocabulary.faults.contains(w) { problems.append("names a cause or fault not listed (\"\(w)\")") }
-                if Vocabulary.equipment.contains(w), !allowedEquipment.contains(w) {
+                if !isOpen, Vocabulary.equipment.contains(w), !allowedEquipment.contains(w) {
                     problems.append("names equipment not in this event (\"\(w)\")")
                 }
-                if Lexer.looksLikeTag(w) { problems.append("names \(w), which is not part of this event") }
+                if !isOpen, Lexer.looksLikeTag(w) { problems.append("names \(w), which is not part of this event") }
                 if let polarity = Vocabulary.polarity(of: w, following: index + 1 < items.count ? items[index + 1].token : nil) {
                     let expected = directionOf(subject)
                     if expected != polarity {
@@ -122,10 +215,26 @@ public struct Verifier: Sendable {
                 }
             }
         }
-        endSentence()
-
-        if !namesSensor { problems.append("does not name \(facts.sensor)") }
-        if let repeated = Verifier.repeatedPhrase(sequence) { problems.append("repeats \"\(repeated)\"") }
+        if !partial {
+            endSentence()
+            if !namesSensor { problems.append("does not name \(facts.sensor)") }
+        }
+        if let repeated = Verifier.repeatedPhrase(partial ? Array(sequence.dropLast()) : sequence) {
+            problems.append("repeats \"\(repeated)\"")
+        }
+        // Three numbers with no word between them are a list, not a sentence.
+        var run = 0
+        for item in items {
+            switch item.token {
+            case .number, .time: run += 1
+            case .punctuation: break
+            default: run = 0
+            }
+            if run >= 3 {
+                problems.append("lists numbers")
+                break
+            }
+        }
 
         var unique: [String] = []
         for p in problems where !unique.contains(p) { unique.append(p) }
@@ -137,6 +246,30 @@ public struct Verifier: Sendable {
         return Verdict(problems: unique, namesSensor: namesSensor, rightDirection: rightDirection)
     }
 
+    /// Whether a number still being written can become one of `subject`'s facts, the duration or the time.
+    private func couldBecomeFact(_ written: String, subject: SensorID, roles: Set<FactNumber.Role>?) -> Bool {
+        let texts = facts.numbers.filter { fact in
+            if fact.role == .duration { return roles?.contains(.duration) ?? false }
+            return fact.sensor == subject && (roles?.contains(fact.role) ?? true)
+        }.map(\.text)
+        if facts.startText.hasPrefix(written) { return true }
+        return texts.contains { $0.hasPrefix(written) || (written.hasSuffix(".") && $0.hasPrefix(written)) }
+            || texts.contains { fact in
+                // One decimal fewer is within rounding (`48` for `48.2`).
+                guard let dot = fact.firstIndex(of: ".") else { return false }
+                return String(fact[..<dot]).hasPrefix(written)
+            }
+    }
+
+    /// The lexicon plus the words of this event's names, its asset's kind and its listed causes.
+    private var allowedWords: Set<String> {
+        var words = Vocabulary.lexicon
+        for text in [facts.asset, facts.assetKind, facts.sensor] + facts.related.map(\.name) + facts.causes {
+            for w in Lexer.words(text) { words.insert(w) }
+        }
+        return words
+    }
+
     private var allowedEquipment: Set<String> {
         var words = Set<String>()
         for name in [facts.asset, facts.assetKind, facts.sensor] + facts.related.map(\.name) {
@@ -146,17 +279,30 @@ public struct Verifier: Sendable {
     }
 
     private func checkNumber(value: Double, written: String, decimals: Int, unit: String?, subject: SensorID,
-                             nameOf: (SensorID) -> String) -> String? {
+                             roles: Set<FactNumber.Role>?, nameOf: (SensorID) -> String) -> String? {
         let d = facts.duration
-        if let unit, unit == d.unit, Verifier.matches(value, decimals: decimals, fact: d) { return nil }
+        // The duration only where the words say it is one ("for 40 s", "after 2 min").
+        if roles?.contains(.duration) == true, let unit, unit == d.unit, Verifier.matches(value, decimals: decimals, fact: d) {
+            return nil
+        }
         let own = facts.numbers.filter { $0.sensor == subject }
         let ownUnit = own.first?.unit ?? ""
         if unit == nil && !ownUnit.isEmpty {
             return "number \(written) has no unit"
         }
         let candidates = own.filter { ($0.unit.isEmpty ? unit == nil : $0.unit == unit) }
-        if candidates.contains(where: { Verifier.matches(value, decimals: decimals, fact: $0) }) { return nil }
         let said = unit.map { "\(written) \($0)" } ?? written
+        if let roles {
+            if candidates.contains(where: { roles.contains($0.role) && Verifier.matches(value, decimals: decimals, fact: $0) }) {
+                return nil
+            }
+            if candidates.contains(where: { Verifier.matches(value, decimals: decimals, fact: $0) }) {
+                let what = roles.map(\.rawValue).sorted().joined(separator: " or ")
+                return "number \(said) is said as the \(what) of \(nameOf(subject)) but is not"
+            }
+        } else if candidates.contains(where: { Verifier.matches(value, decimals: decimals, fact: $0) }) {
+            return nil
+        }
         if let other = facts.numbers.first(where: { ($0.unit == (unit ?? "")) && Verifier.matches(value, decimals: decimals, fact: $0) }) {
             let whose = other.sensor.map(nameOf) ?? "the duration"
             return "number \(said) is said of \(nameOf(subject)) but belongs to \(whose)"

@@ -1,6 +1,48 @@
 /// Word lists the verifier uses. Lower case; matched against whole words of the text after known
 /// names, the start time and the listed causes have been taken out.
 enum Vocabulary {
+    /// The words an alert may use besides names, numbers, units, the time and the listed causes:
+    /// enough for plain, varied English about a measurement, and nothing to invent a fault, a machine
+    /// or an instruction with. No negations ("did not fall" would turn a direction word around).
+    static let lexicon: Set<String> = [
+        // function words
+        "a", "an", "the", "on", "of", "at", "to", "from", "by", "for", "since", "in", "over", "during", "after",
+        "before", "around", "about", "as", "than", "and", "or", "but", "while", "with", "its", "it", "this",
+        "that", "which", "is", "was", "has", "have", "had", "been", "be", "now", "still", "also", "then", "so",
+        "same", "time", "where", "when", "both", "their", "per", "just", "only", "nearly", "almost", "far",
+        "more", "less", "much", "very", "slightly", "no",
+        // what happened
+        "spiked", "spike", "dipped", "dip", "rose", "risen", "rising", "fell", "fallen", "falling", "jumped",
+        "climbed", "climbing", "dropped", "dropping", "increased", "decreased", "increasing", "decreasing",
+        "shifted", "shift", "drifted", "drifting", "drift", "reached", "reaching", "reads", "reading", "read",
+        "stuck", "held", "holding", "steady", "flat", "unchanged", "sent", "readings", "reading", "silent",
+        "silence", "oscillating", "oscillation", "swinging", "swung", "turned", "erratic", "volatile",
+        "volatility", "broke", "break", "correlation", "moving", "moved", "move", "together", "related",
+        "sensors", "sensor", "peaked", "peak", "back", "normal", "normally", "usual", "usually", "typically",
+        "expected", "pattern", "daily", "seasonal", "left", "out", "range", "allowed", "limit", "high", "low",
+        "above", "below", "up", "down", "higher", "lower", "baseline", "value", "values", "level", "change",
+        "changed", "unusual", "unusually", "sharp", "sharply", "sudden", "suddenly", "briefly", "slowly",
+        "gradually", "steadily", "against", "close", "beyond", "within", "compared", "alert", "event",
+        "following", "followed", "same", "last", "first", "seconds", "minutes", "hours",
+        // hedges, allowed only together with a listed cause
+        "possibly", "possible", "cause", "causes", "listed", "machine", "likely",
+    ]
+
+    /// Words that say which fact the number right after them is ("rose to" a value, "by" a change,
+    /// "for" a duration).
+    static let numberRoles: [String: Set<FactNumber.Role>] = [
+        "to": [.peak, .relatedValue, .limit],
+        "at": [.peak, .relatedValue],
+        "reaching": [.peak, .relatedValue],
+        "reached": [.peak, .relatedValue, .limit],
+        "reads": [.peak, .relatedValue],
+        "reading": [.peak, .relatedValue],
+        "by": [.deviation, .relatedDeviation],
+        "for": [.duration],
+        "after": [.duration],
+        "over": [.duration],
+    ]
+
     static let up: Set<String> = [
         "rose", "risen", "rise", "rises", "rising", "increased", "increase", "increases", "increasing",
         "climbed", "climbing", "climbs", "jumped", "spiked", "surged", "higher", "above", "up", "upward",

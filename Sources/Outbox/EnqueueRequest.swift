@@ -1,4 +1,3 @@
-import Synchronization
 
 /// One pending `enqueue` call, waiting for the storage thread's next group commit.
 final class EnqueueRequest: Sendable {
@@ -7,7 +6,7 @@ final class EnqueueRequest: Sendable {
     let severity: Int
     let key: String?
     let createdAt: Int64
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
 
     private struct State {
         var continuation: CheckedContinuation<OutboxEnqueueResult, any Error>?

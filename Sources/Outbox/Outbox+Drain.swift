@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 
 extension Outbox {
     /// Drains the outbox through `transport` while the link is up, until the task is cancelled or
@@ -244,7 +243,7 @@ final class LinkState: Sendable {
         var generation = 0
         var boundary: Int64 = 0
     }
-    let state = Mutex(State())
+    let state = Locked(State())
 }
 
 /// Counts of one drain round, shared with the acknowledgement tasks.
@@ -256,7 +255,7 @@ final class InFlight: Sendable {
         var failures: UInt64 = 0
         var failed = false
     }
-    let state = Mutex(State())
+    let state = Locked(State())
 }
 
 /// A token bucket over payload bytes holding one second's worth. A message larger than that

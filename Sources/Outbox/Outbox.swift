@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 
 /// Vigil's store-and-forward queue for upstream events, over SQLite.
 ///
@@ -31,18 +30,38 @@ import Synchronization
 /// at critical level and counted, and a new file is started.
 ///
 /// **Threads.** Every SQLite call runs on one dedicated thread, never on the cooperative pool.
+///
+/// Usage (the agent's side; the transport is the only place that knows MQTT):
+/// ```swift
+/// struct UpstreamTransport: OutboxTransport {
+///     let client: MQTTClient
+///     func send(_ m: OutboxMessage) async throws -> OutboxAcknowledgement {
+///         let body = m.jsonObjectBody() ?? m.payload          // splices sequence, key, historical
+///         let pending = try client.publish(m.topic, body, qos: 1)  // queued in call order
+///         return OutboxAcknowledgement { try await pending.acknowledged() }  // PUBACK
+///     }
+/// }
+/// let outbox = try await Outbox.open(configuration: .init(path: "/var/lib/vigil/outbox.db"), logger: logger)
+/// try await outbox.enqueue(topic: "vigil/site/agent/events", payload: eventJSON, severity: 2, key: eventID)
+/// await outbox.run(transport: UpstreamTransport(client: client), linkStates: client.connectionStates)
+/// ```
 public final class Outbox: Sendable {
     public let configuration: OutboxConfiguration
     let storage: Storage
     let logger: Logger
     /// Wakes the drainer of the active `run` (enqueue, link change, acknowledgement, ticks).
-    let doorbell = Mutex<AsyncStream<Void>.Continuation?>(nil)
-    let running = Mutex(false)
+    let doorbell = Locked<AsyncStream<Void>.Continuation?>(nil)
+    let running = Locked(false)
 
     private init(configuration: OutboxConfiguration, storage: Storage, logger: Logger) {
         self.configuration = configuration
         self.storage = storage
         self.logger = logger
+    }
+
+    deinit {
+        // Without `close`, still release the file and the thread (everything committed is safe).
+        storage.closeDetached()
     }
 
     /// Opens (or creates) the database at `configuration.path`, moving a damaged file aside.
@@ -69,7 +88,8 @@ public final class Outbox: Sendable {
 
     /// Stores one event durably and returns once its commit is on disk (or it was dropped by the
     /// configured policy, which is counted). Under `.block` it waits for room; cancelling the
-    /// waiting task throws `CancellationError` and stores nothing.
+    /// task while it waits for room throws `CancellationError` and stores nothing. An event that
+    /// fits is committed even if the task is cancelled meanwhile (shutdown loses nothing).
     ///
     /// - Parameters:
     ///   - topic: where the transport should publish it.

@@ -120,7 +120,16 @@ final class SQLiteStatement {
     }
 
     func bind(_ index: Int32, _ value: String) {
-        sqlite3_bind_text(statement, index, value, -1, vigil_sqlite_transient())
+        // With its length, so a text with an embedded NUL is stored whole.
+        let bytes = Array(value.utf8)
+        bytes.withUnsafeBytes { buffer in
+            let base = buffer.baseAddress?.assumingMemoryBound(to: CChar.self)
+            if let base, buffer.count > 0 {
+                _ = sqlite3_bind_text(statement, index, base, Int32(buffer.count), vigil_sqlite_transient())
+            } else {
+                _ = sqlite3_bind_text(statement, index, "", 0, vigil_sqlite_transient())
+            }
+        }
     }
 
     func bind(_ index: Int32, _ value: [UInt8]) {
@@ -159,7 +168,8 @@ final class SQLiteStatement {
 
     func text(_ column: Int32) -> String {
         guard let pointer = sqlite3_column_text(statement, column) else { return "" }
-        return String(cString: pointer)
+        let count = Int(sqlite3_column_bytes(statement, column))
+        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
     }
 
     func blob(_ column: Int32) -> [UInt8] {

@@ -43,12 +43,11 @@ final class StorageThread: @unchecked Sendable {
         }
     }
 
-    /// Lets the queued jobs finish, then ends the thread. Waits for it.
-    func stop() {
+    /// Lets the queued jobs finish, then ends the thread. Does not wait.
+    func requestStop() {
         condition.lock()
         stopping = true
         condition.broadcast()
-        while !finished { condition.wait() }
         condition.unlock()
     }
 

@@ -114,14 +114,6 @@ struct ScoreCommand: ParsableCommand {
     }
 }
 
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Benchmarks of the detector.",
-        subcommands: [BenchSKABCommand.self, BenchDetectCommand.self]
-    )
-}
-
 struct BenchSKABCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skab",

@@ -2,6 +2,8 @@ import Agent
 import ArgumentParser
 import Foundation
 import Logging
+import MicroLM
+import Narration
 import Telemetry
 
 struct ReplayCommand: AsyncParsableCommand {
@@ -56,6 +58,15 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "With --broker: keep the recorded timestamps instead of shifting them to start now.")
     var noRestamp = false
 
+    @Option(help: ArgumentHelp("The narration model (default: $VIGIL_MODEL, ./models/…, /var/lib/vigil/models/…).", valueName: "file"))
+    var model: String?
+
+    @Flag(help: "Template narration only: do not load the language model.")
+    var noModel = false
+
+    @Option(help: "CPU threads for the language model.")
+    var threads: Int = 2
+
     @Option(help: "Alert format: json (one JSON object per line, the default) or text (for people).")
     var format: OutputFormat = .json
 
@@ -101,7 +112,18 @@ struct ReplayCommand: AsyncParsableCommand {
         var options = ReplayRunner.Options(recording: recording, catalog: catalog, labels: labelsFile, speed: speed)
         options.progress = isatty(STDERR_FILENO) == 1
         let output = try AlertOutput(path: out, quiet: quiet, text: format == .text)
-        let runner = ReplayRunner(options: options, narrator: try AgentNarration.replayNarrator(catalog: catalog))
+        var narrationModel: (any NarrationModel)?
+        if !noModel {
+            let logger = Logger(label: "vigil.replay")
+            if let path = try? ModelLocator().resolve(explicit: model) {
+                narrationModel = AgentModel.loadModel(path: path, threads: threads, logger: logger)
+            } else if let model {
+                throw ValidationError("cannot find the model `\(model)`")
+            } else {
+                FileHandle.standardError.write(Data("no language model found (run deploy/provision-model.sh); alerts use template text\n".utf8))
+            }
+        }
+        let runner = ReplayRunner(options: options, narrator: try AgentNarration.replayNarrator(catalog: catalog, model: narrationModel))
         let report = try await runner.run { alert in try output.write(alert) }
         try output.close()
         FileHandle.standardError.write(Data(report.summary(recording: recording).utf8))

@@ -26,7 +26,6 @@ struct RunCommand: AsyncParsableCommand {
         let configuration = try AgentConfiguration.load(file: config)
         let registry = PrometheusCollectorRegistry()
         Bootstrap.logging(level: configuration.logLevel, format: configuration.logFormat)
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "vigil")
         let catalog = try configuration.loadCatalog()
         let model = try AgentModel.load(configuration: configuration, logger: logger)

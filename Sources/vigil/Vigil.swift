@@ -5,7 +5,10 @@ struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "Edge anomaly agent: streaming detection, on-device narration, MQTT alerts.",
-        subcommands: [RunCommand.self, CheckConfigCommand.self, ReplayCommand.self, RecordCommand.self, SimulateCommand.self, ModelCommand.self,
-                      ScoreCommand.self, BenchCommand.self]
+        subcommands: [
+            RunCommand.self, CheckConfigCommand.self, ReplayCommand.self, RecordCommand.self, SimulateCommand.self,
+            ScoreCommand.self, ExplainCommand.self, CollectEventsCommand.self, GenerateCommand.self, ModelCommand.self,
+            BenchCommand.self,
+        ]
     )
 }

@@ -25,6 +25,27 @@ struct RoundTripTests {
         #expect(client.connectionState == .closed)
     }
 
+    @Test("many concurrent acknowledged publishes each get their own ack", arguments: [MQTTQoS.atLeastOnce, .exactlyOnce])
+    func concurrentPublishes(qos: MQTTQoS) async throws {
+        guard let broker = try startBroker() else { return }
+        var config = configuration(broker)
+        config.maxInflightMessages = 10   // most of them wait in libmosquitto's queue
+        let client = try await connectedClient(config)
+        try await client.subscribe("many/#", qos: qos)
+        let count = 1_000
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<count {
+                group.addTask { try await client.publish(topic: "many/\(index % 7)", string: "\(index)", qos: qos) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(client.statistics.published == count)
+        #expect(client.statistics.publishFailures == 0)
+        let received = try await collect(count, from: client, seconds: 20)
+        #expect(Set(received.compactMap(\.payloadString)) == Set((0..<count).map { "\($0)" }))
+        await client.disconnect()
+    }
+
     @Test("wildcard subscriptions receive exactly the matching topics")
     func wildcards() async throws {
         guard let broker = try startBroker() else { return }
@@ -72,6 +93,29 @@ struct RoundTripTests {
         await publisher.disconnect()
         await late.disconnect()
         await third.disconnect()
+    }
+
+    @Test("payloads arrive byte for byte: empty, binary with NULs, 1 MiB; UTF-8 topics")
+    func payloads() async throws {
+        guard let broker = try startBroker() else { return }
+        let client = try await connectedClient(configuration(broker))
+        try await client.subscribe("bytes/#", qos: .atLeastOnce)
+        var generator = SystemRandomNumberGenerator()
+        let large = (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let cases: [(String, [UInt8])] = [
+            ("bytes/empty", []),
+            ("bytes/binary", [0, 1, 0, 255, 0xC3, 0x28, 0]),
+            ("bytes/large", large),
+            ("bytes/Überdruck/°C", Array("1.5".utf8)),
+        ]
+        for (topic, payload) in cases {
+            try await client.publish(topic: topic, payload: payload, qos: .atLeastOnce)
+        }
+        let received = try await collect(cases.count, from: client)
+        #expect(received.map(\.topic) == cases.map(\.0))
+        #expect(received.map(\.payload) == cases.map(\.1))
+        #expect(received[1].payloadString == nil)  // not UTF-8
+        await client.disconnect()
     }
 
     @Test("MQTT 5 connect, subscribe and publish")

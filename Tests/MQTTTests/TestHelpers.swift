@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MQTT
+import Synchronization
 import Testing
 import VigilTestSupport
 
@@ -91,4 +92,11 @@ func waitForState(
         for await state in states where predicate(state) { return }
         throw TimedOut(what: what + " (stream ended)")
     }
+}
+
+/// A flag shared between tasks.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .sequentiallyConsistent) }
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
 }

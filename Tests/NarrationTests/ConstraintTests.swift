@@ -17,3 +17,32 @@ import Testing
         #expect(!c.allows("P-101 motor current " + text))
     }
 }
+
+@Suite struct PrefixTests {
+    let v = Verifier(facts: Facts(event: Fixtures.event(.spike), catalog: Fixtures.catalog), catalog: Fixtures.catalog)
+
+    @Test(arguments: VerifierTests.good)
+    func everyPrefixOfAcceptedTextIsAllowed(text: String) {
+        for end in text.indices {
+            let allowed = v.allowsPrefix(String(text[...end]))
+            #expect(allowed, "prefix: \(text[...end])")
+        }
+        let withStop = v.allowsPrefix(text + "\nanything after the stop")
+        #expect(withStop)
+    }
+
+    @Test(arguments: [
+        "P-101 motor current fell",                         // wrong direction, as soon as the word is there
+        "P-101 motor current rose to 12.0",                 // a number of another sensor
+        "P-101 motor current rose to 48.2 A while P-101 flow rose",
+        "P-101 motor current rose to 48.2 A while P-101 flow fell by 18",
+        "P-101 motor current rose to 48.2 A. It rose to 48.2 A. More",
+        "P-101 motor current rose to 48.2 A, 18.1 A above 30.1 A, rose to 48.2 A, 18.1 A above",
+        "P-101 motor current rose to 48.2 A. Shut",
+        "P-101 motor current rose to 48.2 A on Pump P-102 ",
+    ])
+    func badContinuationsAreRefusedEarly(text: String) {
+        let allowed = v.allowsPrefix(text)
+        #expect(!allowed)
+    }
+}

@@ -41,3 +41,34 @@ import Testing
         }
     }
 }
+
+@Suite struct EvaluationSetTests {
+    static let path = Fixtures.repoRoot.appendingPathComponent("sensors/narration/events.jsonl").path
+
+    @Test func theSetIsVariedAndEveryTemplatePassesTheVerifier() throws {
+        let events = try EventFile.read(file: Self.path)
+        #expect(events.count >= 200)
+        #expect(Set(events.map(\.kind)) == Set(AnomalyKind.allCases))
+        #expect(Set(events.map(\.asset)).count >= 4)
+        for e in events {
+            let facts = Facts(event: e, catalog: Fixtures.catalog)
+            let text = TemplateNarrator.narrate(facts)
+            let verdict = Verifier(facts: facts, catalog: Fixtures.catalog).verify(text)
+            #expect(verdict.accepted, "\(e.id): \(text) → \(verdict.problems)")
+            #expect(verdict.rightDirection, "\(e.id): \(text)")
+        }
+    }
+
+    @Test func alertLinesAndEventsBothDecode() throws {
+        let alert = """
+            {"event_id":"e1","stage":"opened","sensor":"pump1.flow","asset":"pump1","kind":"dip","severity":"warning",\
+            "score":0.8,"start":"2026-03-01T03:12:05.000Z","detected_at":"2026-03-01T03:12:07.000Z",\
+            "facts":{"baseline":120,"peak":95.5,"deviation":-24.5,"duration_s":2,"related":[]},"narrative":{}}
+            """
+        let e = try EventFile.decode(alert)
+        #expect(e.kind == .dip && e.start == Fixtures.t0 && e.peak == 95.5)
+        #expect(try EventFile.decode(EventFile.encode(e)) == e)
+        #expect(throws: NarrationError.self) { try EventFile.decode("{\"event_id\": 3}") }
+        #expect(throws: NarrationError.self) { try EventFile.decode("not json") }
+    }
+}

@@ -47,6 +47,14 @@ import Testing
         ("P-101 motor current spiked to 48.2 A <b>now</b>.", "unexpected character"),
         ("P-101 motor current spiked to 48.2 A " + String(repeating: "and kept going ", count: 30) + ".", "too long"),
         ("P-101 motor current rose to 48.2 A and P-101 vibration rose by 0.43 mm/s.", "not part of this event"),
+        ("P-101 motor current rose to 48.2 A, above its high limit of 30.1 A.", "said as the limit"),
+        ("P-101 motor current rose to 48.2 A and has blown a seal.", "outside the alert vocabulary"),
+        ("P-101 motor current did not fall below 48.2 A.", "outside the alert vocabulary"),
+        ("P-101 motor current is off at 48.2 A.", "outside the alert vocabulary"),
+        ("P-101 motor current rose to 18.1 A.", "said as the"),
+        ("P-101 motor current rose by 48.2 A.", "said as the"),
+        ("P-101 motor current rose 40 s above its baseline.", "belongs to the duration"),
+        ("P-101 motor current rose to 48.2 A, 18.1 A, 30.1 A.", "lists numbers"),
     ]
 
     @Test(arguments: bad)

@@ -31,7 +31,15 @@ final class ScriptedModel: NarrationModel, Sendable {
             return Completion(text: "", stop: .deadline, tokens: 0)
         }
         Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
-        return Completion(text: " " + write(request.suffix), stop: .stopString, tokens: 10)
+        // Continue the alert start Vigil wrote at the end of the prompt.
+        var text = write(request.suffix)
+        if let range = request.suffix.range(of: "Alert: ", options: .backwards),
+           text.hasPrefix(request.suffix[range.upperBound...]) {
+            text.removeFirst(request.suffix[range.upperBound...].count)
+        } else {
+            text = " " + text
+        }
+        return Completion(text: text, stop: .stopString, tokens: 10)
     }
 }
 

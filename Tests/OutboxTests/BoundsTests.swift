@@ -104,6 +104,20 @@ struct BoundsTests {
         await outbox.close()
     }
 
+    @Test("An enqueue from a cancelled task still commits when there is room")
+    func cancelledTaskStillCommits() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let outbox = try await Outbox.open(configuration: configuration(directory.database, .rows, .block), logger: logger)
+        let task = Task { () async throws -> OutboxEnqueueResult in
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await outbox.enqueue(topic: "t", payload: body(1))
+        }
+        #expect(try await task.value.sequence != nil)
+        #expect(await outbox.statistics().depth == 1)
+        await outbox.close()
+    }
+
     @Test("Events older than maxAge are dropped and counted, whatever the policy", arguments: OutboxFullPolicy.allCases)
     func maxAge(policy: OutboxFullPolicy) async throws {
         let directory = try TemporaryDirectory()

@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import Logging
 import Outbox
@@ -74,6 +75,57 @@ struct DamageTests {
         #expect(received.map(\.payload) == [payload("after")])
         await reopened.close()
         #expect(directory.files().filter { $0.hasPrefix("outbox.db.corrupt-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }.count == 1)
+    }
+
+    @Test("Damage found while running: moved aside, stored events counted as dropped, carries on")
+    func damageWhileRunning() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let log = CapturedLog()
+        let outbox = try await Outbox.open(configuration: .test(directory.database), logger: log.logger)
+        // More than SQLite's page cache holds, so reading them back goes to the file.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<200 { try await outbox.enqueue(topic: "t", payload: [UInt8](repeating: 1, count: 4000)) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let stored = await outbox.statistics().depth
+        // Scribble over the middle of the main file behind SQLite's back.
+        let handle = try #require(FileHandle(forUpdatingAtPath: directory.database))
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: size / 4)
+        handle.write(Data((0..<Int(size / 2)).map { _ in UInt8.random(in: 0...255) }))
+        try handle.close()
+
+        let received = await drainAll(outbox)
+        let statistics = await outbox.statistics()
+        #expect(statistics.corruptFilesMovedAside == 1)
+        #expect(UInt64(received.count) + (statistics.dropped[.corruptDatabase] ?? 0) >= UInt64(stored))
+        #expect(statistics.dropped[.corruptDatabase] ?? 0 > 0)
+        #expect(log.messages(atLeast: .critical).contains { $0.contains("damaged") })
+        #expect(try await outbox.enqueue(topic: "t", payload: payload("after")).sequence != nil)
+        #expect(await drainAll(outbox).map(\.payload) == [payload("after")])
+        await outbox.close()
+    }
+
+    @Test("A database whose outbox table has other columns is moved aside, not misread")
+    func foreignSchema() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var db: OpaquePointer?
+        #expect(sqlite3_open(directory.database, &db) == SQLITE_OK)
+        #expect(sqlite3_exec(db, "CREATE TABLE outbox_events(x TEXT); INSERT INTO outbox_events VALUES ('theirs');", nil, nil, nil) == SQLITE_OK)
+        sqlite3_close(db)
+
+        let log = CapturedLog()
+        let outbox = try await Outbox.open(configuration: .test(directory.database), logger: log.logger)
+        #expect(await outbox.statistics().corruptFilesMovedAside == 1)
+        #expect(log.messages(atLeast: .critical).contains { $0.contains("unexpected schema") })
+        #expect(try await outbox.enqueue(topic: "t", payload: payload("ours")).sequence != nil)
+        await outbox.close()
     }
 
     @Test("A -wal file left behind by a killed process is recovered, not lost")

@@ -18,39 +18,132 @@ struct DeliveryTests {
         defer { directory.remove() }
         var configuration = OutboxConfiguration.test(directory.database)
         configuration.liveFirst = false  // strict sequence order
-        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
         let transport = RecordingTransport()
-        let link = LinkSwitch()
-        transport.setFailing(true)
-        let runner = startRun(outbox, transport, link)
-        link.up()
-        await eventually("link up") { await outbox.statistics().linkUp }
+        let stored = try await OutboxScenarios.orderAndAtLeastOnce(
+            peer: transport, configuration: configuration, logger: logger)
 
-        var stored: [UInt64] = []
-        for n in 0..<60 {
-            let result = try await outbox.enqueue(topic: "t/\(n)", payload: payload("{\"n\":\(n)}"), severity: n % 4)
-            stored.append(try #require(result.sequence))
-            if n == 20 { transport.setFailing(false) }
-            if n == 30 { transport.failNext(5) }
-        }
-        await eventually("all acknowledged") { await outbox.statistics().depth == 0 }
-        runner.cancel()
-        await runner.value
-
-        // Refused sends never reached the receiver; everything else arrived once, in sequence order.
+        // In process, refused sends never arrived: everything arrived exactly once, unchanged.
         #expect(transport.receivedSequences == stored)
-        #expect(stored == stored.sorted())
-        #expect(Set(stored).count == stored.count)
-        let received = transport.received
-        for (n, message) in received.enumerated() {
+        for (n, message) in transport.received.enumerated() {
             #expect(message.topic == "t/\(n)")
             #expect(message.payload == payload("{\"n\":\(n)}"))
             #expect(message.severity == n % 4)
         }
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
         let statistics = await outbox.statistics()
-        #expect(statistics.enqueued == 60)
-        #expect(statistics.sent == 60)
-        #expect(statistics.sendFailures >= 1)
+        #expect(statistics.depth == 0)
+        #expect(statistics.nextSequence == stored.last! + 1)
+        await outbox.close()
+    }
+
+    @Test("A failed send or acknowledgement is retried from the oldest unacknowledged event")
+    func retriesFromOldestUnacknowledged() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = OutboxConfiguration.test(directory.database)
+        configuration.liveFirst = false
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
+        var stored: [UInt64] = []
+        for n in 0..<30 { stored.append(try #require(try await outbox.enqueue(topic: "t", payload: payload("\(n)")).sequence)) }
+        let transport = RecordingTransport()
+        transport.failNext(3)
+        let link = LinkSwitch()
+        let runner = startRun(outbox, transport, link)
+        link.up()
+        await eventually("drained") { await outbox.statistics().depth == 0 }
+        runner.cancel()
+        await runner.value
+        #expect(transport.receivedSequences == stored)
+        let statistics = await outbox.statistics()
+        #expect(statistics.sendFailures == 3)
+        #expect(statistics.sent == 30)
+        #expect(statistics.droppedTotal == 0)
+        await outbox.close()
+    }
+
+    @Test("A lost acknowledgement means a resend with the same key, never a loss", arguments: [1, 8])
+    func lostAcknowledgements(maxInFlight: Int) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = OutboxConfiguration.test(directory.database)
+        configuration.maxInFlight = maxInFlight
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
+        var stored: [UInt64] = []
+        for n in 0..<40 { stored.append(try #require(try await outbox.enqueue(topic: "t", payload: payload("\(n)")).sequence)) }
+        let transport = RecordingTransport()
+        transport.loseAcknowledgements(of: [stored[5], stored[6], stored[20]])
+        let link = LinkSwitch()
+        let runner = startRun(outbox, transport, link)
+        link.up()
+        await eventually("drained") { await outbox.statistics().depth == 0 }
+        runner.cancel()
+        await runner.value
+        let received = transport.received
+        #expect(Set(received.map(\.sequence)) == Set(stored))
+        #expect(received.count > stored.count)
+        // Every copy of an event carries the same idempotency key.
+        for sequence in [stored[5], stored[6], stored[20]] {
+            let copies = received.filter { $0.sequence == sequence }
+            #expect(copies.count >= 2)
+            #expect(Set(copies.map(\.key)).count == 1)
+        }
+        let statistics = await outbox.statistics()
+        #expect(statistics.sent == 40)
+        #expect(statistics.sendFailures >= 2)
+        await outbox.close()
+    }
+
+    @Test("Producers, a flapping link and random faults together: all delivered, first arrivals in order")
+    func stressFlappingLink() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = OutboxConfiguration.test(directory.database)
+        configuration.liveFirst = false
+        configuration.maxInFlight = 8
+        configuration.retryDelay = .milliseconds(1)
+        configuration.maxRetryDelay = .milliseconds(5)
+        let outbox = try await Outbox.open(configuration: configuration, logger: logger)
+        let transport = RecordingTransport()
+        transport.setRandomFaults(sends: 0.05, acknowledgements: 0.05)
+        let link = LinkSwitch()
+        let runner = startRun(outbox, transport, link)
+        let flapper = Task {
+            var up = false
+            while !Task.isCancelled {
+                up.toggle()
+                if up { link.up() } else { link.down() }
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 2...15)))
+            }
+        }
+        let stored = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for producer in 0..<4 {
+                group.addTask {
+                    var mine: [UInt64] = []
+                    for n in 0..<150 {
+                        let result = try await outbox.enqueue(topic: "p\(producer)", payload: payload("\(n)"))
+                        mine.append(try #require(result.sequence))
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: [UInt64]()) { $0 += $1 }
+        }
+        flapper.cancel()
+        await flapper.value
+        transport.setRandomFaults(sends: 0, acknowledgements: 0)
+        link.up()
+        await eventually("drained") { await outbox.statistics().depth == 0 }
+        runner.cancel()
+        await runner.value
+
+        var firstArrivals: [UInt64] = []
+        var seen = Set<UInt64>()
+        for sequence in transport.receivedSequences where seen.insert(sequence).inserted { firstArrivals.append(sequence) }
+        #expect(seen == Set(stored))
+        #expect(firstArrivals == stored.sorted())
+        let statistics = await outbox.statistics()
+        #expect(statistics.enqueued == 600)
+        #expect(statistics.sent == 600)
         #expect(statistics.droppedTotal == 0)
         await outbox.close()
     }
@@ -274,6 +367,52 @@ struct DeliveryTests {
         runner.cancel()
         await runner.value
         await second.close()
+    }
+
+    @Test("A drained backlog gives its disk space back")
+    func drainedFileShrinks() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        func fileBytes() throws -> Int {
+            try ["", "-wal"].reduce(0) { total, extra in
+                let path = directory.database + extra
+                guard FileManager.default.fileExists(atPath: path) else { return total }
+                return total + ((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+            }
+        }
+        let outbox = try await Outbox.open(configuration: .test(directory.database), logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<250 { try await outbox.enqueue(topic: "t", payload: [UInt8](repeating: 7, count: 2000)) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let full = try fileBytes()
+        #expect(full > 4_000_000)
+        _ = await drainAll(outbox)
+        await outbox.close()
+        let drained = try fileBytes()
+        #expect(drained < full / 4, "file kept \(drained) of \(full) bytes")
+    }
+
+    @Test("Topic, key and payload come back exactly as given, whatever their bytes")
+    func roundTripsOddContent() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let outbox = try await Outbox.open(configuration: .test(directory.database), logger: logger)
+        let topic = "vigil/ä/\u{0}/evt 😀"
+        let key = "k\u{0}ey-ü"
+        let bodies: [[UInt8]] = [[], [0], [0xFF, 0x00, 0xFE], Array("{\"a\":1}".utf8)]
+        let createdAt = OutboxConfiguration.systemMilliseconds() - 1234
+        for body in bodies {
+            #expect(try await outbox.enqueue(topic: topic, payload: body, severity: -3, key: key, createdAt: createdAt).sequence != nil)
+        }
+        let received = await drainAll(outbox)
+        #expect(received.map(\.payload) == bodies)
+        #expect(received.allSatisfy { $0.topic == topic && $0.key == key && $0.severity == -3 && $0.createdAt == createdAt })
+        await outbox.close()
     }
 
     @Test("A closed outbox refuses new events with a clear error")

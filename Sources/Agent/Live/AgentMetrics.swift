@@ -3,50 +3,69 @@ import Metrics
 import Telemetry
 
 /// The agent's metrics, made once (so the ingest path only increments existing counters).
-/// The executable bootstraps the metrics backend (Prometheus); this library never does.
+/// They are created on the factory the agent is given — the Prometheus registry behind /metrics —
+/// so neither this library nor its tests touch the global metrics system.
 public struct AgentMetrics: Sendable {
-    let readings = Counter(label: "vigil_readings_total")
+    let readings: Counter
     let rejected: [DecodeFailure: Counter]
     let events: [AnomalyKind: Counter]
-    let resolved = Counter(label: "vigil_events_resolved_total")
-    let alertsPublished = Counter(label: "vigil_alerts_published_total")
-    let alertPublishRetries = Counter(label: "vigil_alert_publish_retries_total")
-    let alertsDropped = Counter(label: "vigil_alerts_dropped_total")
+    let resolved: Counter
+    let alertsPublished: Counter
+    let alertPublishRetries: Counter
+    let alertsDropped: Counter
     let narrationBySource: [String: Counter]
-    let narrationLatency = Metrics.Timer(label: "vigil_narration_latency_seconds", preferredDisplayUnit: .seconds)
-    let narrationDropped = Counter(label: "vigil_narration_dropped_total")
-    let narrationQueue = Gauge(label: "vigil_narration_queue_depth")
-    let detectionLatency = Metrics.Timer(label: "vigil_detection_latency_seconds", preferredDisplayUnit: .seconds)
-    let mqttReceived = Gauge(label: "vigil_mqtt_received", dimensions: [("link", "local")])
-    let mqttDropped = Gauge(label: "vigil_mqtt_inbound_dropped", dimensions: [("link", "local")])
+    let narrationLatency: Metrics.Timer
+    let narrationDropped: Counter
+    let narrationQueue: Gauge
+    let detectionLatency: Metrics.Timer
+    let mqttReceived: Gauge
+    let mqttDropped: Gauge
     let reconnects: [String: Gauge]
     let connected: [String: Gauge]
-    let silentSubscriptions = Gauge(label: "vigil_mqtt_silent_subscriptions")
-    let outboxDepth = Gauge(label: "vigil_outbox_depth")
-    let outboxBytes = Gauge(label: "vigil_outbox_bytes")
-    let outboxSent = Gauge(label: "vigil_outbox_sent")
-    let outboxDropped = Gauge(label: "vigil_outbox_dropped")
-    let outboxCorruptFiles = Gauge(label: "vigil_outbox_corrupt_files_moved")
+    let silentSubscriptions: Gauge
+    let outboxDepth: Gauge
+    let outboxBytes: Gauge
+    let outboxSent: Gauge
+    let outboxDropped: Gauge
+    let outboxCorruptFiles: Gauge
 
-    public init() {
-        var rejected: [DecodeFailure: Counter] = [:]
-        for reason in DecodeFailure.allCases {
-            rejected[reason] = Counter(label: "vigil_readings_rejected_total", dimensions: [("reason", reason.rawValue)])
+    public init(factory: any MetricsFactory) {
+        func counter(_ label: String, _ dimensions: [(String, String)] = []) -> Counter {
+            Counter(label: label, dimensions: dimensions, factory: factory)
         }
-        self.rejected = rejected
-        var events: [AnomalyKind: Counter] = [:]
-        for kind in AnomalyKind.allCases {
-            events[kind] = Counter(label: "vigil_events_total", dimensions: [("kind", kind.rawValue)])
+        func gauge(_ label: String, _ dimensions: [(String, String)] = []) -> Gauge {
+            Gauge(label: label, dimensions: dimensions, factory: factory)
         }
-        self.events = events
+        func timer(_ label: String) -> Metrics.Timer {
+            Metrics.Timer(label: label, dimensions: [], preferredDisplayUnit: .seconds, factory: factory)
+        }
+        readings = counter("vigil_readings_total")
+        rejected = Dictionary(uniqueKeysWithValues: DecodeFailure.allCases.map {
+            ($0, counter("vigil_readings_rejected_total", [("reason", $0.rawValue)]))
+        })
+        events = Dictionary(uniqueKeysWithValues: AnomalyKind.allCases.map {
+            ($0, counter("vigil_events_total", [("kind", $0.rawValue)]))
+        })
+        resolved = counter("vigil_events_resolved_total")
+        alertsPublished = counter("vigil_alerts_published_total")
+        alertPublishRetries = counter("vigil_alert_publish_retries_total")
+        alertsDropped = counter("vigil_alerts_dropped_total")
         narrationBySource = Dictionary(uniqueKeysWithValues: ["model", "template"].map {
-            ($0, Counter(label: "vigil_narrations_total", dimensions: [("source", $0)]))
+            ($0, counter("vigil_narrations_total", [("source", $0)]))
         })
-        reconnects = Dictionary(uniqueKeysWithValues: ["local", "upstream"].map {
-            ($0, Gauge(label: "vigil_mqtt_reconnects", dimensions: [("link", $0)]))
-        })
-        connected = Dictionary(uniqueKeysWithValues: ["local", "upstream"].map {
-            ($0, Gauge(label: "vigil_mqtt_connected", dimensions: [("link", $0)]))
-        })
+        narrationLatency = timer("vigil_narration_latency_seconds")
+        narrationDropped = counter("vigil_narration_dropped_total")
+        narrationQueue = gauge("vigil_narration_queue_depth")
+        detectionLatency = timer("vigil_detection_latency_seconds")
+        mqttReceived = gauge("vigil_mqtt_received", [("link", "local")])
+        mqttDropped = gauge("vigil_mqtt_inbound_dropped", [("link", "local")])
+        reconnects = Dictionary(uniqueKeysWithValues: ["local", "upstream"].map { ($0, gauge("vigil_mqtt_reconnects", [("link", $0)])) })
+        connected = Dictionary(uniqueKeysWithValues: ["local", "upstream"].map { ($0, gauge("vigil_mqtt_connected", [("link", $0)])) })
+        silentSubscriptions = gauge("vigil_mqtt_silent_subscriptions")
+        outboxDepth = gauge("vigil_outbox_depth")
+        outboxBytes = gauge("vigil_outbox_bytes")
+        outboxSent = gauge("vigil_outbox_sent")
+        outboxDropped = gauge("vigil_outbox_dropped")
+        outboxCorruptFiles = gauge("vigil_outbox_corrupt_files_moved")
     }
 }

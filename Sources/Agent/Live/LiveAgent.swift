@@ -16,17 +16,17 @@ public struct LiveAgent {
     public let configuration: AgentConfiguration
     public let catalog: Catalog
     public let model: (any NarrationModel)?
-    public let registry: PrometheusCollectorRegistry?
+    public let registry: PrometheusCollectorRegistry
     public let logger: Logger
 
     /// `model` is the loaded language model, or nil for template narration; `registry` the metrics
-    /// registry the executable bootstrapped (nil: no /metrics endpoint).
+    /// registry behind /metrics (nil: a private one).
     public init(configuration: AgentConfiguration, catalog: Catalog, model: (any NarrationModel)?,
-                registry: PrometheusCollectorRegistry?, logger: Logger) {
+                registry: PrometheusCollectorRegistry? = nil, logger: Logger) {
         self.configuration = configuration
         self.catalog = catalog
         self.model = model
-        self.registry = registry
+        self.registry = registry ?? PrometheusCollectorRegistry()
         self.logger = logger
     }
 
@@ -37,9 +37,17 @@ public struct LiveAgent {
 
     /// Runs until a termination signal (or cancellation).
     public func run() async throws {
+        let group = try await makeServiceGroup(signals: true)
+        try await group.run()
+        logger.info("vigil stopped")
+    }
+
+    /// The agent's services in one group; `signals` makes SIGTERM/SIGINT start a graceful shutdown
+    /// (tests leave it off and call `triggerGracefulShutdown()`).
+    public func makeServiceGroup(signals: Bool) async throws -> ServiceGroup {
         let config = configuration
         let topics = self.topics
-        let metrics = AgentMetrics()
+        let metrics = AgentMetrics(factory: PrometheusMetricsFactory(registry: registry))
         let counters = AgentCounters()
 
         let offline = AgentStatus(agent: config.agentName, state: "offline", version: VigilVersion.string,
@@ -88,7 +96,7 @@ public struct LiveAgent {
                                          metrics: metrics, counters: counters, logger: logger))
         services.append(NarrationService(worker: worker))
         services.append(IngestService(client: local, pipeline: shared, worker: worker, metrics: metrics, logger: logger))
-        if let listen = config.metricsListen, let registry {
+        if let listen = config.metricsListen {
             services.append(MetricsService(listen: listen, registry: registry, local: local, logger: logger))
         }
 
@@ -97,13 +105,11 @@ public struct LiveAgent {
             "model": "\(config.narrationEnabled ? (model?.name ?? "none (template)") : "disabled")",
             "upstream": "\(config.upstream.map { "\($0.host):\($0.port)" } ?? "off")",
         ])
-        let group = ServiceGroup(configuration: .init(
+        return ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [],
             cancellationSignals: [],
             logger: logger.with(label: "vigil.services")))
-        try await group.run()
-        logger.info("vigil stopped")
     }
 
     private func warnIfInsecure(_ broker: BrokerSettings) {

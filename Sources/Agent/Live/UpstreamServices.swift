@@ -5,10 +5,14 @@ import ServiceLifecycle
 
 /// Sends outbox messages to the upstream broker with QoS 1; `send` returns after the PUBACK,
 /// so the outbox deletes a message only once the broker has it.
-struct MQTTOutboxTransport: OutboxTransport {
+public struct MQTTOutboxTransport: OutboxTransport {
     let client: MQTTClient
 
-    func send(_ message: OutboxMessage) async throws -> OutboxAcknowledgement {
+    public init(client: MQTTClient) {
+        self.client = client
+    }
+
+    public func send(_ message: OutboxMessage) async throws -> OutboxAcknowledgement {
         let body = message.jsonObjectBody() ?? message.payload
         try await client.publish(topic: message.topic, payload: body, qos: .atLeastOnce, retain: false)
         return .acknowledged

@@ -263,3 +263,25 @@ struct PreTokenizerSplitter {
         flags & (CharClass.letter | CharClass.number | CharClass.whitespace) == 0 && flags != 0
     }
 }
+
+extension PreTokenizer {
+    /// The pieces these rules cut `text` into; BPE encodes each piece on its own. For inspection and tests.
+    public func split(_ text: String) -> [String] {
+        var bytes = Array(text.utf8)
+        var pieces: [String] = []
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            let view = UnsafeBufferPointer(buffer)
+            var scalars = ScalarText()
+            scalars.load(view)
+            var ends: [Int] = []
+            PreTokenizerSplitter(rule: self).split(scalars, into: &ends)
+            var start = 0
+            for end in ends {
+                let slice = view[scalars.byteOffsets[start]..<scalars.byteOffsets[end]]
+                pieces.append(String(decoding: UnsafeBufferPointer(rebasing: slice), as: UTF8.self))
+                start = end
+            }
+        }
+        return pieces
+    }
+}

@@ -102,3 +102,17 @@ extension OutboxConfiguration {
 }
 
 func payload(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+/// A value behind a pthread mutex, so ThreadSanitizer runs of these tests see its ordering.
+final class Protected<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

@@ -1,6 +1,5 @@
 import Foundation
 import Outbox
-import Synchronization
 
 /// The outbox's peer in tests: a real in-process receiver that records every message it got,
 /// in arrival order, and acknowledges it, refuses it (link trouble), or holds the
@@ -17,17 +16,33 @@ final class RecordingTransport: OutboxTransport {
         var outstanding = 0
         var maxOutstanding = 0
         var refused = 0
+        var loseAcknowledgements: Set<UInt64> = []
+        var randomSendFailures = 0.0
+        var randomLostAcknowledgements = 0.0
     }
 
     struct Refused: Error {}
 
-    let state = Mutex(State())
+    let state = Protected(State())
 
     /// While true, every send throws (the broker is unreachable).
     func setFailing(_ failing: Bool) { state.withLock { $0.failing = failing } }
 
     /// The next `count` sends throw.
     func failNext(_ count: Int) { state.withLock { $0.failuresLeft = count } }
+
+    /// These sequences arrive, but their first acknowledgement is lost (the PUBACK never came).
+    func loseAcknowledgements(of sequences: Set<UInt64>) { state.withLock { $0.loseAcknowledgements = sequences } }
+
+    struct AcknowledgementLost: Error {}
+
+    /// Refuses that fraction of sends and loses that fraction of acknowledgements, at random.
+    func setRandomFaults(sends: Double, acknowledgements: Double) {
+        state.withLock {
+            $0.randomSendFailures = sends
+            $0.randomLostAcknowledgements = acknowledgements
+        }
+    }
 
     /// While true, acknowledgements wait until `release` (PUBACKs that have not come yet).
     func setHolding(_ holding: Bool) { state.withLock { $0.holding = holding } }
@@ -50,7 +65,7 @@ final class RecordingTransport: OutboxTransport {
 
     func send(_ message: OutboxMessage) async throws -> OutboxAcknowledgement {
         let hold = try state.withLock { state -> Bool in
-            if state.failing || state.failuresLeft > 0 {
+            if state.failing || state.failuresLeft > 0 || Double.random(in: 0..<1) < state.randomSendFailures {
                 state.failuresLeft = max(state.failuresLeft - 1, 0)
                 state.refused += 1
                 throw Refused()
@@ -83,7 +98,11 @@ final class RecordingTransport: OutboxTransport {
                     continuation?.resume(throwing: CancellationError())
                 }
             }
-            state.withLock { $0.acknowledged.append(sequence) }
+            try state.withLock { state in
+                if state.loseAcknowledgements.remove(sequence) != nil { throw AcknowledgementLost() }
+                if Double.random(in: 0..<1) < state.randomLostAcknowledgements { throw AcknowledgementLost() }
+                state.acknowledged.append(sequence)
+            }
         }
     }
 }

@@ -1,0 +1,129 @@
+import Synchronization
+
+/// Set from another thread to stop a running generation (the stream's consumer went away).
+final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func cancel() { flag.store(true, ordering: .relaxed) }
+    var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+extension InferenceSession {
+    /// Generates from `prompt` on the calling thread (it blocks; from async code prefer `stream`).
+    ///
+    /// The prompt's longest common prefix with the cache is reused, so a fixed prefix shared by
+    /// successive requests (system prompt, few-shot examples) is computed once. `onToken` gets each
+    /// token with the text it completes (stop strings held back) and may return false to stop.
+    public func generate(
+        _ prompt: Prompt, options: GenerationOptions = GenerationOptions(), logitProcessor: LogitProcessor? = nil,
+        onToken: ((Int32, String) -> Bool)? = nil
+    ) throws -> GenerationResult {
+        let ids = model.tokens(for: prompt)
+        return try exclusive {
+            try generateLocked(ids, options: options, logitProcessor: logitProcessor, cancellation: nil, onToken: onToken)
+        }
+    }
+
+    func generateLocked(
+        _ promptIDs: [Int32], options: GenerationOptions, logitProcessor: LogitProcessor?,
+        cancellation: CancellationFlag?, onToken: ((Int32, String) -> Bool)?
+    ) throws -> GenerationResult {
+        guard !promptIDs.isEmpty else { throw MicroLMError.emptyPrompt }
+        let clock = ContinuousClock()
+        var result = GenerationResult(text: "", tokens: [], finishReason: .maxTokens, promptTokenCount: promptIDs.count,
+                                      reusedPromptTokenCount: 0, promptSeconds: 0, generationSeconds: 0)
+        func stopRequested() -> FinishReason? {
+            if cancellation?.isCancelled == true || Task.isCancelled { return .cancelled }
+            if let deadline = options.deadline, clock.now >= deadline { return .deadline }
+            return nil
+        }
+        if let reason = stopRequested() {
+            result.finishReason = reason
+            return result
+        }
+        guard promptIDs.count < contextLength else {
+            throw MicroLMError.contextFull(needed: promptIDs.count + 1, capacity: contextLength)
+        }
+        var start = clock.now
+        result.reusedPromptTokenCount = try prefillLocked(promptIDs)
+        result.promptSeconds = (clock.now - start).seconds
+        start = clock.now
+
+        let stopTokens = options.stopTokens ?? model.tokenizer.endOfGenerationIDs
+        var sampler = Sampler(options: options.sampling)
+        var decoder = StreamingDecoder(tokenizer: model.tokenizer)
+        var text = ""  // everything decoded so far
+        var emitted = 0  // characters of `text` already handed to onToken
+        let vocab = model.config.vocabularySize
+        while true {
+            if result.tokens.count >= options.maxTokens { result.finishReason = .maxTokens; break }
+            if let reason = stopRequested() { result.finishReason = reason; break }
+            let logits = UnsafeMutableBufferPointer(start: state.logits, count: vocab)
+            if let logitProcessor {
+                logitProcessor(logits, LogitContext(promptTokens: promptIDs, generatedTokens: result.tokens, text: text))
+            }
+            guard let next = sampler.sample(logits, history: tokens[...]) else {
+                result.finishReason = .noAllowedToken
+                break
+            }
+            if stopTokens.contains(next) { result.finishReason = .stopToken(next); break }
+            result.tokens.append(next)
+            text += decoder.append(next)
+            // Stop strings: cut at the first one; otherwise hold back a tail that may start one.
+            if let (stop, range) = firstStop(in: text, options.stopStrings) {
+                text = String(text[..<range.lowerBound])
+                result.finishReason = .stopString(stop)
+                if let onToken, text.count > emitted { _ = onToken(next, String(text.dropFirst(emitted))) }
+                emitted = text.count
+                break
+            }
+            let safe = text.count - heldBack(text, options.stopStrings)
+            if let onToken {
+                let piece = safe > emitted ? String(text.dropFirst(emitted).prefix(safe - emitted)) : ""
+                emitted = max(emitted, safe)
+                if !onToken(next, piece) { result.finishReason = .cancelled; break }
+            }
+            if tokens.count >= contextLength { result.finishReason = .contextFull; break }
+            try appendLocked([next])
+        }
+        if case .stopString = result.finishReason {} else {
+            text += decoder.finish()
+            if let onToken, text.count > emitted, let last = result.tokens.last { _ = onToken(last, String(text.dropFirst(emitted))) }
+        }
+        result.text = text
+        result.generationSeconds = (clock.now - start).seconds
+        return result
+    }
+}
+
+/// The first stop string in `text` (earliest position).
+private func firstStop(in text: String, _ stops: [String]) -> (String, Range<String.Index>)? {
+    var best: (String, Range<String.Index>)?
+    for stop in stops where !stop.isEmpty {
+        var i = text.startIndex
+        while i < text.endIndex, best.map({ i < $0.1.lowerBound }) ?? true {
+            if text[i...].hasPrefix(stop) {
+                best = (stop, i..<(text.index(i, offsetBy: stop.count)))
+                break
+            }
+            i = text.index(after: i)
+        }
+    }
+    return best
+}
+
+/// Characters at the end of `text` that could be the beginning of a stop string.
+private func heldBack(_ text: String, _ stops: [String]) -> Int {
+    var longest = 0
+    for stop in stops where !stop.isEmpty {
+        var n = min(stop.count - 1, text.count)
+        while n > longest {
+            if text.hasSuffix(stop.prefix(n)) { longest = n; break }
+            n -= 1
+        }
+    }
+    return longest
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

@@ -1,0 +1,71 @@
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A loaded llama-family GGUF model: its configuration, its weights (zero-copy views of the
+/// memory-mapped file) and its tokenizer. Immutable and shareable; each conversation runs in
+/// its own `InferenceSession`.
+public final class LanguageModel: Sendable {
+    public let path: String
+    public let file: GGUFFile
+    public let config: LlamaConfig
+    public let weights: LlamaWeights
+    public let tokenizer: Tokenizer
+    /// The chat template of the file (`tokenizer.chat_template`), if any.
+    public let chatTemplateSource: String?
+    /// Seconds `load` took.
+    public let loadSeconds: Double
+
+    private init(path: String, file: GGUFFile, config: LlamaConfig, weights: LlamaWeights, tokenizer: Tokenizer,
+                 loadSeconds: Double) {
+        self.path = path
+        self.file = file
+        self.config = config
+        self.weights = weights
+        self.tokenizer = tokenizer
+        self.chatTemplateSource = file.string("tokenizer.chat_template")
+        self.loadSeconds = loadSeconds
+    }
+
+    /// Maps the GGUF file at `path` and checks every tensor the architecture needs.
+    /// Throws `GGUFError` for a malformed file, `TokenizerError` for a bad vocabulary and
+    /// `MicroLMError` for a model this engine cannot run.
+    public static func load(path: String, logger: Logger = Logger(label: "vigil.microlm")) throws -> LanguageModel {
+        let start = monotonicSeconds()
+        let file = try GGUFFile.open(path: path)
+        let config = try LlamaConfig(file: file)
+        let weights = try LlamaWeights(file: file, config: config)
+        let tokenizer = try Tokenizer(gguf: file)
+
+        guard tokenizer.vocabularySize <= config.vocabularySize else {
+            throw MicroLMError.badTensor(name: "token_embd.weight",
+                                        reason: "\(config.vocabularySize) rows for \(tokenizer.vocabularySize) tokens")
+        }
+        let seconds = monotonicSeconds() - start
+        logger.debug("model loaded", metadata: [
+            "path": "\(path)", "blocks": "\(config.blockCount)", "width": "\(config.embeddingLength)",
+            "vocabulary": "\(config.vocabularySize)", "ms": "\(Int(seconds * 1000))",
+        ])
+        return LanguageModel(path: path, file: file, config: config, weights: weights, tokenizer: tokenizer,
+                             loadSeconds: seconds)
+    }
+
+    /// Asks the kernel to read the whole file ahead (the first forward pass then finds the
+    /// weights in memory). Optional; costs the time of reading the file once.
+    public func prefetch() {
+        let bytes = file.fileBytes
+        guard let base = bytes.baseAddress else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_WILLNEED)
+    }
+}
+
+/// Seconds on a monotonic clock.
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

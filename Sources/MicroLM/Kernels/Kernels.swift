@@ -1,0 +1,68 @@
+import CMicroLMKernels
+
+/// Entry points to the C kernels for code and tests outside the forward pass.
+///
+/// Levels: 0 is the portable scalar code, 1 AVX2, 2 AVX-512 VNNI; a level above what the
+/// CPU has runs the best it has. The forward pass always runs the best level.
+public enum Kernels {
+    /// The best level this CPU runs (0 scalar, 1 AVX2, 2 AVX-512 VNNI).
+    public static var simdLevel: Int { Int(mlk_simd_level()) }
+
+    /// An activation block: `d = max|x| / 127`, `q = round(x / d)`, `s = d * Σq`.
+    public struct ActivationBlock: Sendable, Equatable {
+        public var d: Float
+        public var s: Float
+        public var q: [Int8]
+    }
+
+    /// Quantizes `x` (a multiple of 32 values) into activation blocks at `level`.
+    public static func quantizeActivations(_ x: [Float], level: Int) -> [ActivationBlock] {
+        precondition(x.count % 32 == 0, "activations come in blocks of 32")
+        var blocks = [mlk_block_q8a](repeating: mlk_block_q8a(), count: x.count / 32)
+        mlk_quantize_q8a_at(Int32(level), x, &blocks, Int64(x.count))
+        return blocks.map { block in
+            var b = block
+            let q = withUnsafeBytes(of: &b.qs) { Array($0.bindMemory(to: Int8.self)) }
+            return ActivationBlock(d: block.d, s: block.s, q: q)
+        }
+    }
+
+    /// Y (batch x rows) = X (batch x columns) · Wᵀ with W stored as `rows` rows of `columns`
+    /// elements of `type`, on one thread at `level`. Quantized types quantize X first, as the
+    /// engine does. Returns nil for an unsupported type or a shape that does not fit it.
+    public static func matmul(
+        type: GGMLType, weights: [UInt8], rows: Int, columns: Int, input: [Float], batch: Int, level: Int
+    ) -> [Float]? {
+        guard let rowSize = TensorFormat.rowSize(type, count: columns), TensorFormat.isSupported(type),
+              weights.count >= rowSize * rows, input.count == batch * columns else { return nil }
+        var y = [Float](repeating: .nan, count: batch * rows)
+        let t = Int32(type.rawValue)
+        if mlk_type_uses_q8a(t) != 0 {
+            var xq = [mlk_block_q8a](repeating: mlk_block_q8a(), count: batch * columns / 32)
+            mlk_quantize_q8a_at(Int32(level), input, &xq, Int64(input.count))
+            mlk_gemm_at(Int32(level), t, weights, Int64(columns), 0, Int64(rows), xq, Int64(batch), &y, Int64(rows))
+        } else {
+            mlk_gemm_at(Int32(level), t, weights, Int64(columns), 0, Int64(rows), input, Int64(batch), &y, Int64(rows))
+        }
+        return y
+    }
+
+    /// As `matmul(...level:)`, at the best level and split over the threads of `pool`.
+    public static func matmul(
+        type: GGMLType, weights: [UInt8], rows: Int, columns: Int, input: [Float], batch: Int, pool: ThreadPool
+    ) -> [Float]? {
+        guard let rowSize = TensorFormat.rowSize(type, count: columns), TensorFormat.isSupported(type),
+              weights.count >= rowSize * rows, input.count == batch * columns else { return nil }
+        var y = [Float](repeating: .nan, count: batch * rows)
+        let t = Int32(type.rawValue)
+        var xq = [mlk_block_q8a](repeating: mlk_block_q8a(), count: batch * columns / 32)
+        mlk_quantize_q8a(input, &xq, Int64(input.count))
+        weights.withUnsafeBytes { w in
+            y.withUnsafeMutableBufferPointer { out in
+                var job = mlk_matmul_job(type: t, w: w.baseAddress, rows: Int64(rows), y: out.baseAddress, ldy: Int64(rows))
+                mlk_matmul(pool.pointer, &job, 1, Int64(columns), xq, input, Int64(batch))
+            }
+        }
+        return y
+    }
+}

@@ -1,0 +1,118 @@
+import Logging
+import MicroLM
+
+/// The MicroLM engine as Narration's model: greedy decoding over one `InferenceSession` whose KV cache
+/// keeps the shared prompt prefix between calls, with the constraint applied to the most likely
+/// candidates at each step (the first one it allows is taken).
+public final class MicroLMNarrationModel: NarrationModel, @unchecked Sendable {
+    public let name: String
+    public let languageModel: LanguageModel
+    /// Used only from Narration's model queue, one call at a time (`@unchecked Sendable` rests on that).
+    private let session: InferenceSession
+    /// How many of the most likely tokens the constraint is asked about before giving up.
+    public let candidates: Int
+    private var prefixCache: (text: String, tokens: [Int32])?
+
+    public init(model: LanguageModel, threads: Int? = nil, contextLength: Int = 2048, candidates: Int = 64) throws {
+        languageModel = model
+        session = try InferenceSession(model: model, contextLength: contextLength, threads: threads)
+        self.candidates = max(1, candidates)
+        var base = Substring(model.path.split(separator: "/").last ?? "model")
+        if base.hasSuffix(".gguf") { base = base.dropLast(5) }
+        name = String(base)
+    }
+
+    public static func load(path: String, threads: Int? = nil, logger: Logger) throws -> MicroLMNarrationModel {
+        try MicroLMNarrationModel(model: LanguageModel.load(path: path, logger: logger), threads: threads)
+    }
+
+    public func complete(_ request: CompletionRequest) throws -> Completion {
+        let tokenizer = languageModel.tokenizer
+        let prefixTokens: [Int32]
+        if let cached = prefixCache, cached.text == request.prefix {
+            prefixTokens = cached.tokens
+        } else {
+            prefixTokens = (tokenizer.addBOS ? tokenizer.bosID.map { [$0] } ?? [] : [])
+                + tokenizer.encode(request.prefix, parseSpecial: true)
+            prefixCache = (request.prefix, prefixTokens)
+        }
+        let prompt = prefixTokens + tokenizer.encode(request.suffix, parseSpecial: true)
+        try session.prefill(prompt)
+
+        var bytes: [UInt8] = []
+        var produced = 0
+        let vocabulary = languageModel.config.vocabularySize
+        var order = [Int32](repeating: 0, count: candidates)
+        var scores = [Float](repeating: 0, count: candidates)
+        while produced < request.maxTokens {
+            if let deadline = request.deadline, ContinuousClock.now >= deadline {
+                return Completion(text: Self.text(bytes), stop: .deadline, tokens: produced)
+            }
+            // The `candidates` most likely tokens, best first.
+            var count = 0
+            session.withLogits { logits in
+                for id in 0..<min(vocabulary, logits.count) {
+                    let v = logits[id]
+                    if count == candidates && v <= scores[count - 1] { continue }
+                    var k = count == candidates ? count - 1 : count
+                    while k > 0 && scores[k - 1] < v {
+                        scores[k] = scores[k - 1]
+                        order[k] = order[k - 1]
+                        k -= 1
+                    }
+                    scores[k] = v
+                    order[k] = Int32(id)
+                    if count < candidates { count += 1 }
+                }
+            }
+            var chosen: Int32?
+            var ended = false
+            for k in 0..<count {
+                let id = order[k]
+                if tokenizer.isEndOfGeneration(id) {
+                    if bytes.isEmpty { continue }
+                    // The constraint sees the end as a newline: it may refuse to end here.
+                    if let constraint = request.constraint, !constraint(Self.text(bytes) + "\n") { continue }
+                    ended = true
+                    break
+                }
+                if tokenizer.tokenType(id) == .control { continue }
+                let piece = tokenizer.tokenBytes(id)
+                if bytes.isEmpty, piece.first == 0x0A { continue }   // an empty alert is no alert
+                // A token that ends inside a UTF-8 character could leave half a character behind.
+                if Self.text(bytes + piece, dropIncomplete: true).utf8.count != bytes.count + piece.count { continue }
+                if let constraint = request.constraint, !constraint(Self.text(bytes + piece, dropIncomplete: true)) {
+                    continue
+                }
+                chosen = id
+                break
+            }
+            if ended { return Completion(text: Self.text(bytes), stop: .endOfText, tokens: produced) }
+            guard let id = chosen else { return Completion(text: Self.text(bytes), stop: .constraint, tokens: produced) }
+            bytes += tokenizer.tokenBytes(id)
+            produced += 1
+            let text = Self.text(bytes)
+            for stop in request.stop {
+                if let range = text.range(of: stop) {
+                    return Completion(text: String(text[..<range.lowerBound]), stop: .stopString, tokens: produced)
+                }
+            }
+            if produced < request.maxTokens { try session.append([id]) }
+        }
+        return Completion(text: Self.text(bytes), stop: .length, tokens: produced)
+    }
+
+    /// UTF-8 text of `bytes`; an unfinished multi-byte character at the end is left out when asked.
+    static func text(_ bytes: [UInt8], dropIncomplete: Bool = false) -> String {
+        var b = bytes[...]
+        if dropIncomplete {
+            var back = 0
+            while back < min(3, b.count), let last = b.dropLast(back).last, last & 0xC0 == 0x80 { back += 1 }
+            if let lead = b.dropLast(back).last, lead & 0xC0 == 0xC0 {
+                let need = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : 1
+                if back < need { b = b.dropLast(back + 1) }
+            }
+        }
+        return String(decoding: b, as: UTF8.self)
+    }
+}

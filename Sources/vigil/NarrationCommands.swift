@@ -1,0 +1,293 @@
+import ArgumentParser
+import Detection
+import Foundation
+import Logging
+import Narration
+import Telemetry
+
+extension PromptStyle: ExpressibleByArgument {}
+
+/// `vigil explain`: one event through narration, every step shown; or `--eval` over a file of events.
+struct ExplainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Narrate one event and show each step, or measure narration over a file of events.",
+        discussion: """
+            The event is a JSON object: an AnomalyEvent as Vigil encodes it, or an alert line as `vigil replay` \
+            prints it. `--eval` takes a JSON-lines file of such objects (sensors/narration/events.jsonl).
+
+            Examples:
+              vigil explain event.json --verbose
+              vigil explain --eval sensors/narration/events.jsonl --examples 10
+            """
+    )
+
+    @Argument(help: ArgumentHelp("A file holding one event or alert as JSON.", valueName: "event.json"))
+    var event: String?
+
+    @Option(help: ArgumentHelp("Evaluate over a JSON-lines file of events.", valueName: "events.jsonl"))
+    var eval: String?
+
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    @Option(help: ArgumentHelp("The GGUF model (default: $VIGIL_MODEL, then ./models/SmolLM2-135M-Instruct.Q4_1.gguf).",
+                               valueName: "file"))
+    var model: String?
+
+    @Flag(help: "Use only the template (no model).")
+    var templateOnly = false
+
+    @Option(help: "How the model is asked: few-shot or chat.")
+    var style: PromptStyle = .fewShot
+
+    @Flag(help: "Let the model write freely (no constraint on numbers, units and names while generating).")
+    var unconstrained = false
+
+    @Option(help: "Threads for the model's kernels.")
+    var threads: Int = 2
+
+    @Option(help: "Token budget per alert.")
+    var maxTokens: Int = 72
+
+    @Option(help: "With --eval: how many model-written example alerts to print.")
+    var examples: Int = 10
+
+    @Option(help: ArgumentHelp("With --eval: write each event's result as a JSON line here.", valueName: "file"))
+    var results: String?
+
+    @Flag(help: "Show the prompt, and with --eval every event.")
+    var verbose = false
+
+    func validate() throws {
+        if (event == nil) == (eval == nil) {
+            throw ValidationError("Give either one event file or --eval <events.jsonl>.")
+        }
+        if threads < 1 || threads > 64 { throw ValidationError("--threads must be between 1 and 64.") }
+        if maxTokens < 8 || maxTokens > 512 { throw ValidationError("--max-tokens must be between 8 and 512.") }
+    }
+
+    func run() async throws {
+        let logger = Logger(label: "vigil.explain")
+        let catalog: Catalog
+        do { catalog = try Catalog.load(file: catalogOptions.catalog) } catch {
+            throw ValidationError("Cannot load the catalog \(catalogOptions.catalog): \(error)")
+        }
+        let narrationModel = try loadModel(logger: logger)
+        let configuration = NarrationConfiguration(maxTokens: maxTokens, promptStyle: style, constrained: !unconstrained)
+        let narrator = Narrator(catalog: catalog, model: narrationModel, configuration: configuration, logger: logger)
+
+        if let eval {
+            try await evaluate(narrator, file: eval)
+            return
+        }
+        guard let event, let data = FileManager.default.contents(atPath: event),
+              let text = String(data: data, encoding: .utf8) else {
+            throw ValidationError("Cannot read \(event ?? "the event file").")
+        }
+        let parsed: AnomalyEvent
+        do { parsed = try EventFile.decode(text) } catch { throw ValidationError("\(event): \(error)") }
+        let x = await narrator.explain(parsed, deadline: nil)
+        print("Facts")
+        print("  " + PromptBuilder.factLine(x.facts).replacingOccurrences(of: " | ", with: "\n  "))
+        if verbose, let prompt = x.prompt {
+            print("\nPrompt (\(prompt.prefix.count) characters shared, \(prompt.suffix.count) for this event)")
+            print(prompt.text)
+        }
+        if let modelText = x.modelText {
+            print("\nModel text (\(x.completion.map { "\($0.tokens) tokens, stopped by \($0.stop.rawValue)" } ?? ""))")
+            print("  " + modelText)
+        }
+        if let verdict = x.verdict {
+            print("\nVerifier: " + (verdict.accepted ? "accepted" : "rejected"))
+            for p in verdict.problems { print("  - " + p) }
+        }
+        let n = x.narrative
+        print("\nNarrative (\(n.source.rawValue)\(n.reason.map { ": " + $0 } ?? ""))")
+        print("  " + n.text)
+        print("\nLatency: \(String(format: "%.1f", n.latencyMs)) ms" + (n.model.map { " (\($0))" } ?? ""))
+    }
+
+    private func loadModel(logger: Logger) throws -> (any NarrationModel)? {
+        if templateOnly { return nil }
+        let path = model ?? ModelLocator.defaultPath(
+            environment: ProcessInfo.processInfo.environment,
+            fileExists: { FileManager.default.fileExists(atPath: $0) })
+        guard let path else {
+            FileHandle.standardError.write(Data("note: no model found; narrating with the template only\n".utf8))
+            return nil
+        }
+        return try ModelLoading.load(path: path, threads: threads, logger: logger)
+    }
+
+    private func evaluate(_ narrator: Narrator, file: String) async throws {
+        let events: [AnomalyEvent]
+        do { events = try EventFile.read(file: file) } catch { throw ValidationError("\(error)") }
+        guard let first = events.first else { throw ValidationError("\(file) holds no events.") }
+        // The first call computes the shared prompt prefix; the live agent does that at start-up.
+        let warm = await narrator.explain(first, deadline: nil)
+        let report = await narrator.evaluate(events)
+        if let results { try writeResults(report, to: results) }
+
+        let n = report.count
+        func pct(_ k: Int, of total: Int) -> String {
+            total == 0 ? "-" : String(format: "%d/%d (%.1f %%)", k, total, 100 * Double(k) / Double(total))
+        }
+        var kinds: [String: Int] = [:]
+        var assets = Set<String>()
+        for e in events { kinds[e.kind.rawValue, default: 0] += 1; assets.insert(e.asset) }
+        print("Events: \(n) (\(kinds.count) kinds, \(assets.count) assets) from \(file)")
+        print("Model: \(narrator.model?.name ?? "none (template only)"), prompt \(narrator.configuration.promptStyle.rawValue), "
+            + (narrator.configuration.constrained ? "constrained" : "unconstrained"))
+        print("Model text accepted by the verifier: \(pct(report.modelAccepted, of: n))")
+        print("Accepted text naming the right sensor and direction: \(pct(report.rightSensorAndDirection, of: report.modelAccepted))")
+        print("Delivered text failing the verifier (invented numbers or names): \(report.unverifiedDelivered)")
+        if !report.reasons.isEmpty {
+            print("Template reasons:")
+            for r in report.reasons.prefix(12) { print("  \(r.count)\t\(r.reason)") }
+        }
+        let lat = report.latenciesMs
+        print(String(format: "Latency: median %.0f ms, p95 %.0f ms, max %.0f ms (first call with prefix: %.0f ms)",
+                     EvaluationReport.percentile(lat, 50), EvaluationReport.percentile(lat, 95), lat.last ?? 0,
+                     warm.narrative.latencyMs))
+        var byKind: [String: (Int, Int)] = [:]
+        for r in report.rows {
+            var v = byKind[r.event.kind.rawValue] ?? (0, 0)
+            v.0 += 1
+            if r.explanation.narrative.source == .model { v.1 += 1 }
+            byKind[r.event.kind.rawValue] = v
+        }
+        print("Accepted by kind: " + byKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.1)/\($0.value.0)" }
+            .joined(separator: ", "))
+        let shown = report.rows.filter { $0.explanation.narrative.source == .model }
+        if examples > 0 && !shown.isEmpty {
+            print("\nExamples (model-written):")
+            // Spread over kinds: one per kind first, then the rest in order.
+            var picked: [EvaluationReport.Row] = []
+            var seen = Set<String>()
+            for r in shown where seen.insert(r.event.kind.rawValue).inserted { picked.append(r) }
+            for r in shown where picked.count < examples && !picked.contains(where: { $0.event.id == r.event.id }) {
+                picked.append(r)
+            }
+            for r in picked.prefix(examples) {
+                print("- facts: " + PromptBuilder.factLine(r.explanation.facts))
+                print("  alert: " + r.explanation.narrative.text)
+            }
+        }
+        if verbose {
+            print("\nAll events:")
+            for r in report.rows {
+                let x = r.explanation
+                print("\(r.event.id) [\(x.narrative.source.rawValue)] \(x.narrative.text)")
+                if x.narrative.source == .template, let m = x.modelText { print("    model: \(m)\n    why: \(x.narrative.reason ?? "")") }
+                let recheck = Verifier(facts: x.facts).verify(x.narrative.text)
+                if !recheck.accepted { print("    FAILS THE VERIFIER: \(recheck.problems)") }
+            }
+        }
+    }
+
+    private func writeResults(_ report: EvaluationReport, to path: String) throws {
+        struct Line: Encodable {
+            var event_id: String
+            var kind: String
+            var facts: String
+            var model_text: String?
+            var problems: [String]
+            var narrative: Narrative
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var out = Data()
+        for r in report.rows {
+            let x = r.explanation
+            out += try encoder.encode(Line(event_id: r.event.id, kind: r.event.kind.rawValue,
+                                           facts: PromptBuilder.factLine(x.facts), model_text: x.modelText,
+                                           problems: x.verdict?.problems ?? [], narrative: x.narrative))
+            out += Data("\n".utf8)
+        }
+        guard FileManager.default.createFile(atPath: path, contents: out) else {
+            throw ValidationError("Cannot write \(path).")
+        }
+    }
+}
+
+/// `vigil collect-events`: replays recordings through the plant detector and writes every event as a
+/// JSON line (windows left out) — how sensors/narration/events.jsonl was made.
+struct CollectEventsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "collect-events",
+        abstract: "Replay recordings through the detector and write their events as JSON lines (evaluation sets).",
+        shouldDisplay: false
+    )
+
+    @Argument(help: ArgumentHelp("Recordings (wide CSV).", valueName: "recording"))
+    var recordings: [String]
+
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the events.", valueName: "file"))
+    var out: String
+
+    @Option(help: "Keep at most this many events per (sensor, kind, stage).")
+    var perSensorKind: Int = 3
+
+    @Flag(help: "For kinds the detector never produced, derive a few events from similar ones (id prefix `derived-`): oscillation from volatility shifts, seasonal from level shifts.")
+    var deriveMissingKinds = false
+
+    @Flag(help: "Keep resolved events too (by default only opened events, which are what the model narrates).")
+    var resolved = false
+
+    func run() throws {
+        let catalog: Catalog
+        do { catalog = try Catalog.load(file: catalogOptions.catalog) } catch {
+            throw ValidationError("Cannot load the catalog \(catalogOptions.catalog): \(error)")
+        }
+        var lines: [String] = []
+        var all: [AnomalyEvent] = []
+        var kept: [String: Int] = [:]
+        for path in recordings {
+            let reader: RecordingReader
+            do { reader = try RecordingReader(path: path) } catch { throw ValidationError("\(path): \(error)") }
+            let columnIndex = reader.columns.map { catalog.index(of: SensorID($0)) }
+            let detector = PlantDetector(catalog: catalog)
+            var events: [AnomalyEvent] = []
+            var found: [AnomalyEvent] = []
+            var lastT: Int64 = .min
+            let name = path.split(separator: "/").last.map(String.init) ?? path
+            while let item = reader.next() {
+                guard case .sample(let column, let t, let value) = item else { continue }
+                if t != lastT { detector.advance(to: t, events: &events); lastT = t }
+                if column < columnIndex.count, let i = columnIndex[column] {
+                    _ = detector.ingest(sensor: i, timestamp: t, value: value, events: &events)
+                }
+                found += events
+                events.removeAll(keepingCapacity: true)
+            }
+            for var e in found where resolved || e.stage == .opened {
+                let key = "\(e.sensor)|\(e.kind.rawValue)|\(e.stage.rawValue)"
+                guard kept[key, default: 0] < perSensorKind else { continue }
+                kept[key, default: 0] += 1
+                e.id = "\(name.split(separator: ".").first ?? "rec")-\(e.id)"
+                e.window = []
+                all.append(e)
+                lines.append(try EventFile.encode(e))
+            }
+            FileHandle.standardError.write(Data("\(path): \(found.count) events\n".utf8))
+        }
+        if deriveMissingKinds {
+            let present = Set(all.map(\.kind))
+            for (missing, source) in [(AnomalyKind.oscillation, AnomalyKind.volatilityShift), (.seasonal, .levelShift)]
+            where !present.contains(missing) {
+                for var e in all.filter({ $0.kind == source }).prefix(5) {
+                    e.kind = missing
+                    e.id = "derived-\(missing.rawValue)-" + e.id
+                    lines.append(try EventFile.encode(e))
+                }
+            }
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else {
+            throw ValidationError("Cannot write \(out).")
+        }
+        print("\(lines.count) events written to \(out)")
+    }
+}
