@@ -59,7 +59,8 @@ public final class PlantDetector {
         }
         self.tracks = tracks
         describedWith = described
-        eventTracks = Array(repeating: EventTrack(), count: catalog.sensors.count)
+        // One instance each: `Array(repeating:)` would share the ring buffers, and the first write would copy them.
+        eventTracks = (0..<catalog.sensors.count).map { _ in EventTrack() }
     }
 
     /// The events open now (an opened message updated with the peak so far).
