@@ -8,6 +8,10 @@ import Telemetry
 public struct DetectorConfiguration: Sendable, Equatable {
     /// Readings a sensor must have before it may score or raise events (its baseline is learned meanwhile).
     public var warmUpReadings: Int = 300
+    /// ...or, for slow sensors, this much time since their first reading once they have `minimumWarmUpReadings`
+    /// (infinity: readings alone decide, as `vigil score` does).
+    public var warmUpSeconds: Double = 600
+    public var minimumWarmUpReadings: Int = 60
     /// An event opens when the score reaches this.
     public var openThreshold: Double = 0.5
     /// An open event counts as quiet while the score stays below this (hysteresis).
@@ -106,13 +110,14 @@ struct SensorSettings: Sendable, Equatable {
     init() {}
 
     init(sensor: Sensor) {
-        periodMs = sensor.samplePeriod > 0 ? sensor.samplePeriod * 1000 : 0
+        periodMs = sensor.samplePeriod > 0 && sensor.samplePeriod.isFinite ? min(sensor.samplePeriod, 3.2e8) * 1000 : 0
         let d = sensor.detectors
         func on(_ name: String, _ fallback: Bool = true) -> Bool { d[name]?.enabled ?? fallback }
         func parameter(_ name: String, _ key: String) -> Double? { d[name]?.parameters[key] }
         func window(_ value: Double?, _ fallback: Int, _ range: ClosedRange<Int>) -> Int {
             guard let value, value.isFinite else { return fallback }
-            return min(max(Int(value.rounded()), range.lowerBound), range.upperBound)
+            let clamped = min(max(value.rounded(), Double(range.lowerBound)), Double(range.upperBound))
+            return Int(clamped)
         }
 
         limitsOn = on(DetectorName.limits)
@@ -140,9 +145,10 @@ struct SensorSettings: Sendable, Equatable {
 
         if let period = parameter(DetectorName.seasonal, "period"), period.isFinite, period > 0 {
             seasonalOn = on(DetectorName.seasonal)
-            seasonMs = period * 1000
-            let perPeriod = periodMs > 0 ? seasonMs / periodMs : 96
-            seasonBins = window(parameter(DetectorName.seasonal, "bins"), min(96, max(4, Int(perPeriod))), 4...128)
+            // One second to ten years: outside that a season means nothing (and would not fit the arithmetic).
+            seasonMs = min(max(period, 1), 3.2e8) * 1000
+            let perPeriod = periodMs > 0 ? min(seasonMs / periodMs, 96) : 96
+            seasonBins = window(parameter(DetectorName.seasonal, "bins"), max(4, Int(perPeriod)), 4...128)
         }
 
         correlationOn = on(DetectorName.correlation)

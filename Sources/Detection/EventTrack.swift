@@ -42,6 +42,10 @@ struct EventTrack {
     var duringStride = 1
     var duringSkip = 0
 
+    /// The id of this sensor's last event, so that a repeated start time (out-of-order clocks) never reuses one.
+    var lastID = ""
+    var idRepeat = 0
+
     var isOpen: Bool { opened != nil }
 
     @inline(__always)

@@ -40,6 +40,9 @@ struct SensorTrack {
     var lastX = 0.0
     /// Learned mean interval between readings (ms).
     var interval = 0.0
+    var firstT: Int64 = 0
+    /// Set once the warm-up is over (by readings or by time).
+    var warm = false
 
     // One-step level (spike/dip).
     var level = 0.0
@@ -120,7 +123,7 @@ struct SensorTrack {
         }
         count &+= 1
         if count == 1 {
-            level = x; mean = x; lastX = x; lastT = t; runStart = t
+            level = x; mean = x; lastX = x; lastT = t; runStart = t; firstT = t
             pushValue(x)
             return o
         }
@@ -228,17 +231,21 @@ struct SensorTrack {
         // Window statistics learn only at clearly normal times (a creeping anomaly must not become the norm);
         // the spike statistic also learns from elevated readings, so that a heavy tail is learned as such.
         let spikeCalibrating = !abnormal && o.score < c.openThreshold
-        let warm = count <= c.warmUpReadings
+        if !self.warm {
+            self.warm = count > c.warmUpReadings
+                || (count > c.minimumWarmUpReadings && Double(t &- firstT) >= c.warmUpSeconds * 1000)
+        }
+        let warming = !self.warm
         let fast = max(s.spikeAlpha, 1 / Double(count))
         let clipR = count < 8 ? r : min(max(r, -3 * sigmaInnovation), 3 * sigmaInnovation)
         level += fast * clipR
         let innovationRate = max(1 / Double(count - 1), 1 / Double(c.baselineReadings) * 4)
         let ar = count < 8 ? abs(r) : min(abs(r), 4 * sigmaInnovation)
-        if normal || warm { innovation += innovationRate * (ar - innovation) }
+        if normal || warming { innovation += innovationRate * (ar - innovation) }
 
         baselineCount &+= 1
         var rate = max(1 / Double(baselineCount), 1 / Double(c.baselineReadings))
-        if !(normal || warm) { rate *= c.abnormalLearningFactor }
+        if !(normal || warming) { rate *= c.abnormalLearningFactor }
         let e = x - mean
         let sigmaBaseline = sigma
         let ce = baselineCount < 8 ? e : min(max(e, -3 * sigmaBaseline), 3 * sigmaBaseline)
@@ -247,7 +254,7 @@ struct SensorTrack {
         if baselineCount < 8 { spread = max(spread, abs(e) * 0.5) }
         meanDiff += rate * (min(abs(dx), 6 * max(meanDiff, floor)) - meanDiff)
         if count < 8 { meanDiff = max(meanDiff, abs(dx) * 0.5) }
-        if normal || warm {
+        if normal || warming {
             repeatRate += rate * ((repeated ? 1 : 0) - repeatRate)
             if wasRepeat {
                 stayCount &+= 1
@@ -255,7 +262,7 @@ struct SensorTrack {
             }
         }
 
-        if warmedUpWindows, normal || warm || spikeCalibrating {
+        if warmedUpWindows, normal || warming || spikeCalibrating {
             calibrationCount &+= 1
             // Fast while young, then slow: an anomaly that creeps in must not become the calibration.
             let n = Double(calibrationCount)
@@ -263,7 +270,7 @@ struct SensorTrack {
             let eta = max(0.5 / n, 16 / Double(c.calibrationReadings))
             calSpike.update(zSpike, k: k, eta: eta)
         }
-        if warmedUpWindows, normal || warm {
+        if warmedUpWindows, normal || warming {
             let n = Double(calibrationCount)
             let k = calibrationCount <= 200 ? 1 / n : 1 / Double(c.calibrationReadings)
             let eta = max(0.5 / n, 16 / Double(c.calibrationReadings))
@@ -274,7 +281,7 @@ struct SensorTrack {
             if zCorrelation != 0 { calCorrelation.update(zCorrelation, k: k, eta: eta) }
         }
 
-        if s.seasonalOn, !season.isEmpty, normal || warm {
+        if s.seasonalOn, !season.isEmpty, normal || warming {
             let expected = season[bin]
             if expected.isNaN {
                 season[bin] = x
@@ -289,13 +296,27 @@ struct SensorTrack {
             }
         }
 
-        if s.correlationOn, partnerCount > 0, normal || warm {
+        if s.correlationOn, partnerCount > 0, normal || warming {
             learnCorrelation(x: x, partnerValues: partnerValues, rate: rate)
         }
 
         lastT = t
         lastX = x
+        if !(mean.isFinite && spread.isFinite && level.isFinite && innovation.isFinite && meanDiff.isFinite
+             && recentSum.isFinite && referenceSum.isFinite && diffSum.isFinite) {
+            // Values so extreme that the arithmetic overflowed: start learning afresh rather than stay poisoned.
+            relearnFromScratch()
+            o.score = o.dominant == .limits ? 1 : 0
+        }
         return o
+    }
+
+    /// Forgets everything learned (rare: only after an arithmetic overflow; allocates new buffers).
+    mutating func relearnFromScratch() {
+        var fresh = SensorTrack(settings: settings)
+        fresh.partners = partners
+        fresh.partnerCount = partnerCount
+        self = fresh
     }
 
     /// Takes the recent window as the new normal level and spread (after a long event).

@@ -11,6 +11,7 @@ protocol StateCoder {
     mutating func code(_ x: inout ContiguousArray<Double>) throws
     mutating func code(_ x: inout ContiguousArray<Int64>) throws
     mutating func code(_ x: inout AnomalyEvent?) throws
+    mutating func code(_ x: inout String) throws
 }
 
 struct StateWriter: StateCoder {
@@ -36,6 +37,23 @@ struct StateWriter: StateCoder {
         let json = try encoder.encode(event)
         raw(UInt64(json.count))
         bytes.append(contentsOf: json)
+    }
+}
+
+extension StateWriter {
+    mutating func code(_ x: inout String) {
+        let utf8 = Array(x.utf8)
+        raw(UInt64(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+}
+
+extension StateReader {
+    mutating func code(_ x: inout String) throws {
+        let count = try raw()
+        guard count <= UInt64(bytes.count - offset) else { throw Self.corrupt("a text longer than the state") }
+        x = String(decoding: bytes[offset..<(offset + Int(count))], as: UTF8.self)
+        offset += Int(count)
     }
 }
 
@@ -103,6 +121,7 @@ extension SensorTrack {
     /// Every learned field; settings and partners come from the catalog and are not saved.
     mutating func code<C: StateCoder>(_ c: inout C) throws {
         try c.code(&count); try c.code(&lastT); try c.code(&lastX); try c.code(&interval)
+        try c.code(&firstT); try c.code(&warm)
         try c.code(&level); try c.code(&innovation)
         try c.code(&mean); try c.code(&spread); try c.code(&baselineCount)
         try c.code(&values); try c.code(&valuesHead); try c.code(&valuesCount)
@@ -131,6 +150,7 @@ extension EventTrack {
         try c.code(&start); try c.code(&baseline); try c.code(&peak); try c.code(&peakScore)
         try c.code(&lastAboveCount); try c.code(&lastAboveT); try c.code(&cooldownUntil)
         try c.code(&openedCount); try c.code(&relearned)
+        try c.code(&idRepeat); try c.code(&lastID)
         try c.code(&pending); try c.code(&pendingT); try c.code(&pendingX); try c.code(&pendingScore)
         try c.code(&pendingBaseline)
         try c.code(&elevated); try c.code(&elevatedSince); try c.code(&elevatedLevelZ)

@@ -26,7 +26,7 @@ enum TailProbability {
     @inline(__always)
     static func score(log10P: Double) -> Double {
         let s = -log10P * 0.1
-        return s < 0 ? 0 : (s > 1 ? 1 : s)
+        return s > 0 ? (s > 1 ? 1 : s) : 0  // NaN scores 0
     }
 
     /// The |z| whose two-sided tail has this log10 probability (for describing a score as a z).

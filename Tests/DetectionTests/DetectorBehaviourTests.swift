@@ -144,3 +144,47 @@ struct DetectorBehaviourTests {
         #expect(abs(r.deviation - 8) < 4)
     }
 }
+
+@Suite("Hostile input")
+struct HostileInputTests {
+    @Test("extreme tuning, timestamps and values neither crash nor hang")
+    func extremes() {
+        let tuning: [String: DetectorTuning] = [
+            "level_shift": DetectorTuning(parameters: ["recent": 1e300, "reference": -1e300]),
+            "volatility_shift": DetectorTuning(parameters: ["window": .infinity]),
+            "seasonal": DetectorTuning(parameters: ["period": 1e300, "bins": -5]),
+            "stuck": DetectorTuning(parameters: ["readings": 1e30, "tolerance": -1]),
+            "spike": DetectorTuning(parameters: ["alpha": 5, "sensitivity": 1e9]),
+        ]
+        let catalog = singleSensorCatalog(detectors: tuning, period: 1e300)
+        let detector = PlantDetector(catalog: catalog)
+        var events: [AnomalyEvent] = []
+        let times: [Int64] = [0, .max, .min, -1, 1, .max - 1, 5, 5, 4]
+        let values: [Double] = [1, .nan, .infinity, -1e308, 1e308, 0, -0.0, 3, .leastNonzeroMagnitude]
+        for round in 0..<200 {
+            for (t, v) in zip(times, values) {
+                let s = detector.ingest(sensor: 0, timestamp: t &+ Int64(round), value: v, events: &events)
+                #expect(s >= 0 && s <= 1)
+                detector.advance(to: t, events: &events)
+            }
+        }
+        #expect(detector.ingest(sensor: 7, timestamp: 0, value: 1, events: &events) == 0)
+        #expect(detector.ingest(sensor: -1, timestamp: 0, value: 1, events: &events) == 0)
+        let state = detector.saveState()
+        #expect(throws: Never.self) { try PlantDetector(catalog: catalog).restoreState(state) }
+    }
+}
+
+@Suite("Recovery")
+struct RecoveryTests {
+    @Test("after overflowing values the detector learns afresh and works again")
+    func recovers() {
+        var values = gaussianSeries(count: 400, seed: 400)
+        values += [1e308, -1e308, 1e308]
+        values += gaussianSeries(count: 1000, seed: 401)
+        values[1200] += 15
+        let result = run(values)
+        #expect(result.scores.allSatisfy { $0 >= 0 && $0 <= 1 })
+        #expect(result.scores[1200] >= 0.5)
+    }
+}

@@ -106,6 +106,7 @@ public struct SKABBenchmark {
     public static func predictBoth(_ r: Recording, configuration: DetectorConfiguration) -> (flags: [Bool], changes: [Bool]) {
         var c = configuration
         c.warmUpReadings = trainingRows
+        c.warmUpSeconds = .infinity
         let detector = PlantDetector(catalog: .adHoc(columns: r.columns), configuration: c)
         var events: [AnomalyEvent] = []
         var flags: [Bool] = []

@@ -10,7 +10,12 @@ public struct SeriesScoringOptions: Sendable {
     public var separator: Character?
     /// Also write an `anomaly` 0/1 column: 1 while any column has an open event.
     public var flags = false
-    public var configuration = DetectorConfiguration()
+    /// The detector's settings; the warm-up counts readings only (a table's time span says nothing).
+    public var configuration: DetectorConfiguration = {
+        var c = DetectorConfiguration()
+        c.warmUpSeconds = .infinity
+        return c
+    }()
 
     public init() {}
 }
