@@ -56,12 +56,16 @@ public struct Verifier: Sendable {
             chars.removeSubrange(start...)
             while chars.last == " " { chars.removeLast() }
         }
-        // `48.` may be a decimal point still to be followed by digits.
-        if chars.count >= 2, chars.last == ".", chars[chars.count - 2].isNumber { chars.removeLast() }
+        // `48.` may end a sentence or be a decimal point still to be followed by digits.
+        if chars.count >= 2, chars.last == ".", chars[chars.count - 2].isNumber {
+            if check(chars, partial: true).accepted { return true }
+            chars.removeLast()
+            return check(chars, partial: true, pendingDecimalPoint: true).accepted
+        }
         return check(chars, partial: true).accepted
     }
 
-    private func check(_ chars: [Character], partial: Bool) -> Verdict {
+    private func check(_ chars: [Character], partial: Bool, pendingDecimalPoint: Bool = false) -> Verdict {
         var problems: [String] = []
         if chars.isEmpty {
             return Verdict(problems: partial ? [] : ["empty text"], namesSensor: false, rightDirection: false)
@@ -163,7 +167,8 @@ public struct Verifier: Sendable {
                 let roles = hint(index)
                 roleHint = nil
                 if isOpen {
-                    if !couldBecomeFact(written, subject: subject, roles: roles) {
+                    let soFar = pendingDecimalPoint && index == last ? written + "." : written
+                    if !couldBecomeFact(soFar, subject: subject, roles: roles) {
                         problems.append("number \(written) cannot become a fact of \(nameOf(subject))")
                     }
                 } else if let problem = checkNumber(value: value, written: written, decimals: decimals, unit: unit,

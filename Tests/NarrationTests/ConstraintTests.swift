@@ -46,3 +46,13 @@ import Testing
         #expect(!allowed)
     }
 }
+
+@Suite struct EndingTests {
+    let v = Verifier(facts: Facts(event: Fixtures.event(.spike), catalog: Fixtures.catalog), catalog: Fixtures.catalog)
+
+    @Test func aDecimalPointMustLeadToAFact() {
+        #expect(v.allowsPrefix("P-101 motor current rose to 48."))     // 48.2 follows
+        #expect(!v.allowsPrefix("P-101 motor current rose to 4."))     // no fact of the current is 4.x
+        #expect(v.allowsPrefix("P-101 motor current rose to 48.2 A."))  // a sentence end
+    }
+}
