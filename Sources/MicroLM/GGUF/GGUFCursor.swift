@@ -43,7 +43,7 @@ struct GGUFCursor {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Skips forward to the next multiple of `alignment` (a power of two); throws if that overflows.
+    /// `value` rounded up to a multiple of `alignment` (a power of two); nil if that overflows.
     func aligned(_ value: Int, to alignment: Int) -> Int? {
         let (sum, overflow) = value.addingReportingOverflow(alignment - 1)
         if overflow { return nil }

@@ -22,6 +22,10 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupportedTensorType(name: String, id: UInt32)
     /// A tensor whose shape, offset or size is inconsistent with its type or with the file.
     case invalidTensor(name: String, reason: String)
+    /// A tensor that a model needs is not in the file (`GGUFFile.requiredTensor`).
+    case missingTensor(String)
+    /// A metadata key that a model needs is absent or has another type (`GGUFFile.requiredInt` ...).
+    case missingMetadata(key: String, expected: String)
 
     public var description: String {
         switch self {
@@ -50,6 +54,10 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
             return "GGUF tensor '\(name)': unsupported tensor type id \(id)"
         case let .invalidTensor(name, reason):
             return "GGUF tensor '\(name)': \(reason)"
+        case let .missingTensor(name):
+            return "GGUF file has no tensor '\(name)'"
+        case let .missingMetadata(key, expected):
+            return "GGUF metadata '\(key)' is missing or not \(expected)"
         }
     }
 }

@@ -54,4 +54,30 @@ extension GGUFFile {
 
     /// A key of the model's architecture: `archKey("block_count")` reads `llama.block_count`.
     public func archKey(_ suffix: String) -> String { "\(architecture ?? "llama").\(suffix)" }
+
+    // MARK: Required values, for model loaders
+
+    /// The tensor called `name`, or `GGUFError.missingTensor`.
+    public func requiredTensor(named name: String) throws(GGUFError) -> GGUFTensorInfo {
+        guard let tensor = tensor(named: name) else { throw .missingTensor(name) }
+        return tensor
+    }
+
+    /// `int(key)`, or `GGUFError.missingMetadata`.
+    public func requiredInt(_ key: String) throws(GGUFError) -> Int {
+        guard let value = int(key) else { throw .missingMetadata(key: key, expected: "an integer") }
+        return value
+    }
+
+    /// `float(key)`, or `GGUFError.missingMetadata`.
+    public func requiredFloat(_ key: String) throws(GGUFError) -> Float {
+        guard let value = float(key) else { throw .missingMetadata(key: key, expected: "a number") }
+        return value
+    }
+
+    /// `string(key)`, or `GGUFError.missingMetadata`.
+    public func requiredString(_ key: String) throws(GGUFError) -> String {
+        guard let value = string(key) else { throw .missingMetadata(key: key, expected: "a string") }
+        return value
+    }
 }

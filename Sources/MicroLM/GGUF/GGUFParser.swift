@@ -57,49 +57,15 @@ enum GGUFParser {
             header.alignment = alignment
         }
 
-        var infos: [(name: String, dims: [Int], type: GGMLType, relative: Int, elements: Int, bytes: Int)] = []
+        var infos: [TensorEntry] = []
         infos.reserveCapacity(Int(tensorCount))
         for index in 0..<Int(tensorCount) {
             let entryOffset = cursor.offset
-            let name = try cursor.string(maxLength: GGUFLimits.maxKeyLength, "name of tensor \(index)")
-            guard header.tensorIndex.updateValue(index, forKey: name) == nil else {
-                throw .duplicateTensor(name, offset: entryOffset)
+            let entry = try readTensorEntry(index: index, alignment: header.alignment, cursor: &cursor)
+            guard header.tensorIndex.updateValue(index, forKey: entry.name) == nil else {
+                throw .duplicateTensor(entry.name, offset: entryOffset)
             }
-            let dimsOffset = cursor.offset
-            let dimCount = try cursor.u32("dimension count of tensor '\(name)'")
-            guard dimCount <= UInt32(GGUFLimits.maxDimensions) else {
-                throw .limitExceeded(what: "dimension count of tensor '\(name)'", value: UInt64(dimCount),
-                                     limit: UInt64(GGUFLimits.maxDimensions), offset: dimsOffset)
-            }
-            var dims: [Int] = []
-            dims.reserveCapacity(Int(dimCount))
-            var elements = 1
-            for axis in 0..<Int(dimCount) {
-                let raw = try cursor.u64("dimension \(axis) of tensor '\(name)'")
-                guard let dim = Int(exactly: raw) else {
-                    throw .invalidTensor(name: name, reason: "dimension \(axis) is \(raw), too large")
-                }
-                let (product, overflow) = elements.multipliedReportingOverflow(by: dim)
-                guard !overflow else {
-                    throw .invalidTensor(name: name, reason: "element count overflows (dimensions so far \(dims + [dim]))")
-                }
-                elements = product
-                dims.append(dim)
-            }
-            let typeID = try cursor.u32("type of tensor '\(name)'")
-            guard let type = GGMLType(rawValue: typeID) else { throw .unsupportedTensorType(name: name, id: typeID) }
-            let rawOffset = try cursor.u64("data offset of tensor '\(name)'")
-
-            let rowLength = dims.first ?? 1
-            guard rowLength % type.blockSize == 0 else {
-                throw .invalidTensor(name: name, reason: "first dimension \(rowLength) is not a multiple of the \(type) block size \(type.blockSize)")
-            }
-            let (bytes, bytesOverflow) = (elements / type.blockSize).multipliedReportingOverflow(by: type.bytesPerBlock)
-            guard !bytesOverflow else { throw .invalidTensor(name: name, reason: "byte size overflows") }
-            guard let relative = Int(exactly: rawOffset), relative % header.alignment == 0 else {
-                throw .invalidTensor(name: name, reason: "data offset \(rawOffset) is not a multiple of the alignment \(header.alignment)")
-            }
-            infos.append((name, dims, type, relative, elements, bytes))
+            infos.append(entry)
         }
 
         guard let dataOffset = cursor.aligned(cursor.offset, to: header.alignment) else {
@@ -118,6 +84,55 @@ enum GGUFParser {
                                                  offset: start, byteCount: info.bytes, elementCount: info.elements))
         }
         return header
+    }
+
+    /// One tensor directory entry, its data offset still relative to the data section.
+    private struct TensorEntry {
+        var name: String
+        var dims: [Int]
+        var type: GGMLType
+        var relative: Int
+        var elements: Int
+        var bytes: Int
+    }
+
+    private static func readTensorEntry(index: Int, alignment: Int, cursor: inout GGUFCursor) throws(GGUFError) -> TensorEntry {
+        let name = try cursor.string(maxLength: GGUFLimits.maxKeyLength, "name of tensor \(index)")
+        let dimsOffset = cursor.offset
+        let dimCount = try cursor.u32("dimension count of tensor '\(name)'")
+        guard dimCount <= UInt32(GGUFLimits.maxDimensions) else {
+            throw .limitExceeded(what: "dimension count of tensor '\(name)'", value: UInt64(dimCount),
+                                 limit: UInt64(GGUFLimits.maxDimensions), offset: dimsOffset)
+        }
+        var dims: [Int] = []
+        dims.reserveCapacity(Int(dimCount))
+        var elements = 1
+        for axis in 0..<Int(dimCount) {
+            let raw = try cursor.u64("dimension \(axis) of tensor '\(name)'")
+            guard let dim = Int(exactly: raw) else {
+                throw .invalidTensor(name: name, reason: "dimension \(axis) is \(raw), too large")
+            }
+            let (product, overflow) = elements.multipliedReportingOverflow(by: dim)
+            guard !overflow else {
+                throw .invalidTensor(name: name, reason: "element count overflows (dimensions so far \(dims + [dim]))")
+            }
+            elements = product
+            dims.append(dim)
+        }
+        let typeID = try cursor.u32("type of tensor '\(name)'")
+        guard let type = GGMLType(rawValue: typeID) else { throw .unsupportedTensorType(name: name, id: typeID) }
+        let rawOffset = try cursor.u64("data offset of tensor '\(name)'")
+
+        let rowLength = dims.first ?? 1
+        guard rowLength % type.blockSize == 0 else {
+            throw .invalidTensor(name: name, reason: "first dimension \(rowLength) is not a multiple of the \(type) block size \(type.blockSize)")
+        }
+        let (bytes, bytesOverflow) = (elements / type.blockSize).multipliedReportingOverflow(by: type.bytesPerBlock)
+        guard !bytesOverflow else { throw .invalidTensor(name: name, reason: "byte size overflows") }
+        guard let relative = Int(exactly: rawOffset), relative % alignment == 0 else {
+            throw .invalidTensor(name: name, reason: "data offset \(rawOffset) is not a multiple of the alignment \(alignment)")
+        }
+        return TensorEntry(name: name, dims: dims, type: type, relative: relative, elements: elements, bytes: bytes)
     }
 
     /// A count must be under its cap, and `count × minimumSize` bytes must still be in the file.
@@ -200,8 +215,12 @@ enum GGUFParser {
                 throw .truncated(what: "length of element \(index) of '\(key)'", offset: start, needed: 8, fileSize: cursor.size)
             }
             let length = UInt64(littleEndian: cursor.base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
-            guard length <= UInt64(cursor.remaining - 8), length <= UInt64(GGUFLimits.maxStringLength) else {
-                throw .truncated(what: "element \(index) of '\(key)'", offset: start + 8, needed: Int(clamping: length),
+            guard length <= UInt64(GGUFLimits.maxStringLength) else {
+                throw .limitExceeded(what: "length of element \(index) of '\(key)'", value: length,
+                                     limit: UInt64(GGUFLimits.maxStringLength), offset: start)
+            }
+            guard length <= UInt64(cursor.remaining - 8) else {
+                throw .truncated(what: "element \(index) of '\(key)'", offset: start + 8, needed: Int(length),
                                  fileSize: cursor.size)
             }
             let bytes = UnsafeRawBufferPointer(start: cursor.base + start + 8, count: Int(length))

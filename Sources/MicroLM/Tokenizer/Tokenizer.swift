@@ -224,14 +224,12 @@ public final class Tokenizer: Sendable {
     /// Token ids of `text`, without BOS. With `parseSpecial`, special-token text such as `<|im_start|>`
     /// becomes that token; without it, such text is tokenized like any other text.
     public func encode(_ text: String, parseSpecial: Bool) -> [Int32] {
-        var utf8 = Array(text.utf8)
+        let utf8 = Array(text.utf8)
         var output: [Int32] = []
         output.reserveCapacity(utf8.count / 3 + 4)
-        utf8.withUnsafeMutableBufferPointer { buffer in
-            let bytes = UnsafeBufferPointer(buffer)
-            var fragments = partition(bytes, parseSpecial: parseSpecial)
+        utf8.withUnsafeBufferPointer { bytes in
             var state = EncodeState()
-            for fragment in fragments {
+            for fragment in partition(bytes, parseSpecial: parseSpecial) {
                 if fragment.special >= 0 {
                     output.append(fragment.special)
                 } else {
@@ -239,7 +237,6 @@ public final class Tokenizer: Sendable {
                                    state: &state, output: &output)
                 }
             }
-            fragments.removeAll()
         }
         return output
     }
