@@ -16,6 +16,8 @@ typedef struct {
     float (*dot_f32_f16)(const float *q, const mlk_half *k, int n);
     /// y[i] += a * v[i] over `n` (a multiple of 8) elements.
     void (*axpy_f16)(float *y, float a, const mlk_half *v, int n);
+    /// y[d] = sum_s w[s] * v[s * stride + d] for d < n (a multiple of 8), s < len.
+    void (*weighted_sum_f16)(float *y, const float *w, const mlk_half *v, int64_t len, int64_t stride, int n);
     void (*f16_to_f32)(const mlk_half *x, float *y, int64_t n);
     void (*f32_to_f16)(const float *x, mlk_half *y, int64_t n);
 } mlk_impl;

@@ -12,7 +12,7 @@ static void fill(mlk_impl *dst, const mlk_impl *src) {
 #define FALLBACK(f) if (!dst->f) dst->f = s->f
     FALLBACK(gemm_f32); FALLBACK(gemm_f16); FALLBACK(gemm_q4_0); FALLBACK(gemm_q4_1);
     FALLBACK(gemm_q8_0); FALLBACK(gemm_q4_K); FALLBACK(gemm_q6_K); FALLBACK(quantize_q8a);
-    FALLBACK(exp_sum); FALLBACK(swiglu); FALLBACK(dot_f32_f16); FALLBACK(axpy_f16);
+    FALLBACK(exp_sum); FALLBACK(swiglu); FALLBACK(dot_f32_f16); FALLBACK(axpy_f16); FALLBACK(weighted_sum_f16);
     FALLBACK(f16_to_f32); FALLBACK(f32_to_f16);
 #undef FALLBACK
 }

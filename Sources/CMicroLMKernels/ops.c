@@ -108,9 +108,9 @@ static void attention_worker(void *p, int ith, int nth) {
             if (v > max) max = v;
         }
         const float inv = 1.0f / im->exp_sum(sc, max, sc, len);
+        for (int64_t s = 0; s < len; s++) sc[s] *= inv;
         float *o = c->out + t * qdim + (int64_t)h * c->hd;
-        memset(o, 0, sizeof(float) * (size_t)c->hd);
-        for (int64_t s = 0; s < len; s++) im->axpy_f16(o, sc[s] * inv, c->vc + s * kvdim + (int64_t)g * c->hd, c->hd);
+        im->weighted_sum_f16(o, sc, c->vc + (int64_t)g * c->hd, len, kvdim, c->hd);
     }
 }
 

@@ -243,6 +243,11 @@ static void axpy_f16_scalar(float *y, float a, const mlk_half *v, int n) {
     for (int i = 0; i < n; i++) y[i] += a * mlk_h2f(v[i]);
 }
 
+static void weighted_sum_f16_scalar(float *y, const float *w, const mlk_half *v, int64_t len, int64_t stride, int n) {
+    for (int d = 0; d < n; d++) y[d] = 0;
+    for (int64_t s = 0; s < len; s++) axpy_f16_scalar(y, w[s], v + s * stride, n);
+}
+
 const mlk_impl mlk_impl_scalar = {
     .gemm_f32 = gemm_f32_scalar,
     .gemm_f16 = gemm_f16_scalar,
@@ -256,6 +261,7 @@ const mlk_impl mlk_impl_scalar = {
     .swiglu = swiglu_scalar,
     .dot_f32_f16 = dot_f32_f16_scalar,
     .axpy_f16 = axpy_f16_scalar,
+    .weighted_sum_f16 = weighted_sum_f16_scalar,
     .f16_to_f32 = f16_to_f32_scalar,
     .f32_to_f16 = f32_to_f16_scalar,
 };

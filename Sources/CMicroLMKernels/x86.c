@@ -38,6 +38,7 @@
         .swiglu = swiglu_##S,             \
         .dot_f32_f16 = dot_f32_f16_##S,   \
         .axpy_f16 = axpy_f16_##S,         \
+        .weighted_sum_f16 = weighted_sum_f16_##S, \
         .f16_to_f32 = f16_to_f32_##S,     \
         .f32_to_f16 = f32_to_f16_##S,     \
     }

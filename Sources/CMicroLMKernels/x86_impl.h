@@ -292,6 +292,32 @@ static MLK_ATTR void MLK_NAME(axpy_f16)(float *y, float a, const mlk_half *v, in
     }
 }
 
+static MLK_ATTR void MLK_NAME(weighted_sum_f16)(float *y, const float *w, const mlk_half *v, int64_t len,
+                                                int64_t stride, int n) {
+    int d = 0;
+    for (; d + 32 <= n; d += 32) {  // four accumulators stay in registers over all positions
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        for (int64_t s = 0; s < len; s++) {
+            const __m256 ws = _mm256_set1_ps(w[s]);
+            const mlk_half *vs = v + s * stride + d;
+            a0 = _mm256_fmadd_ps(ws, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vs))), a0);
+            a1 = _mm256_fmadd_ps(ws, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vs + 8))), a1);
+            a2 = _mm256_fmadd_ps(ws, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vs + 16))), a2);
+            a3 = _mm256_fmadd_ps(ws, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vs + 24))), a3);
+        }
+        _mm256_storeu_ps(y + d, a0);
+        _mm256_storeu_ps(y + d + 8, a1);
+        _mm256_storeu_ps(y + d + 16, a2);
+        _mm256_storeu_ps(y + d + 24, a3);
+    }
+    for (; d + 8 <= n; d += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int64_t s = 0; s < len; s++)
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(w[s]), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + s * stride + d))), a0);
+        _mm256_storeu_ps(y + d, a0);
+    }
+}
+
 static MLK_ATTR void MLK_NAME(f16_to_f32)(const mlk_half *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));

@@ -48,11 +48,16 @@ struct BenchGenerateCommand: ParsableCommand {
 
     func run() throws {
         let path = try engine.resolveModel()
-        let model = try LanguageModel.load(path: path)
+        let model: LanguageModel
+        do {
+            model = try LanguageModel.load(path: path)
+        } catch {
+            throw CommandFailure("cannot load the model '\(path)': \(error)")
+        }
         let session = try InferenceSession(model: model, contextLength: 1024, threads: engine.threads, batchSize: 512)
         let text = String(repeating: "The pump discharge pressure fell sharply while the motor current rose. ", count: 40)
         let ids = Array(model.tokenizer.encode(text, parseSpecial: false).prefix(256))
-        guard ids.count == 256 else { throw ValidationError("the tokenizer gave \(ids.count) tokens, expected 256") }
+        guard ids.count == 256 else { throw CommandFailure("the tokenizer gave \(ids.count) tokens, expected 256") }
         var prompt: [Double] = [], generate: [Double] = []
         var promptCPU: [Double] = [], generateCPU: [Double] = []
         for _ in 0..<runs {
@@ -79,6 +84,12 @@ struct BenchGenerateCommand: ParsableCommand {
         print(row("per CPU-second of the process (robust on a busy machine): prompt", promptCPU))
         print(row("per CPU-second of the process: generate", generateCPU))
     }
+}
+
+/// An error that ends a command with its message (and no usage text).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 func format(_ x: Double) -> String { String(format: "%.1f", x) }
@@ -168,7 +179,7 @@ struct GenerateCommand: AsyncParsableCommand {
         do {
             model = try LanguageModel.load(path: path)
         } catch {
-            throw ValidationError("cannot load the model '\(path)': \(error)")
+            throw CommandFailure("cannot load the model '\(path)': \(error)")
         }
         let session = try InferenceSession(model: model, contextLength: 2048, threads: engine.threads)
         let sampling = SamplingOptions(temperature: temperature, topK: topK, topP: topP, minP: minP,

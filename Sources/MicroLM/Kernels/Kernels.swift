@@ -15,9 +15,9 @@ public enum Kernels {
         public var q: [Int8]
     }
 
-    /// Quantizes `x` (a multiple of 32 values) into activation blocks at `level`.
-    public static func quantizeActivations(_ x: [Float], level: Int) -> [ActivationBlock] {
-        precondition(x.count % 32 == 0, "activations come in blocks of 32")
+    /// Quantizes `x` (a multiple of 32 values; nil otherwise) into activation blocks at `level`.
+    public static func quantizeActivations(_ x: [Float], level: Int) -> [ActivationBlock]? {
+        guard x.count % 32 == 0 else { return nil }
         var blocks = [mlk_block_q8a](repeating: mlk_block_q8a(), count: x.count / 32)
         mlk_quantize_q8a_at(Int32(level), x, &blocks, Int64(x.count))
         return blocks.map { block in
