@@ -33,6 +33,7 @@ final class MosquittoConnection: @unchecked Sendable {
     /// lock: libmosquitto may log from inside calls made while `shared` is held.
     private let lastLibraryLog = StateLock<String?>(nil)
     private let wakeup = Wakeup()
+    private let lowWaterMark: Int
     /// `stopFlag` mirrors `SharedState.stopRequested`; both are read by the loop on every packet without the lock.
     private let stopFlag = Atomic<Bool>(false)
     private let abortFlag = Atomic<Bool>(false)
@@ -75,6 +76,11 @@ final class MosquittoConnection: @unchecked Sendable {
     struct LoopState {
         var everConnected = false
         var justConnected = false
+        /// CONNACK accepted and no loss seen since (the loop thread's own view of `connected`).
+        var sessionUp = false
+        /// The consumer is behind (under a quarter of the inbound buffer free): stop bursting and
+        /// read one packet per select() again, which leaves the consumer more time to catch up.
+        var inboundNearlyFull = false
         var firstConnectError: MQTTError?
         var logHookInstalled = false
         /// errno as libmosquitto left it when it reported the connection closed.
@@ -119,6 +125,7 @@ final class MosquittoConnection: @unchecked Sendable {
         logger[metadataKey: "mqtt.broker"] = "\(configuration.host):\(configuration.port)"
         if let clientID = configuration.clientID { logger[metadataKey: "mqtt.client"] = "\(clientID)" }
         self.logger = logger
+        lowWaterMark = configuration.inboundBufferCapacity / 4
         let policy: AsyncStream<MQTTMessage>.Continuation.BufferingPolicy =
             switch configuration.inboundOverflowPolicy {
             case .dropOldest: .bufferingNewest(configuration.inboundBufferCapacity)
@@ -280,6 +287,7 @@ final class MosquittoConnection: @unchecked Sendable {
             return first
         }
         loop.justConnected = true
+        loop.sessionUp = true
         if loop.everConnected {
             counters.reconnects.wrappingAdd(1, ordering: .relaxed)
             logger.info("MQTT reconnected", metadata: ["sessionPresent": "\(sessionPresent)"])
@@ -350,8 +358,11 @@ final class MosquittoConnection: @unchecked Sendable {
             retain: raw.retain, receivedAt: Date()
         )
         switch inbound.yield(received) {
-        case .enqueued: break
-        case .dropped, .terminated: counters.dropped.wrappingAdd(1, ordering: .relaxed)
+        case .enqueued(let remaining):
+            loop.inboundNearlyFull = remaining < lowWaterMark
+        case .dropped, .terminated:
+            loop.inboundNearlyFull = true
+            counters.dropped.wrappingAdd(1, ordering: .relaxed)
         @unknown default: break
         }
     }
@@ -360,6 +371,7 @@ final class MosquittoConnection: @unchecked Sendable {
 
     /// Fails what waits on this connection; idempotent.
     private func markDisconnected(reason: String) {
+        loop.sessionUp = false
         let (publishes, subscribes, unsubscribes, wasConnected, stopping) = shared.withLock { state in
             let taken = (
                 Array(state.pendingPublishes.values), Array(state.pendingSubscribes.values),
@@ -580,8 +592,10 @@ final class MosquittoConnection: @unchecked Sendable {
                 _ = shutdown(mosquitto_socket(handle), Int32(SHUT_RDWR))
             }
 
-            let rc = mosquitto_loop(handle, Self.loopTimeoutMilliseconds, 1)
-            let systemErrno = errno
+            var (rc, systemErrno) = (mosquitto_loop(handle, Self.loopTimeoutMilliseconds, 1), errno)
+            if rc == MosquittoError.success && loop.sessionUp {
+                (rc, systemErrno) = readBurst()
+            }
             if rc != MosquittoError.success || mosquitto_socket(handle) < 0 {
                 if let since = connectedAt, since.duration(to: .now) >= stableConnection { backoff.reset() }
                 connectedAt = nil
@@ -658,6 +672,23 @@ final class MosquittoConnection: @unchecked Sendable {
         guard rc == MosquittoError.success else { return rc }
         return mosquitto_connect_bind_v5(handle, host, Int32(port), keepAlive, nil, properties)
     }
+
+    /// mosquitto_loop reads one packet per select(). While packets keep coming, read on
+    /// without the select: libmosquitto leaves errno at EAGAIN when the socket is drained.
+    /// (A stray EAGAIN only ends the burst early.) Writes and keep-alive stay with mosquitto_loop.
+    private func readBurst() -> (Int32, Int32) {
+        for _ in 0..<Self.maxBurstPackets {
+            guard mosquitto_socket(handle) >= 0, !loop.inboundNearlyFull else { break }
+            errno = 0
+            let rc = mosquitto_loop_read(handle, 1)
+            let readErrno = errno
+            if rc != MosquittoError.success { return (rc, readErrno) }
+            if readErrno == EAGAIN || readErrno == EWOULDBLOCK { break }
+        }
+        return (MosquittoError.success, 0)
+    }
+
+    private static let maxBurstPackets = 256
 
     private func connectContext(host: String, port: Int) -> String {
         var context = "connecting to \(configuration.tls == nil ? "mqtt" : "mqtts")://\(host):\(port)"

@@ -218,7 +218,17 @@ public final class MosquittoBroker: @unchecked Sendable {
         }
         guard let pid else { return }
         _ = Foundation.kill(pid, signal)
-        if signal != SIGKILL { _ = Foundation.kill(pid, SIGCONT) }
+        if signal != SIGKILL {
+            _ = Foundation.kill(pid, SIGCONT)
+            // A broker that does not stop within 5 s (stuck, or signals blocked) is killed:
+            // a test kit must never hang.
+            let deadline = Date().addingTimeInterval(5)
+            while Date() < deadline {
+                if MosquittoSpawn.poll(pid) != nil { return }
+                usleep(5_000)
+            }
+            _ = Foundation.kill(pid, SIGKILL)
+        }
         MosquittoSpawn.wait(pid)
     }
 
