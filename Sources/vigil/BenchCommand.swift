@@ -5,6 +5,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Vigil's parts: detector speed, the SKAB benchmark, the language model engine.",
-        subcommands: [BenchDetectCommand.self, BenchSKABCommand.self, BenchGenerateCommand.self]
+        subcommands: [BenchDetectCommand.self, BenchSKABCommand.self, BenchGenerateCommand.self, BenchOutboxCommand.self]
     )
 }
