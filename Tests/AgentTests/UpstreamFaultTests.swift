@@ -45,7 +45,7 @@ struct UpstreamFaultTests {
         await Upstream.eventually("outbox empty") { await outbox.statistics().depth == 0 }
         let received = subscriber.received
         let duplicates = Upstream.checkDelivery(stored: stored, received: received)
-        #expect(received.allSatisfy(\.historical), "an event committed during the outage arrived as live")
+        #expect(received.filter { !$0.historical }.isEmpty, "an event committed during the outage arrived as live")
         #expect(subscriber.malformedCount == 0)
 
         // After the backlog, an event produced with the link up goes out live.
