@@ -79,10 +79,16 @@ let package = Package(
                 .product(name: "FlyingFox", package: "FlyingFox"),
             ]
         ),
+        // The child process of the upstream crash test: outbox + MQTT transport, killed with SIGKILL.
+        .executableTarget(
+            name: "UpstreamCrashChild",
+            dependencies: ["Agent", "MQTT", "Outbox", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "vigil",
             dependencies: [
                 "Agent", "Telemetry", "Simulation", "MicroLM", "Detection", "Narration", "CAllocationCounter",
+                "MQTT", "Outbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -105,7 +111,7 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "VigilTestSupport", "Telemetry", "MQTT", "Simulation",
+                "Agent", "VigilTestSupport", "Telemetry", "MQTT", "Simulation", "Outbox", "UpstreamCrashChild",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),

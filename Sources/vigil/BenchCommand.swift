@@ -4,7 +4,10 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure Vigil's parts: detector speed, the SKAB benchmark, the language model engine.",
-        subcommands: [BenchDetectCommand.self, BenchSKABCommand.self, BenchGenerateCommand.self, BenchLiveCommand.self]
+        abstract: "Measure Vigil's parts: detector, SKAB benchmark, language model engine, outbox, live agent.",
+        subcommands: [
+            BenchDetectCommand.self, BenchSKABCommand.self, BenchGenerateCommand.self, BenchOutboxCommand.self,
+            BenchLiveCommand.self,
+        ]
     )
 }
