@@ -6,13 +6,17 @@ import Testing
 
 /// With the real model (skipped when the file is absent): events from the evaluation set are narrated
 /// by the model, pass the verifier, and come out the same every time.
-@Suite(.serialized, .enabled(if: ModelNarrationTests.modelPath != nil, "no model file (models/ or $VIGIL_MODEL)"))
-struct ModelNarrationTests {
-    static let modelPath: String? = {
-        let candidates = [ProcessInfo.processInfo.environment["VIGIL_MODEL"],
+enum ModelFile {
+    static let path: String? = {
+        let candidates: [String?] = [ProcessInfo.processInfo.environment["VIGIL_MODEL"],
                           Fixtures.repoRoot.appendingPathComponent("models/" + ModelLocator.defaultFile).path]
         return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
     }()
+}
+
+@Suite(.serialized, .enabled(if: ModelFile.path != nil, "no model file (models/ or $VIGIL_MODEL)"))
+struct ModelNarrationTests {
+    static var modelPath: String? { ModelFile.path }
 
     /// The first event of each of a few kinds in the evaluation set.
     static func sample() throws -> [AnomalyEvent] {

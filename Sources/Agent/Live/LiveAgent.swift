@@ -104,6 +104,15 @@ public struct LiveAgent {
         if let listen = config.metricsListen {
             services.append(MetricsService(listen: listen, registry: registry, local: local, logger: logger))
         }
+        // Last: the first to hear of a shutdown, so systemd learns of it at once.
+        let readings = pipeline
+        services.append(SystemdNotifierService(
+            notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
+            status: {
+                let count = readings.withLock { $0.statistics.readings }
+                return "\(local.isConnected ? "connected" : "waiting for the local broker"); \(count) readings"
+            },
+            logger: logger.with(label: "vigil.systemd")))
 
         logger.info("vigil starting", metadata: [
             "agent": "\(config.agentName)", "version": "\(VigilVersion.string)", "sensors": "\(catalog.sensors.count)",
