@@ -116,6 +116,7 @@ public struct Verifier: Sendable {
         var sentenceHasCause = false, sentenceSpeculates = false
         var sequence: [String] = []
         var numbersSaid: [String: Int] = [:]
+        var timesSaid = 0
         // "limit" or "baseline" just before a number says which fact it must be.
         var roleHint: (roles: Set<FactNumber.Role>, at: Int)?
         func hint(_ index: Int) -> Set<FactNumber.Role>? {
@@ -154,6 +155,8 @@ public struct Verifier: Sendable {
                 if !isOpen { problems.append("names \(name), which is not part of this event") }
             case .time:
                 sequence.append("<time>")
+                timesSaid += 1
+                if timesSaid > 1 { problems.append("repeats the time") }
             case .cause:
                 sentenceHasCause = true
                 sequence.append("<cause>")
@@ -164,7 +167,10 @@ public struct Verifier: Sendable {
                 break
             case .number(let value, let written, let decimals, let unit):
                 sequence.append(written)
-                let roles = hint(index)
+                // A number right after another one ("48.2 A, 18.1 A above …") can only be its change.
+                let afterNumber = index > 0 && items[..<index].reversed().drop { if case .punctuation = $0.token { return true }; return false }
+                    .first.map { if case .number = $0.token { return true }; return false } ?? false
+                let roles = hint(index) ?? (afterNumber ? [.deviation, .relatedDeviation] : nil)
                 roleHint = nil
                 if isOpen {
                     let soFar = pendingDecimalPoint && index == last ? written + "." : written
@@ -231,7 +237,7 @@ public struct Verifier: Sendable {
         var run = 0
         for item in items {
             switch item.token {
-            case .number, .time: run += 1
+            case .number: run += 1
             case .punctuation: break
             default: run = 0
             }
