@@ -113,7 +113,8 @@ public final class PlantDetector {
             t: t, x: x, abnormal: abnormal, closeThreshold: configuration.closeThreshold,
             configuration: configuration, partnerValues: partnerValues)
         eventTracks[i].remember(t: t, x: x)
-        if !tracks[i].warm { return 0 }
+        // Engineering limits need no learned baseline: a breach counts even during warm-up.
+        if !tracks[i].warm && o.dominant != .limits { return 0 }
         assemble(i, t: t, x: x, o, events: &events)
         return o.score
     }

@@ -184,7 +184,7 @@ import VigilTestSupport
             }
         }
         // Still working: an out-of-range reading opens an alert.
-        try await publish(feeder, sensor: "pump1.flow", value: "950", at: now + 3000)
+        for k in 0..<5 { try await publish(feeder, sensor: "pump1.flow", value: "950", at: now + 3000 + Int64(k) * 1000) }
         let first = await observe(running.observer, seconds: 15) { $0.contains { $0.topic == "vigil/test/alerts/pump1/pump1.flow" } }
         #expect(first.contains { $0.topic == "vigil/test/alerts/pump1/pump1.flow" }, "no alert after the garbage")
 
@@ -210,7 +210,7 @@ import VigilTestSupport
         }
         #expect(reconnected)
         try await Task.sleep(for: .milliseconds(500))
-        try await publish(feeder, sensor: "pump2.flow", value: "990", at: now + 6000)
+        for k in 0..<5 { try await publish(feeder, sensor: "pump2.flow", value: "990", at: now + 9000 + Int64(k) * 1000) }
         let second = await observe(running.observer, seconds: 15) { $0.contains { $0.topic == "vigil/test/alerts/pump2/pump2.flow" } }
         #expect(second.contains { $0.topic == "vigil/test/alerts/pump2/pump2.flow" }, "no alert after the broker restart")
         await feeder.disconnect()
