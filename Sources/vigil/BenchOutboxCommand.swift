@@ -68,28 +68,32 @@ struct BenchOutboxCommand: AsyncParsableCommand {
         var drainRates: [Double] = []
         var drainSeconds: [Double] = []
         let clock = ContinuousClock()
-        print("outbox benchmark: \(repetitions) runs, payload \(body.count) B, backlog \(events) events, broker \(broker ?? "local mosquitto \(mqtt.host):\(mqtt.port)"), databases in \(folder)")
+        Self.say("outbox benchmark: \(repetitions) runs, payload \(body.count) B, backlog \(events) events, broker \(broker ?? "local mosquitto \(mqtt.host):\(mqtt.port)"), databases in \(folder)")
         for run in 0..<repetitions {
             let path = "\(folder)/outbox-bench-\(getpid())-\(run).db"
             defer { for extra in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + extra) } }
             let outbox = try await Outbox.open(configuration: OutboxConfiguration(path: path), logger: logger)
 
+            Self.progress("run \(run + 1): durable enqueue, 1 producer")
             // Durable enqueue, one producer awaiting each commit.
             let single = min(500, events)
             var start = clock.now
             for _ in 0..<single { try await outbox.enqueue(topic: "vigil/bench/events", payload: body) }
             sequential.append(Double(single) / (clock.now - start).benchSeconds)
 
+            Self.progress("run \(run + 1): durable enqueue, \(producers) producers")
             // Durable enqueue, concurrent producers sharing group commits.
             let shared = min(5000, max(events - single, producers))
             start = clock.now
             try await Self.enqueue(outbox, count: shared, producers: producers, body: body)
             concurrent.append(Double(shared) / (clock.now - start).benchSeconds)
 
+            Self.progress("run \(run + 1): filling the backlog")
             // Fill the backlog, then drain it to the broker with the link up from the start.
             let missing = events - (await outbox.statistics().depth)
             if missing > 0 { try await Self.enqueue(outbox, count: missing, producers: 64, body: body) }
             let backlog = await outbox.statistics().depth
+            Self.progress("run \(run + 1): draining \(backlog) events to the broker")
             let client = try MQTTClient(configuration: mqtt, logger: logger)
             try await client.connect()
             let (links, link) = AsyncStream<Bool>.makeStream()
@@ -108,11 +112,11 @@ struct BenchOutboxCommand: AsyncParsableCommand {
             await outbox.close()
             drainRates.append(Double(backlog) / elapsed)
             drainSeconds.append(elapsed)
-            print(String(format: "  run %d: enqueue %.0f/s (1 producer), %.0f/s (%d producers); drained %d events in %.2f s (%.0f/s), %llu send failures",
+            Self.say(String(format: "  run %d: enqueue %.0f/s (1 producer), %.0f/s (%d producers); drained %d events in %.2f s (%.0f/s), %llu send failures",
                          run + 1, sequential.last ?? 0, concurrent.last ?? 0, producers, backlog, elapsed,
                          drainRates.last ?? 0, statistics.sendFailures))
         }
-        print(String(format: """
+        Self.say(String(format: """
             medians of %d runs:
               durable enqueue, 1 producer:         %.0f events/s
               durable enqueue, %2d producers:       %.0f events/s
@@ -120,6 +124,15 @@ struct BenchOutboxCommand: AsyncParsableCommand {
               drain a backlog of %d events:    %.2f s
             """, repetitions, median(sequential), producers, median(concurrent), median(drainRates), events,
             median(drainSeconds)))
+    }
+
+    /// Standard output, unbuffered: the figures show up even if the run is cut short.
+    private static func say(_ text: String) {
+        FileHandle.standardOutput.write(Data("\(text)\n".utf8))
+    }
+
+    private static func progress(_ text: String) {
+        FileHandle.standardError.write(Data("\(text)\n".utf8))
     }
 
     private static func enqueue(_ outbox: Outbox, count: Int, producers: Int, body: [UInt8]) async throws {
@@ -177,9 +190,11 @@ private final class LocalMosquitto {
         }
     }
 
+    /// SIGKILL: nothing of the broker is kept, and a child started by Foundation's `Process`
+    /// may have SIGTERM blocked (it inherits the spawning thread's signal mask).
     func stop() {
         guard process.isRunning else { return }
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 

@@ -36,6 +36,7 @@ struct UpstreamDistillationTests {
         var sequence: UInt64 = 1_790_000_000_000_000
         var upstreamBytes = 0
         var events = 0
+        var validator = try JSONSchemaValidator(directory: RepositoryPaths.file("schemas"), file: "event.schema.json")
         let report = try await runner.run { alert in
             var distilled = alert
             distilled.window = nil
@@ -46,6 +47,8 @@ struct UpstreamDistillationTests {
                 severity: 0, createdAt: 0, historical: false)
             let body = try #require(message.jsonObjectBody())
             #expect(body.count > payload.count)
+            let failures = try validator.validate(json: String(decoding: body, as: UTF8.self))
+            #expect(failures.isEmpty, "\(name): upstream event does not match event.schema.json: \(failures)")
             upstreamBytes += Self.publishPacketBytes(topic: topic, payload: body.count)
             events += 1
         }

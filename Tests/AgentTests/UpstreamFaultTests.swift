@@ -12,7 +12,7 @@ import Glibc
 
 /// Store-and-forward against a real mosquitto and real SQLite files: outages, crashes, slow and
 /// dying brokers, a full outbox and a damaged database. Each test skips without mosquitto.
-@Suite("Upstream faults", .serialized)
+@Suite("Upstream faults", .serialized, .enabled(if: MosquittoBroker.isAvailable, "mosquitto is not installed"))
 struct UpstreamFaultTests {
     let logger = Upstream.logger
     let topic = "vigil/test-site/test-agent/events"
@@ -20,7 +20,6 @@ struct UpstreamFaultTests {
     @Test("Upstream broker down for 12 s during a burst of 2,000 events: all arrive in order, historical, drained on link-up",
           .timeLimit(.minutes(2)))
     func brokerDownDuringBurst() async throws {
-        guard MosquittoBroker.isAvailable else { return }
         let broker = try Upstream.broker()
         let directory = try TemporaryDirectory(prefix: "vigil-upstream")
         defer { directory.remove() }
@@ -64,7 +63,6 @@ struct UpstreamFaultTests {
     @Test("SIGKILL of an agent's outbox + MQTT transport 24 times during enqueue and drain: every committed event arrives",
           .timeLimit(.minutes(2)))
     func killNineDuringEnqueueAndDrain() async throws {
-        guard MosquittoBroker.isAvailable else { return }
         let child = try #require(Self.crashChild(), "UpstreamCrashChild not built beside the tests")
         let broker = try Upstream.broker()
         let directory = try TemporaryDirectory(prefix: "vigil-upstream-crash")
@@ -149,7 +147,6 @@ struct UpstreamFaultTests {
 
     @Test("Broker killed with SIGKILL mid-drain and restarted: every event of the backlog arrives", .timeLimit(.minutes(2)))
     func brokerKilledMidDrain() async throws {
-        guard MosquittoBroker.isAvailable else { return }
         let broker = try Upstream.broker()
         let directory = try TemporaryDirectory(prefix: "vigil-upstream")
         defer { directory.remove() }
@@ -180,7 +177,6 @@ struct UpstreamFaultTests {
 
     @Test("Broker frozen (SIGSTOP) for 3 s mid-drain, then resumed: every event arrives", .timeLimit(.minutes(2)))
     func brokerPausedMidDrain() async throws {
-        guard MosquittoBroker.isAvailable else { return }
         let broker = try Upstream.broker()
         let directory = try TemporaryDirectory(prefix: "vigil-upstream")
         defer { directory.remove() }
@@ -209,7 +205,6 @@ struct UpstreamFaultTests {
     @Test("Full outbox (maxRows 100): drops counted by reason, the rest delivered, none silently lost",
           .timeLimit(.minutes(2)))
     func fullOutbox() async throws {
-        guard MosquittoBroker.isAvailable else { return }
         let broker = try Upstream.broker()
         let directory = try TemporaryDirectory(prefix: "vigil-upstream")
         defer { directory.remove() }
@@ -248,7 +243,6 @@ struct UpstreamFaultTests {
 
     @Test("Corrupt database file at startup: moved aside, counted, new events still delivered", .timeLimit(.minutes(2)))
     func corruptDatabaseAtStartup() async throws {
-        guard MosquittoBroker.isAvailable else { return }
         let broker = try Upstream.broker()
         let directory = try TemporaryDirectory(prefix: "vigil-upstream")
         defer { directory.remove() }
