@@ -12,6 +12,8 @@ public struct LiveBenchmark {
     public var catalogPath: String
     public var readings = 200_000
     public var latencySamples = 300
+    /// Out-of-range readings sent in a row for each timed alert.
+    public var confirmingReadings = 3
 
     public init(broker: BrokerSettings, catalogPath: String) {
         self.broker = broker
@@ -108,9 +110,15 @@ public struct LiveBenchmark {
                 try await feeder.publish(topic: sensor.topic, payload: Array("{\"ts\":\(ts),\"value\":\(normal)}".utf8), qos: .atMostOnce)
             }
             try await Task.sleep(for: .milliseconds(20))
-            ts += 1000
             let topic = "vigil/bench/alerts/\(sensor.asset)/\(sensor.id.rawValue)"
             arrivals.expect(topic)
+            // A sustained breach (the detector confirms an event over consecutive readings); timed from
+            // the last reading, which is the one that can open the event.
+            for _ in 0..<(confirmingReadings - 1) {
+                ts += 1000
+                try await feeder.publish(topic: sensor.topic, payload: Array("{\"ts\":\(ts),\"value\":\(high * 3 + 10)}".utf8), qos: .atMostOnce)
+            }
+            ts += 1000
             let sent = ContinuousClock.now
             try await feeder.publish(topic: sensor.topic, payload: Array("{\"ts\":\(ts),\"value\":\(high * 3 + 10)}".utf8), qos: .atMostOnce)
             let deadline = sent + .seconds(2)
