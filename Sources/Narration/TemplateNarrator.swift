@@ -90,7 +90,7 @@ public enum TemplateNarrator {
         let causes = withCauses ? Array(f.causes.prefix(2)) : []
         let causeText = causes.isEmpty ? nil : "possibly " + causes.joined(separator: " or ")
         if parts.isEmpty {
-            guard let causeText else { return nil }
+            guard causeText != nil else { return nil }
             return "Listed causes for this machine: " + causes.joined(separator: " or ") + "."
         }
         var text = "At the same time, " + parts.joined(separator: " and ")
