@@ -104,14 +104,14 @@ put() {
 # A configuration file: installed when missing; when the installed one differs (edited by the
 # operator, or from an older release) it stays, and the new one goes beside it as FILE.new.
 put_config() {
-  local src=$1 dest=$2
+  local src=$1 dest=$2 mode=${3:-0640}
   if [[ ! -e "$dest" ]]; then
-    put 0640 "$src" "$dest" || true
+    put "$mode" "$src" "$dest" || true
     say "installed ${dest#"$root"}"
   elif cmp -s -- "$src" "$dest"; then
     rm -f -- "$dest.new"
   else
-    put 0640 "$src" "$dest.new" || true
+    put "$mode" "$src" "$dest.new" || true
     say "kept your ${dest#"$root"}; the example of this release is ${dest#"$root"}.new (compare: diff -u ${dest#"$root"} ${dest#"$root"}.new)"
   fi
 }
@@ -217,8 +217,9 @@ fi
 if [[ $with_broker -eq 1 ]]; then
   mdir="$root/etc/mosquitto"
   mkdir -p -- "$mdir/conf.d"
-  put_config "$here/mosquitto/vigil.conf" "$mdir/conf.d/vigil.conf"
-  put_config "$here/mosquitto/vigil.acl" "$mdir/vigil.acl"
+  # No secrets in these two; mosquitto reads them after dropping to its own user.
+  put_config "$here/mosquitto/vigil.conf" "$mdir/conf.d/vigil.conf" 0644
+  put_config "$here/mosquitto/vigil.acl" "$mdir/vigil.acl" 0644
   [[ -f "$mdir/vigil.passwd" ]] \
     || say "create the broker users: sudo mosquitto_passwd -c /etc/mosquitto/vigil.passwd vigil (see $prefix/share/vigil/mosquitto/vigil.acl)"
 fi
