@@ -4,7 +4,7 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure Vigil's parts: detector speed, the SKAB benchmark, the language model engine.",
+        abstract: "Measure Vigil's parts: detector speed, the SKAB benchmark, the language model engine, the outbox.",
         subcommands: [BenchDetectCommand.self, BenchSKABCommand.self, BenchGenerateCommand.self, BenchOutboxCommand.self]
     )
 }
