@@ -14,7 +14,8 @@ if ! command -v swift >/dev/null 2>&1; then
   fi
 fi
 
-packages=(pkg-config mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev openssl python3 python3-pip unzip)
+# libcurl4-openssl-dev: only for `--static-swift-stdlib` builds (static Foundation links curl).
+packages=(pkg-config mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libcurl4-openssl-dev openssl python3 python3-pip unzip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
