@@ -59,7 +59,9 @@ import json, sys
 for line in sys.stdin:
     a = json.loads(line)
     n = a["narrative"]
-    print(f"  {a[\"detected_at\"][11:19]}  {a[\"stage\"]:8} {a[\"severity\"]:8} {a[\"sensor_name\"]} ({a[\"kind\"]}) [{n[\"source\"]}, {n[\"latency_ms\"]:.0f} ms]\n      {n[\"text\"]}", flush=True)
+    print("  {}  {:8} {:8} {} ({}) [{}, {:.0f} ms]".format(a["detected_at"][11:19], a["stage"], a["severity"],
+          a["sensor_name"], a["kind"], n["source"], n["latency_ms"]), flush=True)
+    print("      " + n["text"], flush=True)
 ' &
 pids+=($!)
 mosquitto_sub -p "$port" -q 1 -t 'vigil/north/demo/events' > "$work/upstream.jsonl" &
