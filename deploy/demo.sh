@@ -25,7 +25,12 @@ model=$root/models/SmolLM2-135M-Instruct.Q4_1.gguf
 
 work=$(mktemp -d /tmp/vigil-demo.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -P $$ 2>/dev/null || true    # the subscriber pipeline's other half
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
