@@ -2,6 +2,7 @@ import ArgumentParser
 import Detection
 import Foundation
 import Logging
+import MicroLM
 import Narration
 import Telemetry
 
@@ -109,9 +110,7 @@ struct ExplainCommand: AsyncParsableCommand {
 
     private func loadModel(logger: Logger) throws -> (any NarrationModel)? {
         if templateOnly { return nil }
-        let path = model ?? ModelLocator.defaultPath(
-            environment: ProcessInfo.processInfo.environment,
-            fileExists: { FileManager.default.fileExists(atPath: $0) })
+        let path = model ?? (try? ModelLocator().resolve())
         guard let path else {
             FileHandle.standardError.write(Data("note: no model found; narrating with the template only\n".utf8))
             return nil

@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 import Logging
+import MicroLM
 import Narration
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
 enum ModelFile {
     static let path: String? = {
         let candidates: [String?] = [ProcessInfo.processInfo.environment["VIGIL_MODEL"],
-                                     Fixtures.repoRoot.appendingPathComponent("models/" + ModelLocator.defaultFile).path]
+                                     Fixtures.repoRoot.appendingPathComponent("models/" + ModelLocator.defaultFileName).path]
         return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
     }()
 }
