@@ -85,6 +85,18 @@ public final class PlantDetector {
         i >= 0 && i < eventTracks.count && (eventTracks[i].isOpen || eventTracks[i].pending)
     }
 
+    /// The season of the sensor at this catalog index, in seconds: configured in the catalog, or found in its
+    /// readings when none is configured; nil while there is none.
+    public func seasonSeconds(sensor i: Int) -> Double? {
+        guard i >= 0, i < tracks.count, tracks[i].settings.seasonalOn else { return nil }
+        return tracks[i].settings.seasonMs / 1000
+    }
+
+    /// Whether the sensor's season was found in its readings (rather than configured).
+    public func isSeasonDetected(sensor i: Int) -> Bool {
+        i >= 0 && i < tracks.count && tracks[i].seasonFoundMs > 0
+    }
+
     /// One reading of the sensor at catalog index `sensor`. Returns the fused anomaly score in [0, 1].
     /// Events that open or resolve are appended to `events` (caller-owned buffer; no allocation otherwise).
     /// Readings of an unknown index and non-finite values are ignored (score 0).

@@ -1,0 +1,82 @@
+import Detection
+import Foundation
+import Telemetry
+import Testing
+
+@Suite("Seasons found in the data when none is configured")
+struct SeasonSearchTests {
+    /// A sine of `period` readings (1 s apart) with Gaussian noise.
+    func sine(count: Int, period: Double, amplitude: Double = 3, noise sd: Double = 0.5, seed: UInt64) -> [Double] {
+        var noise = Noise(seed: seed)
+        return (0..<count).map { k in 20 + amplitude * sin(2 * Double.pi * Double(k) / period) + sd * noise.gaussian() }
+    }
+
+    @Test("a sine of period P is found with period P", arguments: [12.0, 37.5, 150, 600])
+    func sineFound(period: Double) throws {
+        let values = sine(count: Int(12 * period) + 1000, period: period, seed: UInt64(period * 10))
+        let detector = run(values).detector
+        let found = try #require(detector.seasonSeconds(sensor: 0))
+        #expect(detector.isSeasonDetected(sensor: 0))
+        #expect(abs(found / period - 1) < 0.05, "found \(found) s for a period of \(period) s")
+    }
+
+    @Test("noise, a random walk and an AR(1) series have no season", arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
+    func noSeason(seed: UInt64) {
+        var noise = Noise(seed: seed &* 7919)
+        var walk = 0.0, ar = 0.0
+        var walkValues: [Double] = [], arValues: [Double] = []
+        for _ in 0..<12000 {
+            walk += noise.gaussian()
+            ar = 0.9 * ar + noise.gaussian()
+            walkValues.append(walk)
+            arValues.append(ar)
+        }
+        for (name, values) in [("white", gaussianSeries(count: 12000, seed: seed)), ("walk", walkValues), ("ar", arValues)] {
+            let detector = run(values).detector
+            #expect(detector.seasonSeconds(sensor: 0) == nil, "\(name): \(detector.seasonSeconds(sensor: 0) ?? 0) s")
+        }
+    }
+
+    @Test("a configured period is used as is")
+    func configured() {
+        let catalog = singleSensorCatalog(detectors: ["seasonal": DetectorTuning(parameters: ["period": 60])])
+        let detector = run(sine(count: 2000, period: 40, seed: 3), catalog: catalog).detector
+        #expect(detector.seasonSeconds(sensor: 0) == 60)
+        #expect(!detector.isSeasonDetected(sensor: 0))
+    }
+
+    /// A sine whose phase flips (at a zero crossing, so no jump) for three periods: level, spread and steps stay
+    /// as usual, only the shape against the season is wrong.
+    func flipped(seed: UInt64) -> (values: [Double], start: Int, end: Int) {
+        let period = 40.0
+        var noise = Noise(seed: seed)
+        let start = 4000, end = 4120
+        let values = (0..<5000).map { k -> Double in
+            let wave = 3 * sin(2 * Double.pi * Double(k) / period)
+            return 20 + (k >= start && k < end ? -wave : wave) + 0.2 * noise.gaussian()
+        }
+        return (values, start, end)
+    }
+
+    @Test("a phase flip only the seasonal residual can see is flagged once the season is found", arguments: [21, 22, 23] as [UInt64])
+    func phaseFlip(seed: UInt64) throws {
+        let (values, start, end) = flipped(seed: seed)
+        let t0: Int64 = 1_700_000_000_000
+        func during(_ events: [AnomalyEvent]) -> [AnomalyEvent] {
+            events.filter { $0.stage == .opened && $0.detectedAt >= t0 + Int64(start) * 1000
+                && $0.detectedAt <= t0 + Int64(end + 20) * 1000 }
+        }
+        let found = run(values)
+        #expect(found.detector.isSeasonDetected(sensor: 0))
+        let flagged = during(found.events)
+        #expect(flagged.contains { $0.kind == .seasonal }, "\(flagged.map { "\($0.kind)" })")
+        #expect(found.scores[start..<end].max() ?? 0 >= 0.5)
+
+        // The same series without the seasonal detector: nothing else sees the flip.
+        let off = run(values, catalog: singleSensorCatalog(detectors: ["seasonal": DetectorTuning(parameters: ["detect": 0])]))
+        #expect(off.detector.seasonSeconds(sensor: 0) == nil)
+        #expect(during(off.events).isEmpty, "\(during(off.events).map { "\($0.kind)" })")
+        // And no false events before the flip with the season found.
+        #expect(found.events.filter { $0.stage == .opened && $0.detectedAt < t0 + Int64(start) * 1000 }.isEmpty)
+    }
+}
