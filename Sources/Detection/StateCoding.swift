@@ -146,6 +146,13 @@ extension SensorTrack {
         try c.code(&season); try c.code(&seasonVisited); try c.code(&seasonSpread); try c.code(&seasonLearned)
         try seasonSearch.code(&c); try c.code(&seasonFoundMs); try c.code(&seasonFoundBins)
         try c.code(&pairs)
+        try c.code(&partnerCount)
+        for k in 0..<Self.maxPartners {
+            var v = Int(partners[k])
+            try c.code(&v)
+            partners[k] = Int32(truncatingIfNeeded: v)
+        }
+        guard partnerCount >= 0, partnerCount <= Self.maxPartners else { throw StateReader.corrupt("a partner count out of range") }
         guard valuesHead >= 0, valuesHead < max(values.count, 1), valuesCount >= 0, valuesCount <= values.count,
               diffsHead >= 0, diffsHead < max(diffs.count, 1), diffsCount >= 0, diffsCount <= diffs.count,
               count >= 0, run >= 0, seasonVisited >= 0, seasonVisited <= season.count
@@ -157,6 +164,19 @@ extension SensorTrack {
                   seasonFoundBins <= season.count, seasonVisited <= seasonFoundBins
             else { throw StateReader.corrupt("a detected season out of range") }
             applyFoundSeason()
+        }
+    }
+}
+
+extension PairDiscovery {
+    mutating func code<C: StateCoder>(_ c: inout C) throws {
+        try c.code(&done)
+        if done {
+            stats = []
+        } else {
+            let size = pairCount * Self.stride
+            if stats.count != size { stats = ContiguousArray(repeating: 0, count: size) }
+            try c.code(&stats)
         }
     }
 }
@@ -238,6 +258,7 @@ extension PlantDetector {
             try? tracks[i].code(&w)
             do { try eventTracks[i].code(&w) } catch { var none: AnomalyEvent? = nil; try? w.code(&none) }
         }
+        for g in discoveries.indices { try? discoveries[g].code(&w) }
         w.raw(Self.checksum(w.bytes[...]))
         return w.bytes
     }
@@ -278,9 +299,16 @@ extension PlantDetector {
             newTracks[i].settings = SensorSettings(sensor: catalog.sensors[i])
             try newTracks[i].code(&r)
             try newEvents[i].code(&r)
+            for p in 0..<newTracks[i].partnerCount {
+                let j = Int(newTracks[i].partners[p])
+                guard j >= 0, j < n, j != i else { throw StateReader.corrupt("a partner out of range") }
+            }
         }
+        var newDiscoveries = discoveries
+        for g in newDiscoveries.indices { try newDiscoveries[g].code(&r) }
         guard r.offset == body.count else { throw StateReader.corrupt("\(body.count - r.offset) trailing bytes") }
         tracks = newTracks
         eventTracks = newEvents
+        discoveries = newDiscoveries
     }
 }

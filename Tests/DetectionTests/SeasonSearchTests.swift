@@ -80,3 +80,62 @@ struct SeasonSearchTests {
         #expect(found.events.filter { $0.stage == .opened && $0.detectedAt < t0 + Int64(start) * 1000 }.isEmpty)
     }
 }
+
+@Suite("Found seasons in saved state")
+struct SeasonStateTests {
+    @Test("a found season and a search in progress survive a save and restore")
+    func roundTrip() throws {
+        var noise = Noise(seed: 31)
+        let values = (0..<3000).map { k in 20 + 3 * sin(2 * Double.pi * Double(k) / 30) + 0.3 * noise.gaussian() }
+        let catalog = singleSensorCatalog()
+        for cut in [100, 1500] {
+            let original = PlantDetector(catalog: catalog)
+            var events: [AnomalyEvent] = []
+            let t0: Int64 = 1_700_000_000_000
+            for k in 0..<cut { _ = original.ingest(sensor: 0, timestamp: t0 + Int64(k) * 1000, value: values[k], events: &events) }
+            let restored = PlantDetector(catalog: catalog)
+            try restored.restoreState(original.saveState())
+            #expect(restored.seasonSeconds(sensor: 0) == original.seasonSeconds(sensor: 0))
+            for k in cut..<values.count {
+                let t = t0 + Int64(k) * 1000
+                let a = original.ingest(sensor: 0, timestamp: t, value: values[k], events: &events)
+                let b = restored.ingest(sensor: 0, timestamp: t, value: values[k], events: &events)
+                #expect(a == b)
+                if a != b { break }
+            }
+            #expect(original.isSeasonDetected(sensor: 0) && restored.isSeasonDetected(sensor: 0))
+        }
+    }
+
+    @Test("restoring a state without a season forgets the season found since")
+    func forgets() throws {
+        var noise = Noise(seed: 32)
+        let catalog = singleSensorCatalog()
+        let fresh = PlantDetector(catalog: catalog).saveState()
+        let values = (0..<2000).map { k in 20 + 3 * sin(2 * Double.pi * Double(k) / 30) + 0.3 * noise.gaussian() }
+        let d = run(values).detector
+        #expect(d.seasonSeconds(sensor: 0) != nil)
+        try d.restoreState(fresh)
+        #expect(d.seasonSeconds(sensor: 0) == nil)
+        #expect(d.saveState() == fresh)
+    }
+
+    @Test("a version 1 state is refused with an error that says why")
+    func versionOne() {
+        var saved = PlantDetector(catalog: singleSensorCatalog()).saveState()
+        saved[4] = 1
+        // Re-seal the checksum so that only the version is wrong.
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in saved[0..<(saved.count - 8)] { hash ^= UInt64(byte); hash = hash &* 0x0000_0100_0000_01B3 }
+        for k in 0..<8 { saved[saved.count - 8 + k] = UInt8((hash >> (8 * UInt64(k))) & 0xFF) }
+        do {
+            try PlantDetector(catalog: singleSensorCatalog()).restoreState(saved)
+            Issue.record("a version 1 state was accepted")
+        } catch let error as DetectionError {
+            #expect(error.code == .invalidState)
+            #expect(error.message.contains("version 1"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+}
