@@ -101,6 +101,8 @@ struct SensorTrack {
     var pairs: ContiguousArray<Double>
 
     static let pairStride = 7
+    /// Residuals the seasonal calibration learns before the seasonal detector takes part in the fusion.
+    static let seasonCalibrationReadings = 200
     static let maxPartners = 4
 
     init(settings: SensorSettings) {
@@ -215,9 +217,17 @@ struct SensorTrack {
         if s.levelOn { consider(cl, .levelShift) }
         if s.driftOn { consider(cd, .drift) }
         if s.volatilityOn { consider(cv, .volatilityShift) }
-        if zSeasonal != 0 { consider(cz, .seasonal) }
         if zCorrelation != 0 { consider(cc, .correlation) }
         if dominant != .none { log10P = TailProbability.log10TwoSided(best) }
+        // The seasonal residual is one reading's, as heavy-tailed as the series: it honours its exponential tail too.
+        // ...once its own calibration has seen 200 residuals (a season found late starts with a young one).
+        if zSeasonal != 0, seasonLearned >= 3 * bins + Self.seasonCalibrationReadings {
+            let exponential = calSeasonal.log10ExponentialTail(zSeasonal * s.seasonalGain)
+            if exponential < log10P {
+                let v = max(exponential, TailProbability.log10TwoSided(cz))
+                if v < log10P { log10P = v; dominant = .seasonal }
+            }
+        }
         // Single readings may be heavy-tailed: the spike detector also honours its learned exponential tail.
         if s.spikeOn {
             let exponential = calSpike.log10ExponentialTail(zSpike * s.spikeGain)
@@ -286,7 +296,11 @@ struct SensorTrack {
             calLevel.update(zLevel, k: k, eta: eta)
             calDrift.update(zDrift, k: k, eta: eta)
             calVolatility.update(zVolatility, k: k, eta: eta)
-            if zSeasonal != 0 { calSeasonal.update(zSeasonal, k: k, eta: eta) }
+            if zSeasonal != 0 {
+                let ns = Double(max(seasonLearned - 3 * bins, 1))
+                let ks = ns <= 200 ? 1 / ns : 1 / Double(c.calibrationReadings)
+                calSeasonal.update(zSeasonal, k: ks, eta: max(0.5 / ns, 16 / Double(c.calibrationReadings)))
+            }
             if zCorrelation != 0 { calCorrelation.update(zCorrelation, k: k, eta: eta) }
         }
 
@@ -351,6 +365,8 @@ struct SensorTrack {
         seasonVisited = 0
         seasonSpread = 0
         seasonLearned = 0
+        // The residuals of a series are about as heavy-tailed as its one-step innovations: start from their tails.
+        calSeasonal = calSpike
     }
 
     /// Puts a found season into the settings (after it was found, or restored).

@@ -45,6 +45,23 @@ struct SeasonSearchTests {
         #expect(!detector.isSeasonDetected(sensor: 0))
     }
 
+    @Test("a heavy-tailed series with a weak season of 288 readings raises no seasonal alarm once its season is found", arguments: [41, 42, 43] as [UInt64])
+    func heavyTailedDaily(seed: UInt64) {
+        var noise = Noise(seed: seed)
+        // Server load: a weak daily wave under exponential bursts.
+        let values = (0..<4032).map { k in
+            20 + 5 * sin(2 * Double.pi * Double(k) / 288) - 3 * Foundation.log(max(noise.uniform(), 1e-12))
+        }
+        let result = run(values)
+        let found = result.detector.seasonSeconds(sensor: 0) ?? 0
+        #expect(abs(found / 288 - 1) < 0.05, "found \(found) s")
+        // Its residuals are as heavy-tailed as the series: the found season adds no alarm of its own.
+        let opened = result.events.filter { $0.stage == .opened }
+        let without = run(values, catalog: singleSensorCatalog(detectors: ["seasonal": DetectorTuning(parameters: ["detect": 0])]))
+        #expect(!opened.contains { $0.kind == .seasonal }, "\(opened.map { "\($0.kind) \($0.score)" })")
+        #expect(opened.count <= without.events.filter { $0.stage == .opened }.count)
+    }
+
     /// A sine whose phase flips (at a zero crossing, so no jump) for three periods: level, spread and steps stay
     /// as usual, only the shape against the season is wrong.
     func flipped(seed: UInt64) -> (values: [Double], start: Int, end: Int) {
