@@ -215,6 +215,9 @@ struct BenchDetectCommand: ParsableCommand {
         }
         print("allocs/reading: all heap allocations in the throughput pass (event emission allocates); "
             + "allocs w/o events: allocations during the readings that emitted no event")
-        print("state: \(bytes) bytes per sensor (full suite, seasonal detector on)")
+        print("state: \(bytes) bytes per sensor (the larger of the two suites: a configured season, or the season search)")
+        for r in rows where !r.found.isEmpty {
+            print("\(r.name): no period and no related sensors in the catalog; \(r.found)")
+        }
     }
 }
