@@ -163,6 +163,7 @@ struct BenchSKABCommand: ParsableCommand {
             let mar = row.mar.map { String(format: "%6.2f", $0) } ?? "     -"
             print("  \(row.0.padding(toLength: 23, withPad: " ", startingAt: 0))  \(String(format: "%5.2f", row.f1))   \(far)  \(mar)")
         }
+        print(String(format: "  Vigil in rows: F1 %.3f, %d true and %d false positives, %d missed", r.f1, r.tp, r.fp, r.fn))
         print("")
         print("Changepoint detection (NAB)  standard  low FP  low FN")
         print(String(format: "  Vigil, NAB sigmoid         %6.2f  %6.2f  %6.2f", r.nab[0].score, r.nab[1].score, r.nab[2].score))
