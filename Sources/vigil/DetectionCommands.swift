@@ -21,6 +21,10 @@ struct ScoreCommand: ParsableCommand {
             every value cannot be read are still written, with score 0 and flag 0; an unreadable value in one \
             column skips that column. Blank lines are dropped.
 
+            Each column's season (daily, hourly, ...) is found in its readings when it has one, and its values \
+            are then also judged against the usual shape of the season; columns that move together during the \
+            warm-up are related, and a break in their relation is scored too.
+
             Examples:
               vigil score data.csv > scored.csv
               vigil score --value-column temp --value-column pressure --flags --out scored.csv plant.csv
@@ -217,6 +221,9 @@ struct BenchDetectCommand: ParsableCommand {
         print("allocs/reading: all heap allocations in the throughput pass (event emission allocates); "
             + "allocs w/o events: allocations during the readings that emitted no event")
         print("state: \(bytes) bytes per sensor (the larger of the two suites: a configured season, or the season search)")
+        let steps = DetectorBenchmark.seasonSearchWorstSteps()
+        print(String(format: "season search, worst steps (at most one of each per reading): a sweep lag %.0f ns, a window halving %.0f ns",
+                     steps.sweepStep, steps.compaction))
         for r in rows where !r.found.isEmpty {
             print("\(r.name): no period and no related sensors in the catalog; \(r.found)")
         }
