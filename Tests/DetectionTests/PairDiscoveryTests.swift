@@ -48,6 +48,35 @@ struct PairDiscoveryTests {
         #expect(d.partners(sensor: 2).isEmpty)
     }
 
+    @Test("an asset of many coupled sensors gets a bounded number of pairs")
+    func bounded() {
+        let ids = (0..<10).map { "m.s\($0)" }
+        let catalog = Catalog(
+            plant: "p", site: "s", assets: [Asset(id: "m", name: "m", kind: "machine")],
+            sensors: ids.map { Sensor(id: SensorID($0), name: $0, unit: "", asset: "m", topic: $0, samplePeriod: 1) })
+        let d = PlantDetector(catalog: catalog)
+        var noise = Noise(seed: 9)
+        var load = 0.0
+        var events: [AnomalyEvent] = []
+        for k in 0..<500 {
+            let t = Int64(1_700_000_000_000) + Int64(k) * 1000
+            load = 0.99 * load + noise.gaussian()
+            for i in ids.indices {
+                _ = d.ingest(sensor: i, timestamp: t, value: Double(i) + load + 0.1 * noise.gaussian(), events: &events)
+            }
+        }
+        let partners = ids.indices.map { d.partners(sensor: $0) }
+        let pairs = partners.reduce(0) { $0 + $1.count } / 2
+        #expect(pairs == 4, "\(partners)")
+        #expect(partners.allSatisfy { $0.count <= 4 })
+        // Only the first eight sensors of an asset are candidates.
+        #expect(partners[8].isEmpty && partners[9].isEmpty)
+        // Symmetric: each partner lists the other.
+        for (i, list) in partners.enumerated() {
+            for p in list { #expect(partners[ids.firstIndex(of: p.rawValue)!].contains(SensorID(ids[i]))) }
+        }
+    }
+
     @Test("a catalog that relates sensors of the asset is used as is")
     func catalogWins() {
         let d = PlantDetector(catalog: asset(related: true))
