@@ -50,6 +50,16 @@ struct SeasonSearch: Sendable, Equatable {
     var candidateLag = 0.0
     /// Set when the search gave up.
     var exhausted = false
+    /// Typical time between readings (ms): an average whose steps are clipped at twice it, so that a gap in the
+    /// readings (which the window, counted in readings, does not see) cannot stretch the season.
+    var step = 0.0
+
+    /// Learns the time between readings; `dt` in ms (not positive: ignored).
+    @inline(__always)
+    mutating func observeInterval(_ dt: Double) {
+        guard dt > 0 else { return }
+        step = step == 0 ? dt : step + 0.05 * (min(dt, 2 * step) - step)
+    }
 
     /// Feeds one (winsorized) reading; returns a period in readings once two sweeps agree on one.
     @inline(__always)

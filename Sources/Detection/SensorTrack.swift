@@ -322,8 +322,9 @@ struct SensorTrack {
             }
         }
 
-        if s.seasonSearch, seasonFoundMs == 0, let readings = seasonSearch.observe(clipped, buffer: &season) {
-            useSeason(readings: readings)
+        if s.seasonSearch, seasonFoundMs == 0 {
+            if count > 1 { seasonSearch.observeInterval(Double(t &- lastT)) }
+            if let readings = seasonSearch.observe(clipped, buffer: &season) { useSeason(readings: readings) }
         }
 
         if s.correlationOn, partnerCount > 0, normal || warming {
@@ -354,7 +355,7 @@ struct SensorTrack {
     /// Runs the seasonal detector on a season of `readings` readings found by the search (from now on, as if it
     /// had been configured: the profile is learned afresh in the buffer that held the search window).
     mutating func useSeason(readings: Double) {
-        let ms = readings * interval
+        let ms = readings * seasonSearch.step
         // At least four readings per season, and a length the phase arithmetic can hold.
         guard readings >= 4, ms >= 4, ms <= 3.2e11 else { return }
         let bins = min(Int(readings), SeasonSearch.window)

@@ -123,6 +123,7 @@ extension SeasonSearch {
         try c.code(&lag); try c.code(&sweptBlock); try c.code(&previous); try c.code(&beforePrevious)
         try c.code(&lowest); try c.code(&bestLag); try c.code(&best); try c.code(&bestLeft); try c.code(&bestRight)
         try c.code(&candidate); try c.code(&candidateLag); try c.code(&exhausted)
+        try c.code(&step)
         guard block >= 1, block <= Self.maximumBlock, blockCount >= 0, blockCount < block, count >= 0,
               lag >= 0, lag <= Self.maximumLag + 1, bestLag >= 0, bestLag <= Self.maximumLag
         else { throw StateReader.corrupt("a season search position out of range") }

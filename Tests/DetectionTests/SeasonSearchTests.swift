@@ -20,6 +20,24 @@ struct SeasonSearchTests {
         #expect(abs(found / period - 1) < 0.05, "found \(found) s for a period of \(period) s")
     }
 
+    @Test("a gap in the readings does not stretch the season found", arguments: [150, 250, 350, 450])
+    func gap(at gapIndex: Int) throws {
+        let period = 40.0
+        var noise = Noise(seed: UInt64(gapIndex))
+        let detector = PlantDetector(catalog: singleSensorCatalog())
+        var events: [AnomalyEvent] = []
+        var t: Int64 = 1_700_000_000_000
+        for k in 0..<3000 {
+            // An hour without readings (a whole number of seasons, so the wave goes on in phase).
+            t += k == gapIndex ? 3_601_000 : 1000
+            let seconds = Double(t / 1000)
+            let x = 20 + 3 * sin(2 * Double.pi * seconds / period) + 0.3 * noise.gaussian()
+            _ = detector.ingest(sensor: 0, timestamp: t, value: x, events: &events)
+        }
+        let found = try #require(detector.seasonSeconds(sensor: 0))
+        #expect(abs(found / period - 1) < 0.05, "found \(found) s")
+    }
+
     @Test("noise, a random walk and an AR(1) series have no season", arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func noSeason(seed: UInt64) {
         var noise = Noise(seed: seed &* 7919)
