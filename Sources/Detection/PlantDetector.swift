@@ -14,7 +14,7 @@ import Telemetry
 ///   spike statistic;
 /// - worst case: once per lap of a ring (every 32-40 readings) its sum is recomputed (at most 96 + 64 adds), an
 ///   open event's window is halved when full (28 moves), and after an arithmetic overflow a sensor relearns
-///   from scratch (the only allocation without an event). State: 3,968 bytes per sensor with a season (configured
+///   from scratch (the only allocation without an event). State: 3,984 bytes per sensor with a season (configured
 ///   or searched for: the search window and the profile share one 96-value buffer), under 4 KiB with default bins.
 /// Measured with `vigil bench detect` (release): see the command's output.
 /// `advance(to:)` is O(sensors) per call.
