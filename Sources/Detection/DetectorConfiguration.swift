@@ -97,6 +97,8 @@ struct SensorSettings: Sendable, Equatable {
     /// Season length in milliseconds (0: no seasonal detector).
     var seasonMs = 0.0
     var seasonBins = 0
+    /// No period configured: look for one in the data (`SeasonSearch`), then run the seasonal detector on it.
+    var seasonSearch = false
     var correlationOn = true
     var minimumCorrelation = 0.8
     /// Per-detector `sensitivity` (multiplies its evidence; above 1: more sensitive).
@@ -149,6 +151,9 @@ struct SensorSettings: Sendable, Equatable {
             seasonMs = min(max(period, 1), 3.2e8) * 1000
             let perPeriod = periodMs > 0 ? min(seasonMs / periodMs, 96) : 96
             seasonBins = window(parameter(DetectorName.seasonal, "bins"), max(4, Int(perPeriod)), 4...128)
+        } else {
+            // `detect: 0` keeps the seasonal detector off unless a period is configured.
+            seasonSearch = on(DetectorName.seasonal) && parameter(DetectorName.seasonal, "detect") != 0
         }
 
         correlationOn = on(DetectorName.correlation)
@@ -167,8 +172,19 @@ struct SensorSettings: Sendable, Equatable {
         log10TestCount = TailProbability.log10Of(testCount)
     }
 
-    /// log10 of the Bonferroni factor, set once.
+    /// log10 of the Bonferroni factor, set once (and again when a season is detected).
     var log10TestCount = 0.0
+
+    /// Size of the season buffer: the configured bins, or the search window (which becomes the profile).
+    var seasonCapacity: Int { seasonSearch ? SeasonSearch.window : (seasonalOn ? seasonBins : 0) }
+
+    /// Switches the seasonal detector on for a season found in the data.
+    mutating func useDetectedSeason(milliseconds: Double, bins: Int) {
+        seasonalOn = true
+        seasonMs = milliseconds
+        seasonBins = bins
+        log10TestCount = TailProbability.log10Of(testCount)
+    }
 
     /// How many detectors take part in the fusion (the Bonferroni factor).
     var testCount: Double {

@@ -6,12 +6,16 @@ import Telemetry
 /// unless an event opens or resolves (event emission builds the event, its related deviations and window):
 /// - statistics: a one-step Huber EWMA, a slow gated baseline, two running window sums (recent 8 / reference 32
 ///   readings by default, at most 32 + 64), a window of 32 absolute differences, a run counter, a seasonal
-///   bin (at most 128), up to four related-sensor regressions, six online calibrations;
+///   bin (at most 128), up to four related-sensor regressions, six online calibrations; while no season is
+///   configured or found, one step of the season search (`SeasonSearch`: at most one 96-point correlation);
+///   during the warm-up of an asset with no related sensors in the catalog, at most 7 pair updates
+///   (`PairDiscovery`), and once its decision (28 correlations and a sort; it allocates a short list, in warm-up);
 /// - fusion: one Gaussian tail (erfc + log10) for the strongest window statistic and at most one more for the
 ///   spike statistic;
 /// - worst case: once per lap of a ring (every 32-40 readings) its sum is recomputed (at most 96 + 64 adds), an
 ///   open event's window is halved when full (28 moves), and after an arithmetic overflow a sensor relearns
-///   from scratch (the only allocation without an event). State: about 3.8 KiB per sensor with a season.
+///   from scratch (the only allocation without an event). State: 3,984 bytes per sensor with a season (configured
+///   or searched for: the search window and the profile share one 96-value buffer), under 4 KiB with default bins.
 /// Measured with `vigil bench detect` (release): see the command's output.
 /// `advance(to:)` is O(sensors) per call.
 public final class PlantDetector {
@@ -24,6 +28,10 @@ public final class PlantDetector {
     let describedWith: [[Int]]
     let sensorIDs: [SensorID]
     let assetIDs: [String]
+    /// Assets whose related sensors are being discovered; each sensor's group (-1: none) and slot in it.
+    var discoveries: [PairDiscovery]
+    let discoveryGroup: [Int32]
+    let discoverySlot: [Int32]
 
     public init(catalog: Catalog, configuration: DetectorConfiguration = .init()) {
         self.catalog = catalog
@@ -59,6 +67,13 @@ public final class PlantDetector {
         }
         self.tracks = tracks
         describedWith = described
+        discoveries = Self.discoveryGroups(catalog: catalog, tracks: tracks)
+        var group = [Int32](repeating: -1, count: tracks.count), slot = [Int32](repeating: -1, count: tracks.count)
+        for (g, d) in discoveries.enumerated() {
+            for (k, i) in d.members.enumerated() { group[i] = Int32(g); slot[i] = Int32(k) }
+        }
+        discoveryGroup = group
+        discoverySlot = slot
         // One instance each: `Array(repeating:)` would share the ring buffers, and the first write would copy them.
         eventTracks = (0..<catalog.sensors.count).map { _ in EventTrack() }
     }
@@ -83,6 +98,18 @@ public final class PlantDetector {
     /// Whether the sensor at this catalog index has an event open or pending.
     public func isAbnormal(sensor i: Int) -> Bool {
         i >= 0 && i < eventTracks.count && (eventTracks[i].isOpen || eventTracks[i].pending)
+    }
+
+    /// The season of the sensor at this catalog index, in seconds: configured in the catalog, or found in its
+    /// readings when none is configured; nil while there is none.
+    public func seasonSeconds(sensor i: Int) -> Double? {
+        guard i >= 0, i < tracks.count, tracks[i].settings.seasonalOn else { return nil }
+        return tracks[i].settings.seasonMs / 1000
+    }
+
+    /// Whether the sensor's season was found in its readings (rather than configured).
+    public func isSeasonDetected(sensor i: Int) -> Bool {
+        i >= 0 && i < tracks.count && tracks[i].seasonFoundMs > 0
     }
 
     /// One reading of the sensor at catalog index `sensor`. Returns the fused anomaly score in [0, 1].
@@ -113,6 +140,8 @@ public final class PlantDetector {
             t: t, x: x, abnormal: abnormal, closeThreshold: configuration.closeThreshold,
             configuration: configuration, partnerValues: partnerValues)
         eventTracks[i].remember(t: t, x: x)
+        let g = Int(discoveryGroup[i])
+        if g >= 0, !discoveries[g].done { discover(g, slot: Int(discoverySlot[i]), sensor: i, t: t, x: x) }
         // Engineering limits need no learned baseline: a breach counts even during warm-up.
         if !tracks[i].warm && o.dominant != .limits { return 0 }
         assemble(i, t: t, x: x, o, events: &events)

@@ -29,7 +29,8 @@ struct Observation {
 /// - drift: recent-window mean against a slow baseline that stops learning while the sensor is abnormal;
 /// - volatility shift: mean absolute first difference of a window against its slow baseline;
 /// - stuck: run length of unchanged values against the learned probability that a repeat is followed by another;
-/// - seasonal: residual against a per-phase profile of the configured season;
+/// - seasonal: residual against a per-phase profile of the configured season, or of the season found in the data
+///   (`SeasonSearch`, whose window is the same buffer as the profile);
 /// - correlation: residual of an online regression on each related sensor whose normal correlation is strong.
 struct SensorTrack {
     var settings: SensorSettings
@@ -87,6 +88,12 @@ struct SensorTrack {
     var season: ContiguousArray<Double>
     var seasonVisited = 0
     var seasonSpread = 0.0
+    /// Readings learned into the profile after each bin's first.
+    var seasonLearned = 0
+    /// The search for a season when none is configured, and what it found (ms and bins; 0: nothing yet).
+    var seasonSearch = SeasonSearch()
+    var seasonFoundMs = 0.0
+    var seasonFoundBins = 0
 
     // Correlation with up to four partners: per pair mean_i, mean_j, var_i, var_j, cov, residual var, count.
     var partners: SIMD4<Int32> = SIMD4(repeating: -1)
@@ -94,13 +101,15 @@ struct SensorTrack {
     var pairs: ContiguousArray<Double>
 
     static let pairStride = 7
+    /// Residuals the seasonal calibration learns before the seasonal detector takes part in the fusion.
+    static let seasonCalibrationReadings = 200
     static let maxPartners = 4
 
     init(settings: SensorSettings) {
         self.settings = settings
         values = ContiguousArray(repeating: 0, count: settings.recentWindow + settings.referenceWindow)
         diffs = ContiguousArray(repeating: 0, count: settings.volatilityWindow)
-        season = ContiguousArray(repeating: .nan, count: settings.seasonalOn ? settings.seasonBins : 0)
+        season = ContiguousArray(repeating: .nan, count: settings.seasonCapacity)
         pairs = ContiguousArray(repeating: 0, count: Self.maxPartners * Self.pairStride)
     }
 
@@ -171,11 +180,13 @@ struct SensorTrack {
 
         // Seasonal residual.
         var bin = 0
-        if s.seasonalOn, !season.isEmpty {
+        let bins = s.seasonBins
+        if s.seasonalOn, bins > 0 {
             let phase = Double(((t % Int64(s.seasonMs)) + Int64(s.seasonMs)) % Int64(s.seasonMs)) / s.seasonMs
-            bin = min(Int(phase * Double(season.count)), season.count - 1)
+            bin = min(Int(phase * Double(bins)), bins - 1)
             let expected = season[bin]
-            if !expected.isNaN, seasonVisited == season.count, seasonSpread > 0 {
+            // Scored once every bin has a value and the profile has seen about three seasons.
+            if !expected.isNaN, seasonVisited == bins, seasonLearned >= 3 * bins, seasonSpread > 0 {
                 zSeasonal = (x - expected) / max(1.2533141373155 * seasonSpread, floor)
             }
         }
@@ -206,9 +217,17 @@ struct SensorTrack {
         if s.levelOn { consider(cl, .levelShift) }
         if s.driftOn { consider(cd, .drift) }
         if s.volatilityOn { consider(cv, .volatilityShift) }
-        if zSeasonal != 0 { consider(cz, .seasonal) }
         if zCorrelation != 0 { consider(cc, .correlation) }
         if dominant != .none { log10P = TailProbability.log10TwoSided(best) }
+        // The seasonal residual is one reading's, as heavy-tailed as the series: it honours its exponential tail too.
+        // ...once its own calibration has seen 200 residuals (a season found late starts with a young one).
+        if zSeasonal != 0, seasonLearned >= 3 * bins + Self.seasonCalibrationReadings {
+            let exponential = calSeasonal.log10ExponentialTail(zSeasonal * s.seasonalGain)
+            if exponential < log10P {
+                let v = max(exponential, TailProbability.log10TwoSided(cz))
+                if v < log10P { log10P = v; dominant = .seasonal }
+            }
+        }
         // Single readings may be heavy-tailed: the spike detector also honours its learned exponential tail.
         if s.spikeOn {
             let exponential = calSpike.log10ExponentialTail(zSpike * s.spikeGain)
@@ -277,23 +296,35 @@ struct SensorTrack {
             calLevel.update(zLevel, k: k, eta: eta)
             calDrift.update(zDrift, k: k, eta: eta)
             calVolatility.update(zVolatility, k: k, eta: eta)
-            if zSeasonal != 0 { calSeasonal.update(zSeasonal, k: k, eta: eta) }
+            if zSeasonal != 0 {
+                let ns = Double(max(seasonLearned - 3 * bins, 1))
+                let ks = ns <= 200 ? 1 / ns : 1 / Double(c.calibrationReadings)
+                calSeasonal.update(zSeasonal, k: ks, eta: max(0.5 / ns, 16 / Double(c.calibrationReadings)))
+            }
             if zCorrelation != 0 { calCorrelation.update(zCorrelation, k: k, eta: eta) }
         }
 
-        if s.seasonalOn, !season.isEmpty, normal || warming {
+        if s.seasonalOn, bins > 0, normal || warming {
             let expected = season[bin]
             if expected.isNaN {
                 season[bin] = x
                 seasonVisited &+= 1
             } else {
+                seasonLearned &+= 1
                 let res = x - expected
                 let sc = max(1.2533141373155 * seasonSpread, floor)
-                let cr = seasonSpread == 0 ? res : min(max(res, -3 * sc), 3 * sc)
+                let young = seasonLearned < 8
+                let cr = young ? res : min(max(res, -3 * sc), 3 * sc)
                 season[bin] = expected + 0.1 * cr
-                seasonSpread += rate * (min(abs(res), 4 * sc) - seasonSpread)
-                if seasonSpread == 0 { seasonSpread = abs(res) }
+                // The spread learns fast while young (the season may have been found long after the baseline).
+                let k = max(rate, 1 / Double(seasonLearned))
+                seasonSpread += k * ((young ? abs(res) : min(abs(res), 4 * sc)) - seasonSpread)
             }
+        }
+
+        if s.seasonSearch, seasonFoundMs == 0 {
+            if count > 1 { seasonSearch.observeInterval(Double(t &- lastT)) }
+            if let readings = seasonSearch.observe(clipped, buffer: &season) { useSeason(readings: readings) }
         }
 
         if s.correlationOn, partnerCount > 0, normal || warming {
@@ -316,7 +347,33 @@ struct SensorTrack {
         var fresh = SensorTrack(settings: settings)
         fresh.partners = partners
         fresh.partnerCount = partnerCount
+        fresh.seasonFoundMs = seasonFoundMs
+        fresh.seasonFoundBins = seasonFoundBins
         self = fresh
+    }
+
+    /// Runs the seasonal detector on a season of `readings` readings found by the search (from now on, as if it
+    /// had been configured: the profile is learned afresh in the buffer that held the search window).
+    mutating func useSeason(readings: Double) {
+        let ms = readings * seasonSearch.step
+        // At least four readings per season, and a length the phase arithmetic can hold.
+        guard readings >= 4, ms >= 4, ms <= 3.2e11 else { return }
+        let bins = min(Int(readings), SeasonSearch.window)
+        seasonFoundMs = ms
+        seasonFoundBins = bins
+        applyFoundSeason()
+        for k in 0..<bins { season[k] = .nan }
+        seasonVisited = 0
+        seasonSpread = 0
+        seasonLearned = 0
+        // The residuals of a series are about as heavy-tailed as its one-step innovations: start from their tails.
+        calSeasonal = calSpike
+    }
+
+    /// Puts a found season into the settings (after it was found, or restored).
+    mutating func applyFoundSeason() {
+        guard seasonFoundMs > 0 else { return }
+        settings.useDetectedSeason(milliseconds: seasonFoundMs, bins: seasonFoundBins)
     }
 
     /// Takes the recent window as the new normal level and spread (after a long event).

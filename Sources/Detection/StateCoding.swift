@@ -117,6 +117,19 @@ extension Calibration {
     }
 }
 
+extension SeasonSearch {
+    mutating func code<C: StateCoder>(_ c: inout C) throws {
+        try c.code(&block); try c.code(&blockSum); try c.code(&blockCount); try c.code(&count)
+        try c.code(&lag); try c.code(&sweptBlock); try c.code(&previous); try c.code(&beforePrevious)
+        try c.code(&lowest); try c.code(&bestLag); try c.code(&best); try c.code(&bestLeft); try c.code(&bestRight)
+        try c.code(&candidate); try c.code(&candidateLag); try c.code(&exhausted)
+        try c.code(&step)
+        guard block >= 1, block <= Self.maximumBlock, blockCount >= 0, blockCount < block, count >= 0,
+              lag >= 0, lag <= Self.maximumLag + 1, bestLag >= 0, bestLag <= Self.maximumLag
+        else { throw StateReader.corrupt("a season search position out of range") }
+    }
+}
+
 extension SensorTrack {
     /// Every learned field; settings and partners come from the catalog and are not saved.
     mutating func code<C: StateCoder>(_ c: inout C) throws {
@@ -131,12 +144,41 @@ extension SensorTrack {
         try c.code(&calibrationCount)
         try calSpike.code(&c); try calLevel.code(&c); try calVolatility.code(&c)
         try calDrift.code(&c); try calSeasonal.code(&c); try calCorrelation.code(&c)
-        try c.code(&season); try c.code(&seasonVisited); try c.code(&seasonSpread)
+        try c.code(&season); try c.code(&seasonVisited); try c.code(&seasonSpread); try c.code(&seasonLearned)
+        try seasonSearch.code(&c); try c.code(&seasonFoundMs); try c.code(&seasonFoundBins)
         try c.code(&pairs)
+        try c.code(&partnerCount)
+        for k in 0..<Self.maxPartners {
+            var v = Int(partners[k])
+            try c.code(&v)
+            partners[k] = Int32(truncatingIfNeeded: v)
+        }
+        guard partnerCount >= 0, partnerCount <= Self.maxPartners else { throw StateReader.corrupt("a partner count out of range") }
         guard valuesHead >= 0, valuesHead < max(values.count, 1), valuesCount >= 0, valuesCount <= values.count,
               diffsHead >= 0, diffsHead < max(diffs.count, 1), diffsCount >= 0, diffsCount <= diffs.count,
               count >= 0, run >= 0, seasonVisited >= 0, seasonVisited <= season.count
         else { throw StateReader.corrupt("a ring position out of range") }
+        guard seasonSearch.count < max(season.count, 1) else { throw StateReader.corrupt("a season search window overflow") }
+        if seasonFoundMs != 0 {
+            // Only a sensor that searches has room for a found season.
+            guard settings.seasonSearch, seasonFoundMs >= 4, seasonFoundMs <= 3.2e11, seasonFoundBins >= 4,
+                  seasonFoundBins <= season.count, seasonVisited <= seasonFoundBins
+            else { throw StateReader.corrupt("a detected season out of range") }
+            applyFoundSeason()
+        }
+    }
+}
+
+extension PairDiscovery {
+    mutating func code<C: StateCoder>(_ c: inout C) throws {
+        try c.code(&done)
+        if done {
+            stats = []
+        } else {
+            let size = pairCount * Self.stride
+            if stats.count != size { stats = ContiguousArray(repeating: 0, count: size) }
+            try c.code(&stats)
+        }
     }
 }
 
@@ -166,7 +208,8 @@ extension EventTrack {
 
 extension PlantDetector {
     /// Version of the state layout; a state of another version is refused.
-    public static let stateVersion: UInt32 = 1
+    /// 2: seasons found in the data and discovered sensor pairs (version 1 states are refused: warm up afresh).
+    public static let stateVersion: UInt32 = 2
     static let stateMagic: [UInt8] = Array("VGDS".utf8)
 
     /// FNV-1a 64 of the state's bytes, stored after them.
@@ -216,6 +259,7 @@ extension PlantDetector {
             try? tracks[i].code(&w)
             do { try eventTracks[i].code(&w) } catch { var none: AnomalyEvent? = nil; try? w.code(&none) }
         }
+        for g in discoveries.indices { try? discoveries[g].code(&w) }
         w.raw(Self.checksum(w.bytes[...]))
         return w.bytes
     }
@@ -235,6 +279,10 @@ extension PlantDetector {
         var version: Int64 = 0
         try r.code(&version)
         guard version == Int64(Self.stateVersion) else {
+            if version == 1 {
+                throw DetectionError(.invalidState,
+                    "detector state version 1 was written by an older Vigil (without detected seasons and sensor pairs); it cannot be restored, the detector warms up afresh")
+            }
             throw DetectionError(.invalidState, "detector state version \(version), expected \(Self.stateVersion)")
         }
         guard try r.raw() == Self.fingerprint(of: catalog) else {
@@ -248,11 +296,20 @@ extension PlantDetector {
         var newTracks = tracks
         var newEvents = eventTracks
         for i in 0..<n {
+            // Settings as the catalog gives them: a season found since is restored from the state, or not at all.
+            newTracks[i].settings = SensorSettings(sensor: catalog.sensors[i])
             try newTracks[i].code(&r)
             try newEvents[i].code(&r)
+            for p in 0..<newTracks[i].partnerCount {
+                let j = Int(newTracks[i].partners[p])
+                guard j >= 0, j < n, j != i else { throw StateReader.corrupt("a partner out of range") }
+            }
         }
+        var newDiscoveries = discoveries
+        for g in newDiscoveries.indices { try newDiscoveries[g].code(&r) }
         guard r.offset == body.count else { throw StateReader.corrupt("\(body.count - r.offset) trailing bytes") }
         tracks = newTracks
         eventTracks = newEvents
+        discoveries = newDiscoveries
     }
 }

@@ -21,6 +21,10 @@ struct ScoreCommand: ParsableCommand {
             every value cannot be read are still written, with score 0 and flag 0; an unreadable value in one \
             column skips that column. Blank lines are dropped.
 
+            Each column's season (daily, hourly, ...) is found in its readings when it has one, and its values \
+            are then also judged against the usual shape of the season; columns that move together during the \
+            warm-up are related, and a break in their relation is scored too.
+
             Examples:
               vigil score data.csv > scored.csv
               vigil score --value-column temp --value-column pressure --flags --out scored.csv plant.csv
@@ -163,6 +167,7 @@ struct BenchSKABCommand: ParsableCommand {
             let mar = row.mar.map { String(format: "%6.2f", $0) } ?? "     -"
             print("  \(row.0.padding(toLength: 23, withPad: " ", startingAt: 0))  \(String(format: "%5.2f", row.f1))   \(far)  \(mar)")
         }
+        print(String(format: "  Vigil in rows: F1 %.3f, %d true and %d false positives, %d missed", r.f1, r.tp, r.fp, r.fn))
         print("")
         print("Changepoint detection (NAB)  standard  low FP  low FN")
         print(String(format: "  Vigil, NAB sigmoid         %6.2f  %6.2f  %6.2f", r.nab[0].score, r.nab[1].score, r.nab[2].score))
@@ -215,6 +220,12 @@ struct BenchDetectCommand: ParsableCommand {
         }
         print("allocs/reading: all heap allocations in the throughput pass (event emission allocates); "
             + "allocs w/o events: allocations during the readings that emitted no event")
-        print("state: \(bytes) bytes per sensor (full suite, seasonal detector on)")
+        print("state: \(bytes) bytes per sensor (the larger of the two suites: a configured season, or the season search)")
+        let steps = DetectorBenchmark.seasonSearchWorstSteps()
+        print(String(format: "season search, worst steps (at most one of each per reading): a sweep lag %.0f ns, a window halving %.0f ns",
+                     steps.sweepStep, steps.compaction))
+        for r in rows where !r.found.isEmpty {
+            print("\(r.name): no period and no related sensors in the catalog; \(r.found)")
+        }
     }
 }

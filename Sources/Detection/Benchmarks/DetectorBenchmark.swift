@@ -19,6 +19,8 @@ public struct DetectorBenchmark {
         public var allocationsWithoutEvents: UInt64?
         /// Readings in the latency pass that emitted no event.
         public var readingsWithoutEvents: Int = 0
+        /// What the detector found by itself (seasons, sensor pairs), where it had to.
+        public var found = ""
     }
 
     public let catalog: Catalog
@@ -55,6 +57,17 @@ public struct DetectorBenchmark {
                 if tuning.parameters["period"] == nil { tuning.parameters["period"] = 3600 }
                 sensors[i].detectors["seasonal"] = tuning
             }
+        }
+        return Catalog(plant: catalog.plant, site: catalog.site, assets: catalog.assets, sensors: sensors)
+    }
+
+    /// The full suite as the plant would run it with a bare catalog: no season configured (each sensor's is
+    /// searched for, and found in the synthetic wave) and no related sensors (pairs discovered per asset).
+    func discoveringCatalog() -> Catalog {
+        var sensors = catalog.sensors
+        for i in sensors.indices {
+            sensors[i].related = []
+            sensors[i].detectors["seasonal"]?.parameters["period"] = nil
         }
         return Catalog(plant: catalog.plant, site: catalog.site, assets: catalog.assets, sensors: sensors)
     }
@@ -109,8 +122,11 @@ public struct DetectorBenchmark {
         let stream = makeStream(count: warmUp + readings)
         var rows: [Row] = []
         var stateBytes = 0
-        for name in Self.detectorNames.map(Optional.some) + [nil] {
-            let detector = PlantDetector(catalog: catalog(only: name))
+        let configurations: [(name: String, catalog: Catalog)] =
+            Self.detectorNames.map { ($0, catalog(only: $0)) }
+            + [("full suite", catalog(only: nil)), ("suite, discovered", discoveringCatalog())]
+        for (name, configuredCatalog) in configurations {
+            let detector = PlantDetector(catalog: configuredCatalog)
             var events: [AnomalyEvent] = []
             events.reserveCapacity(1024)
             for k in 0..<warmUp {
@@ -166,18 +182,51 @@ public struct DetectorBenchmark {
                 Double(latencies[min(Int(Double(latencies.count) * p), latencies.count - 1)]) / 1000
             }
             let row = Row(
-                name: name ?? "full suite", readingsPerSecond: Double(half) / elapsed,
+                name: name, readingsPerSecond: Double(half) / elapsed,
                 p50: percentile(0.5), p99: percentile(0.99), p999: percentile(0.999),
                 max: Double(latencies.last ?? 0) / 1000,
                 allocationsPerReading: allocationCounter == nil ? nil : Double(allocations) / Double(half),
                 events: emitted, allocationsWithoutEvents: allocationCounter == nil ? nil : quietAllocations,
                 readingsWithoutEvents: quietReadings)
-            rows.append(row)
+            var measured = row
+            if name == "suite, discovered" {
+                let sensors = configuredCatalog.sensors.indices
+                let seasons = sensors.filter { detector.isSeasonDetected(sensor: $0) }.count
+                let pairs = sensors.reduce(0) { $0 + detector.partners(sensor: $1).count } / 2
+                measured.found = "\(seasons) of \(sensors.count) seasons found, \(pairs) sensor pairs discovered"
+            }
+            rows.append(measured)
             if sink.isNaN { progress("") }
             progress(String(format: "%@: %.0f readings/s", row.name, row.readingsPerSecond))
-            if name == nil { stateBytes = detector.stateBytesPerSensor }
+            if name.hasPrefix("suite") || name == "full suite" { stateBytes = max(stateBytes, detector.stateBytesPerSensor) }
         }
         return (rows, stateBytes)
+    }
+}
+
+extension DetectorBenchmark {
+    /// The costliest steps of the season search, in ns of this thread's CPU time per call: one lag of a sweep
+    /// on a full window (95 point pairs; at most one per reading) and one halving of a full window.
+    public static func seasonSearchWorstSteps(calls: Int = 200_000) -> (sweepStep: Double, compaction: Double) {
+        var buffer = ContiguousArray<Double>(repeating: 0, count: SeasonSearch.window)
+        for k in buffer.indices { buffer[k] = Foundation.sin(Double(k) * 0.3) + Double(k % 7) * 0.01 }
+        var sink = 0.0
+        var start = threadCPUSeconds()
+        for k in 0..<calls {
+            buffer[k % SeasonSearch.window] += 1e-9
+            sink += SeasonSearch.correlation(buffer, count: SeasonSearch.window, lag: 1 + k % 2)
+        }
+        let sweep = (threadCPUSeconds() - start) / Double(calls) * 1e9
+        var search = SeasonSearch()
+        start = threadCPUSeconds()
+        for _ in 0..<calls {
+            search.count = SeasonSearch.window
+            search.block = 1
+            search.compact(&buffer)
+        }
+        let compaction = (threadCPUSeconds() - start) / Double(calls) * 1e9
+        if sink.isNaN || buffer[0].isNaN { return (0, 0) }
+        return (sweep, compaction)
     }
 }
 
