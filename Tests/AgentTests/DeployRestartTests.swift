@@ -1,0 +1,153 @@
+import Agent
+import Foundation
+import Logging
+import MQTT
+import ServiceLifecycle
+import Telemetry
+import Testing
+import VigilTestSupport
+
+/// `vigil run` stopped gracefully and started again against a real mosquitto: the detector's learned
+/// state is saved on shutdown and restored at start, so the second run alerts with no warm-up.
+@Suite struct DeployRestartTests {
+    let catalog: Catalog
+
+    init() throws {
+        catalog = try Catalog.load(file: RepositoryPaths.file("sensors/plant.yaml"))
+    }
+
+    /// The value of an unlabelled sample in the agent's metrics.
+    func sample(_ run: Run, _ name: String) -> Double? {
+        let line = exposition(run).split(separator: "\n").first { $0.hasPrefix("\(name) ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
+    /// The agent's metrics in Prometheus' text format, as /metrics serves them.
+    func exposition(_ run: Run) -> String {
+        var buffer: [UInt8] = []
+        run.agent.registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    /// The first message `accept` takes, or nil after `seconds`.
+    func firstMessage(_ client: MQTTClient, seconds: Double, _ accept: @escaping @Sendable (MQTTMessage) -> Bool) async -> MQTTMessage? {
+        await withTaskGroup(of: MQTTMessage?.self) { group in
+            group.addTask {
+                for await m in client.messages where accept(m) { return m }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                return nil
+            }
+            let found = await group.next() ?? nil
+            group.cancelAll()
+            return found
+        }
+    }
+
+    struct Run {
+        let agent: LiveAgent
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+
+        func stop() async throws {
+            await group.triggerGracefulShutdown()
+            try await task.value
+        }
+    }
+
+    func start(_ configuration: AgentConfiguration) async throws -> Run {
+        var logger = Logger(label: "restart-test")
+        logger.logLevel = .warning
+        let agent = LiveAgent(configuration: configuration, catalog: catalog, model: nil, registry: nil, logger: logger)
+        let group = try await agent.makeServiceGroup(signals: false)
+        return Run(agent: agent, group: group, task: Task { try await group.run() })
+    }
+
+    @Test(.timeLimit(.minutes(2))) func detectorStateSurvivesAGracefulRestart() async throws {
+        guard MosquittoBroker.isAvailable else { return }
+        let broker = try MosquittoBroker()
+        defer { broker.stop() }
+        let directory = try TemporaryDirectory(prefix: "vigil-restart")
+        defer { directory.remove() }
+        let yaml = """
+            agent: {name: test, catalog: \(RepositoryPaths.file("sensors/plant.yaml")), state_dir: \(directory.path)}
+            local: {url: "\(broker.url)", reconnect: {min: 100ms, max: 500ms}}
+            ingest: {max_future_skew: 30d}
+            narration: {enabled: false}
+            detector: {save_interval: 0}
+            metrics: {enabled: false}
+            """
+        let configuration = try AgentConfiguration.parse(yaml: yaml, file: directory.file("vigil.yaml").path)
+        let stateFile = directory.file("detector.state").path
+
+        let feeder = try MQTTClient(configuration: MQTTConfiguration(
+            host: broker.host, port: broker.port, clientID: "feeder", reconnectDelay: .init(min: .milliseconds(100), max: .milliseconds(500))))
+        try await feeder.connect()
+        let observer = try MQTTClient(configuration: MQTTConfiguration(
+            host: broker.host, port: broker.port, clientID: "observer", reconnectDelay: .init(min: .milliseconds(100), max: .milliseconds(500))))
+        try await observer.connect()
+        try await observer.subscribe("vigil/test/alerts/#", qos: .atLeastOnce)
+        let topic = try #require(catalog.sensor("pump1.flow")).topic
+        // Readings two seconds apart; the last normal one a little ahead of the wall clock, so that no
+        // silence opens while the test runs.
+        let base = Int64(Date().timeIntervalSince1970 * 1000) - 400 * 2000 + 30_000
+        func publish(_ k: Int, shift: Double = 0) async throws {
+            let value = 100 + 0.8 * sin(Double(k) * 0.9) + 0.4 * sin(Double(k) * 2.3) + shift
+            let payload = "{\"ts\":\(base + Int64(k) * 2000),\"value\":\(value)}"
+            try await feeder.publish(topic: topic, payload: Array(payload.utf8), qos: .atLeastOnce)
+        }
+        /// Publishes reading `k` until the agent has taken one in (it subscribes after it starts).
+        func untilSubscribed(_ run: Run, _ k: Int) async throws {
+            for _ in 0..<100 where run.agent.ingestedReadings == 0 {
+                try await publish(k)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(run.agent.ingestedReadings > 0, "the agent never took a reading in")
+        }
+
+        // First run: no saved state; 420 normal readings teach the detector pump1.flow's baseline.
+        let first = try await start(configuration)
+        #expect(sample(first, "vigil_detector_state_restored") == 0)
+        try await untilSubscribed(first, 0)
+        for k in 1..<420 { try await publish(k) }
+        for _ in 0..<200 where first.agent.ingestedReadings < 420 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(first.agent.ingestedReadings >= 420)
+        #expect(!FileManager.default.fileExists(atPath: stateFile), "saved before the shutdown with save_interval 0")
+        try await first.stop()
+        // The graceful shutdown saved the state.
+        let saved = try #require(FileManager.default.attributesOfItem(atPath: stateFile)[.size] as? Int)
+        #expect(saved > 1000)
+        #expect(sample(first, "vigil_detector_state_saves_total") == 1)
+
+        // Second run: restored at start, so a level shift right away is an alert (a fresh detector would
+        // still be learning: it needs 300 readings).
+        let second = try await start(configuration)
+        #expect(sample(second, "vigil_detector_state_restored") == 1)
+        try await untilSubscribed(second, 420)
+        for k in 421..<450 { try await publish(k, shift: k >= 425 ? 30 : 0) }
+        let alert = await firstMessage(observer, seconds: 20) { message in
+            let text = String(decoding: message.payload, as: UTF8.self)
+            return message.topic == "vigil/test/alerts/pump1/pump1.flow" && text.contains("\"stage\":\"opened\"")
+                && !text.contains("\"kind\":\"silence\"")
+        }
+        #expect(alert != nil, "no alert from the restored detector")
+        #expect(second.agent.ingestedReadings < 300, "the test must stay below a fresh warm-up")
+
+        // The detection latency histogram has microsecond buckets.
+        let buckets = exposition(second).split(separator: "\n")
+            .filter { $0.hasPrefix("vigil_detection_latency_seconds_bucket{le=\"") }
+            .compactMap { line -> Double? in
+                let le = line.split(separator: "\"")[1]
+                return le == "+Inf" ? nil : Double(le)
+            }
+        #expect(buckets.count >= 10)
+        #expect((buckets.min() ?? 1) <= 0.000_001 + 1e-12)
+        #expect((buckets.max() ?? 0) <= 0.01 + 1e-12)
+
+        try await second.stop()
+        await feeder.disconnect()
+        await observer.disconnect()
+    }
+}
