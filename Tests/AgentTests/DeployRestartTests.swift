@@ -150,4 +150,59 @@ import VigilTestSupport
         await feeder.disconnect()
         await observer.disconnect()
     }
+
+    @Test(.timeLimit(.minutes(2))) func theStateIsSavedPeriodicallyOnlyWhenSomethingWasLearned() async throws {
+        guard MosquittoBroker.isAvailable else { return }
+        let broker = try MosquittoBroker()
+        defer { broker.stop() }
+        let directory = try TemporaryDirectory(prefix: "vigil-periodic")
+        defer { directory.remove() }
+        let configuration = try AgentConfiguration.parse(yaml: """
+            agent: {name: test, catalog: \(RepositoryPaths.file("sensors/plant.yaml")), state_dir: \(directory.path)}
+            local: {url: "\(broker.url)", reconnect: {min: 100ms, max: 500ms}}
+            ingest: {max_future_skew: 30d}
+            narration: {enabled: false}
+            detector: {save_interval: 1s}
+            metrics: {enabled: false}
+            """, file: directory.file("vigil.yaml").path)
+        let stateFile = directory.file("detector.state").path
+        let feeder = try MQTTClient(configuration: MQTTConfiguration(
+            host: broker.host, port: broker.port, clientID: "feeder", reconnectDelay: .init(min: .milliseconds(100), max: .milliseconds(500))))
+        try await feeder.connect()
+        let topic = try #require(catalog.sensor("pump2.flow")).topic
+        let base = Int64(Date().timeIntervalSince1970 * 1000) + 60_000
+        var k = 0
+        func publish() async throws {
+            k += 1
+            try await feeder.publish(topic: topic, payload: Array("{\"ts\":\(base + Int64(k) * 2000),\"value\":\(100 + k % 3)}".utf8),
+                                     qos: .atLeastOnce)
+        }
+
+        let run = try await start(configuration)
+        for _ in 0..<100 where run.agent.ingestedReadings == 0 {
+            try await publish()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        for _ in 0..<50 { try await publish() }
+        // Saved while running, with no shutdown.
+        for _ in 0..<100 where (sample(run, "vigil_detector_state_saves_total") ?? 0) < 1 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(FileManager.default.fileExists(atPath: stateFile))
+        // Wait for the save after the last reading, then nothing new: several intervals pass without a write.
+        try await Task.sleep(for: .milliseconds(1500))
+        let settled = sample(run, "vigil_detector_state_saves_total") ?? 0
+        try await Task.sleep(for: .milliseconds(2500))
+        #expect(sample(run, "vigil_detector_state_saves_total") == settled, "saved again with nothing new")
+        // New readings: saved again within an interval or two.
+        for _ in 0..<5 { try await publish() }
+        for _ in 0..<100 where (sample(run, "vigil_detector_state_saves_total") ?? 0) <= settled { try await Task.sleep(for: .milliseconds(50)) }
+        #expect((sample(run, "vigil_detector_state_saves_total") ?? 0) > settled)
+        #expect((sample(run, "vigil_detector_state_last_save_timestamp_seconds") ?? 0) > Date().timeIntervalSince1970 - 60)
+        #expect(sample(run, "vigil_detector_state_save_failures_total") == 0)
+        try await run.stop()
+        await feeder.disconnect()
+        // The saved state is one the agent can restore.
+        let restored = Pipeline(catalog: catalog)
+        #expect(DetectorStateFile(path: stateFile).restore(into: restored, now: base, logger: Logger(label: "t")) != .absent)
+        #expect(restored.silenceHeldUntil != nil)
+    }
 }

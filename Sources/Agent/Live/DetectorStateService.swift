@@ -41,7 +41,7 @@ struct DetectorStateService: Service {
     let metrics: DetectorStateMetrics
     let logger: Logger
     private let queue = DispatchQueue(label: "vigil-detector-state")
-    private let savedReadings = LockedCount()
+    private let savedProgress = LockedCount()
 
     init(file: DetectorStateFile, pipeline: SharedPipeline, interval: Duration?, metrics: DetectorStateMetrics, logger: Logger) {
         self.file = file
@@ -49,7 +49,7 @@ struct DetectorStateService: Service {
         self.interval = interval
         self.metrics = metrics
         self.logger = logger
-        savedReadings.set(pipeline.withLock { $0.statistics.readings })
+        savedProgress.set(pipeline.withLock { Self.progress($0.statistics) })
     }
 
     func run() async throws {
@@ -61,14 +61,17 @@ struct DetectorStateService: Service {
         await save(final: true)
     }
 
+    /// Grows with every reading and every event, opened (also by the clock: silence) or resolved.
+    static func progress(_ s: PipelineStatistics) -> Int { s.readings + s.eventsTotal + s.resolved }
+
     /// Copies the state under the lock and writes it off the lock. Returns whether a file was written.
     @discardableResult
     func save(final: Bool) async -> Bool {
-        let (bytes, readings): ([UInt8]?, Int) = pipeline.withLock { p in
-            let readings = p.statistics.readings
-            // Nothing learned since the last save: spare the gateway's flash a write.
-            guard readings != savedReadings.value else { return (nil, readings) }
-            return (p.detector.saveState(), readings)
+        let (bytes, progress, readings): ([UInt8]?, Int, Int) = pipeline.withLock { p in
+            let progress = Self.progress(p.statistics)
+            // Nothing learned and no event since the last save: spare the gateway's flash a write.
+            guard progress != savedProgress.value else { return (nil, progress, p.statistics.readings) }
+            return (p.detector.saveState(), progress, p.statistics.readings)
         }
         guard let bytes else { return false }
         let file = self.file
@@ -77,7 +80,7 @@ struct DetectorStateService: Service {
         }
         switch result {
         case .success:
-            savedReadings.set(readings)
+            savedProgress.set(progress)
             metrics.saves.increment()
             metrics.lastSave.record(Double(wallClockMillis()) / 1000)
             let metadata: Logger.Metadata = ["path": "\(file.path)", "bytes": "\(bytes.count)", "readings": "\(readings)"]
@@ -91,7 +94,7 @@ struct DetectorStateService: Service {
     }
 }
 
-/// The readings count at the last save (read and written from the service's task and its init).
+/// The pipeline's progress at the last save (read and written from the service's task and its init).
 final class LockedCount: Sendable {
     private let count = Mutex(-1)
     var value: Int { count.withLock { $0 } }
