@@ -1,5 +1,8 @@
 import Agent
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Logging
 import MQTT
 import ServiceLifecycle
@@ -204,5 +207,113 @@ import VigilTestSupport
         let restored = Pipeline(catalog: catalog)
         #expect(DetectorStateFile(path: stateFile).restore(into: restored, now: base, logger: Logger(label: "t")) != .absent)
         #expect(restored.silenceHeldUntil != nil)
+    }
+
+    /// The `vigil` executable built with these tests (next to the test bundle), or `$VIGIL_BINARY`.
+    static var vigilBinary: String? {
+        if let path = ProcessInfo.processInfo.environment["VIGIL_BINARY"] { return path }
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent("vigil").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        return nil
+    }
+
+    func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// The value of an unlabelled sample on the agent's /metrics, nil while it does not answer.
+    func scrape(_ port: Int, _ name: String) async -> Double? {
+        guard let url = URL(string: "http://127.0.0.1:\(port)/metrics"),
+              let (data, _) = try? await URLSession.shared.data(from: url) else { return nil }
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("\(name) ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
+    @Test(.timeLimit(.minutes(2))) func theVigilProcessSavesOnSIGTERMAndRestoresAtStart() async throws {
+        guard MosquittoBroker.isAvailable else { return }
+        guard let binary = Self.vigilBinary else {
+            print("skipped: no vigil executable next to the tests (swift build --product vigil, or set VIGIL_BINARY)")
+            return
+        }
+        let broker = try MosquittoBroker()
+        defer { broker.stop() }
+        let directory = try TemporaryDirectory(prefix: "vigil-sigterm")
+        defer { directory.remove() }
+        let port = try freePort()
+        let configFile = try directory.write("""
+            agent: {name: test, catalog: \(RepositoryPaths.file("sensors/plant.yaml")), state_dir: \(directory.path)/state}
+            local: {url: "\(broker.url)", reconnect: {min: 100ms, max: 500ms}}
+            ingest: {max_future_skew: 30d}
+            narration: {enabled: false}
+            detector: {save_interval: 0}
+            metrics: {listen: "127.0.0.1:\(port)"}
+            """, to: "vigil.yaml")
+        let stateFile = "\(directory.path)/state/detector.state"
+        let feeder = try MQTTClient(configuration: MQTTConfiguration(
+            host: broker.host, port: broker.port, clientID: "feeder", reconnectDelay: .init(min: .milliseconds(100), max: .milliseconds(500))))
+        try await feeder.connect()
+        let topic = try #require(catalog.sensor("pump1.current")).topic
+        let base = Int64(Date().timeIntervalSince1970 * 1000) + 60_000
+        var k = 0
+
+        /// Starts `vigil run`, feeds readings until it has taken some in, stops it with SIGTERM; returns its log.
+        func runOnce(_ name: String) async throws -> (log: String, status: Int32, restored: Double?) {
+            let log = directory.file("\(name).log")
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["run", "--config", configFile]
+            let handle = try FileHandle(forWritingTo: log)
+            process.standardError = handle
+            process.standardOutput = handle
+            try process.run()
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            var restored: Double?
+            for _ in 0..<200 {
+                if let value = await scrape(port, "vigil_detector_state_restored") { restored = value; break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            for _ in 0..<150 where (await scrape(port, "vigil_readings_total") ?? 0) < 20 {
+                for _ in 0..<5 {
+                    k += 1
+                    try await feeder.publish(topic: topic, payload: Array("{\"ts\":\(base + Int64(k) * 2000),\"value\":\(30 + k % 4)}".utf8),
+                                             qos: .atLeastOnce)
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect((await scrape(port, "vigil_readings_total") ?? 0) >= 20, "\(name): the agent took no readings in")
+            kill(process.processIdentifier, SIGTERM)
+            for _ in 0..<300 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!process.isRunning, "\(name): still running 15 s after SIGTERM")
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            try handle.close()
+            return (try String(contentsOf: log, encoding: .utf8), process.terminationStatus, restored)
+        }
+
+        let first = try await runOnce("first")
+        #expect(first.status == 0, "\(first.log)")
+        #expect(first.restored == 0)
+        #expect(first.log.contains("no saved detector state"), "\(first.log)")
+        #expect(first.log.contains("detector state saved"), "\(first.log)")
+        #expect(FileManager.default.fileExists(atPath: stateFile))
+
+        let second = try await runOnce("second")
+        #expect(second.status == 0, "\(second.log)")
+        #expect(second.restored == 1)
+        #expect(second.log.contains("detector state restored"), "\(second.log)")
+        await feeder.disconnect()
     }
 }
