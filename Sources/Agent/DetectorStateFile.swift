@@ -62,12 +62,11 @@ public struct DetectorStateFile: Sendable {
         guard fd >= 0 else { throw failure("cannot create \(temporary)") }
         var written = 0
         let ok: Bool = bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return true }
             while written < buffer.count {
-                let n = write(fd, buffer.baseAddress! + written, buffer.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
+                let n = write(fd, base + written, buffer.count - written)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
                 written += n
             }
             return true

@@ -20,15 +20,17 @@ import VigilTestSupport
     }
 
     /// The value of an unlabelled sample in the agent's metrics.
-    func sample(_ run: Run, _ name: String) -> Double? {
-        let line = exposition(run).split(separator: "\n").first { $0.hasPrefix("\(name) ") }
+    func sample(_ agent: LiveAgent, _ name: String) -> Double? {
+        let line = exposition(agent).split(separator: "\n").first { $0.hasPrefix("\(name) ") }
         return line.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 
+    func sample(_ run: Run, _ name: String) -> Double? { sample(run.agent, name) }
+
     /// The agent's metrics in Prometheus' text format, as /metrics serves them.
-    func exposition(_ run: Run) -> String {
+    func exposition(_ agent: LiveAgent) -> String {
         var buffer: [UInt8] = []
-        run.agent.registry.emit(into: &buffer)
+        agent.registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)
     }
 
@@ -139,7 +141,7 @@ import VigilTestSupport
         #expect(second.agent.ingestedReadings < 300, "the test must stay below a fresh warm-up")
 
         // The detection latency histogram has microsecond buckets.
-        let buckets = exposition(second).split(separator: "\n")
+        let buckets = exposition(second.agent).split(separator: "\n")
             .filter { $0.hasPrefix("vigil_detection_latency_seconds_bucket{le=\"") }
             .compactMap { line -> Double? in
                 let le = line.split(separator: "\"")[1]
@@ -315,5 +317,54 @@ import VigilTestSupport
         #expect(second.restored == 1)
         #expect(second.log.contains("detector state restored"), "\(second.log)")
         await feeder.disconnect()
+    }
+
+    @Test func aDowngradedAgentKeepsANewerOutboxAsideAndSaysSo() async throws {
+        let sqlite3 = "/usr/bin/sqlite3"
+        guard FileManager.default.isExecutableFile(atPath: sqlite3) else {
+            print("skipped: no sqlite3 command-line tool")
+            return
+        }
+        let directory = try TemporaryDirectory(prefix: "vigil-downgrade")
+        defer { directory.remove() }
+        // An outbox written by a later release: schema 2, two events waiting.
+        let database = directory.file("outbox.db").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: sqlite3)
+        process.arguments = [database, """
+            CREATE TABLE outbox_meta(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+            INSERT INTO outbox_meta VALUES ('schema', '2'), ('database_id', 'abc');
+            CREATE TABLE outbox_events(sequence INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT, topic TEXT NOT NULL,
+                payload BLOB NOT NULL, severity INTEGER NOT NULL, created_at INTEGER NOT NULL, historical INTEGER NOT NULL,
+                size INTEGER NOT NULL, priority INTEGER);
+            INSERT INTO outbox_events(key, topic, payload, severity, created_at, historical, size) VALUES
+                ('a', 't', 'one', 1, 0, 1, 5), ('b', 't', 'two', 1, 0, 1, 5);
+            """]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: database))
+
+        let configuration = try AgentConfiguration.parse(yaml: """
+            agent: {name: test, catalog: \(RepositoryPaths.file("sensors/plant.yaml")), state_dir: \(directory.path)}
+            local: {url: "mqtt://127.0.0.1:1"}
+            narration: {enabled: false}
+            upstream: {url: "mqtt://127.0.0.1:1"}
+            metrics: {enabled: false}
+            """, file: directory.file("vigil.yaml").path)
+        var logger = Logger(label: "downgrade-test")
+        logger.logLevel = .critical
+        let agent = LiveAgent(configuration: configuration, catalog: catalog, model: nil, registry: nil, logger: logger)
+        // Building the services opens the outbox (nothing connects until they run).
+        _ = try await agent.makeServiceGroup(signals: false)
+        #expect(sample(agent, "vigil_outbox_newer_schema_files_moved") == 1)
+        #expect(sample(agent, "vigil_outbox_schema_migrations") == 0)
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        let kept = names.filter { $0.hasPrefix("outbox.db.schema2-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }
+        #expect(kept.count == 1, "\(names)")
+        if let name = kept.first {
+            #expect(try Data(contentsOf: directory.file(name)) == before, "the newer release's file was changed")
+        }
+        #expect(names.contains("outbox.db"), "no fresh outbox")
     }
 }
