@@ -65,7 +65,7 @@ public struct BrokerReplay {
             case .sample(let column, _, let value):
                 guard let sensorTopic = columnTopic[column] else { skipped += 1; continue }
                 topic = sensorTopic
-                payload = Array("{\"ts\":\(stamped),\"value\":\(formatNumber(value, decimals: columnDecimals[column])),\"quality\":\"good\"}".utf8)
+                payload = Self.readingPayload(timestamp: stamped, value: value, decimals: columnDecimals[column])
             case .message(_, let t, .bytes(let bytes)):
                 topic = t
                 payload = restamp ? Self.restamped(bytes, to: stamped) : bytes
@@ -81,6 +81,11 @@ public struct BrokerReplay {
         await client.disconnect()
         return Report(published: published, skipped: skipped, issues: reader.issueCount,
                       wallSeconds: (ContinuousClock.now - wallStart).inSeconds)
+    }
+
+    /// The payload a CSV cell becomes: `{"ts":<epoch ms>,"value":<number>,"quality":"good"}`.
+    static func readingPayload(timestamp: Int64, value: Double, decimals: Int) -> [UInt8] {
+        Array("{\"ts\":\(timestamp),\"value\":\(formatNumber(value, decimals: decimals)),\"quality\":\"good\"}".utf8)
     }
 
     /// A JSON object payload with its `ts` replaced; other payloads unchanged.

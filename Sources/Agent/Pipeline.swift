@@ -37,6 +37,10 @@ public final class Pipeline {
     public var silenceHeldUntil: Int64?
 
     private var events: [AnomalyEvent] = []
+    /// Sparkplug B aliases announced by birth messages: data topic → alias → sensor index.
+    private var sparkplugAliases: [String: [UInt64: Int]] = [:]
+    /// A Sparkplug B payload larger than this is refused (a birth can list many metrics).
+    public var maximumSparkplugSize = 256 * 1024
 
     public init(catalog: Catalog, detector: DetectorConfiguration = DetectorConfiguration(), decoder: PayloadDecoder = PayloadDecoder()) {
         self.catalog = catalog
@@ -47,7 +51,12 @@ public final class Pipeline {
 
     /// A raw message from a sensor topic. Returns the events it opened or resolved.
     public func ingest(topic: String, payload: [UInt8], receivedAt: Int64) -> [AnomalyEvent] {
-        guard let index = catalog.indexByTopic[topic] else { return reject(.unknownTopic) }
+        guard let index = catalog.indexByTopic[topic] else {
+            if !catalog.sparkplugByTopic.isEmpty, let events = ingestSparkplug(topic: topic, payload: payload, receivedAt: receivedAt) {
+                return events
+            }
+            return reject(.unknownTopic)
+        }
         switch decoder.decode(payload, for: catalog.sensors[index], receivedAt: receivedAt) {
         case .success(let reading): return ingest(reading, index: index, clock: receivedAt)
         case .failure(let reason): return reject(reason)
@@ -77,6 +86,54 @@ public final class Pipeline {
         _ = detector.ingest(sensor: index, timestamp: reading.timestamp, value: reading.value, events: &events)
         count(events)
         return events
+    }
+
+    /// A Sparkplug B NDATA/DDATA message (or the NBIRTH/DBIRTH that announces its metrics and
+    /// aliases): each metric the catalog names becomes a reading of its sensor; metrics the catalog
+    /// does not name are not Vigil's and are passed over. Nil when the topic is not a Sparkplug topic
+    /// of the catalog.
+    private func ingestSparkplug(topic: String, payload: [UInt8], receivedAt: Int64) -> [AnomalyEvent]? {
+        let dataTopic: String
+        let isBirth: Bool
+        if catalog.sparkplugByTopic[topic] != nil {
+            dataTopic = topic
+            isBirth = false
+        } else if let parsed = SparkplugTopic(topic), parsed.isBirth, catalog.sparkplugByTopic[parsed.dataTopic] != nil {
+            dataTopic = parsed.dataTopic
+            isBirth = true
+        } else {
+            return nil
+        }
+        guard let metrics = catalog.sparkplugByTopic[dataTopic] else { return nil }
+        guard payload.count <= maximumSparkplugSize else { return reject(.oversized) }
+        guard let decoded = try? SparkplugPayload.decode(payload) else { return reject(.malformed) }
+        // A (re)birth replaces the aliases of its data topic.
+        if isBirth { sparkplugAliases[dataTopic] = [:] }
+        var collected: [AnomalyEvent] = []
+        var failure: DecodeFailure?
+        for metric in decoded.metrics {
+            var index: Int?
+            if let name = metric.name {
+                index = metrics[name]
+                if isBirth, let alias = metric.alias, let index { sparkplugAliases[dataTopic, default: [:]][alias] = index }
+            } else if let alias = metric.alias {
+                index = sparkplugAliases[dataTopic]?[alias]
+            }
+            guard let index else { continue }
+            guard let value = metric.number, value.isFinite else {
+                let reason: DecodeFailure = metric.number != nil ? .nonFinite : metric.isNull ? .missingValue : .wrongType
+                failure = reason
+                _ = reject(reason)
+                continue
+            }
+            let stamp = metric.timestamp ?? decoded.timestamp
+            let timestamp = stamp.map { Int64(clamping: $0) } ?? receivedAt
+            let reading = Reading(sensor: catalog.sensors[index].id, timestamp: timestamp, value: value)
+            collected += ingest(reading, index: index, clock: receivedAt)
+            if let rejected = lastRejection { failure = rejected }
+        }
+        lastRejection = failure
+        return collected
     }
 
     /// The clock moved without a reading (silence detection, closing quiet events).

@@ -25,8 +25,15 @@ extension ReplayRunner.Report {
         let sources = narrativeSources.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         lines.append("  alerts     \(alerts)\(sources.isEmpty ? "" : " (narrative: \(sources.joined(separator: ", ")))")")
         if ingestedBytes > 0 {
-            lines.append(String(format: "  bytes      %d ingested, %d in alerts (%.5f of ingested)",
-                                ingestedBytes, alertBytes, Double(alertBytes) / Double(ingestedBytes)))
+            lines.append(String(format: "  bytes      %d in the file, %d as MQTT readings; %d in local alerts",
+                                ingestedBytes, ingestedWireBytes, alertBytes))
+            if upstreamBytes > 0 {
+                lines.append(String(format: "  upstream   %d incident messages, %d bytes: 1/%.0f of the MQTT readings (1/%.0f of the file)",
+                                    upstreamMessages, upstreamBytes, Double(ingestedWireBytes) / Double(upstreamBytes),
+                                    Double(ingestedBytes) / Double(upstreamBytes)))
+            } else {
+                lines.append("  upstream   nothing (no incident)")
+            }
         }
         if let score {
             lines.append(String(format: "  labels     recall %.2f (%d of %d faults), precision %.2f (%d of %d events), false alerts %d",

@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import Outbox
 import Telemetry
 
 /// `vigil replay`: a recorded log through the very same pipeline, driven by a virtual clock
@@ -32,8 +33,17 @@ public struct ReplayRunner {
         public var ignoredColumns: [String]
         public var openAtEnd: Int
         public var wallSeconds: Double
+        /// Bytes of the recording file.
         public var ingestedBytes: Int
+        /// Bytes the live agent would receive for the same readings: each one an MQTT PUBLISH on its
+        /// catalog topic with the payload `vigil replay --broker` sends.
+        public var ingestedWireBytes: Int
+        /// Local alerts, JSON with windows.
         public var alertBytes: Int
+        /// What would go upstream: incident stages (`UpstreamDistiller`) as MQTT PUBLISHes with the
+        /// outbox's delivery fields.
+        public var upstreamMessages: Int
+        public var upstreamBytes: Int
         public var score: ReplayScore?
     }
 
@@ -68,6 +78,13 @@ public struct ReplayRunner {
         var alerts = 0
         var sources: [String: Int] = [:]
         var alertBytes = 0
+        var wireBytes = 0
+        var distiller = UpstreamDistiller(site: catalog.site)
+        let upstreamTopic = "vigil/\(catalog.site)/\(options.agent)/events"
+        var upstreamMessages = 0
+        var upstreamBytes = 0
+        // The outbox numbers a new file from the wall clock in ms × 1000: 16 digits, as in the field.
+        var sequence: UInt64 = 1_790_000_000_000_000
         var scored: [ReplayScore.EventSummary] = []
         let progress = options.progress ? ProgressBar(total: reader.totalBytes) : nil
         let wallStart = ContinuousClock.now
@@ -79,6 +96,15 @@ public struct ReplayRunner {
                 let alert = AlertMessage(event: event, catalog: catalog, agent: options.agent, narrative: narrative)
                 alertBytes += try alert.jsonBytes().count
                 try emit(alert)
+                if let incident = distiller.distill(alert) {
+                    sequence += 1
+                    let message = OutboxMessage(sequence: sequence, key: incident.idempotencyKey(agent: options.agent),
+                                                topic: upstreamTopic, payload: try incident.jsonBytes(),
+                                                severity: incident.severityRank, createdAt: 0, historical: false)
+                    let body = message.jsonObjectBody() ?? message.payload
+                    upstreamBytes += MQTTWireSize.publish(topicBytes: upstreamTopic.utf8.count, payloadBytes: body.count)
+                    upstreamMessages += 1
+                }
                 alerts += 1
                 sources[narrative.source, default: 0] += 1
                 if event.stage == .opened {
@@ -102,11 +128,17 @@ public struct ReplayRunner {
             switch item {
             case .sample(let column, let timestamp, let value):
                 guard let index = columnIndex[column] else { continue }
-                let reading = Reading(sensor: catalog.sensors[index].id, timestamp: timestamp, value: value)
+                let sensor = catalog.sensors[index]
+                wireBytes += MQTTWireSize.publish(
+                    topicBytes: sensor.topic.utf8.count,
+                    payloadBytes: BrokerReplay.readingPayload(timestamp: timestamp, value: value, decimals: sensor.decimals + 2).count)
+                let reading = Reading(sensor: sensor.id, timestamp: timestamp, value: value)
                 events = pipeline.ingest(reading, index: index, clock: timestamp)
             case .message(let timestamp, let topic, .bytes(let payload)):
+                wireBytes += MQTTWireSize.publish(topicBytes: topic.utf8.count, payloadBytes: payload.count)
                 events = pipeline.ingest(topic: topic, payload: payload, receivedAt: timestamp)
             case .message(let timestamp, let topic, .json(let json)):
+                wireBytes += MQTTWireSize.publish(topicBytes: topic.utf8.count, payloadBytes: json.serialized().utf8.count)
                 events = pipeline.ingest(topic: topic, json: json, receivedAt: timestamp)
             }
             if !events.isEmpty { try await handle(events) }
@@ -124,6 +156,7 @@ public struct ReplayRunner {
             recordingIssues: reader.issues, recordingIssueCount: reader.issueCount, ignoredColumns: ignored,
             openAtEnd: pipeline.detector.openEvents.count,
             wallSeconds: (ContinuousClock.now - wallStart).inSeconds, ingestedBytes: reader.totalBytes,
-            alertBytes: alertBytes, score: score)
+            ingestedWireBytes: wireBytes, alertBytes: alertBytes, upstreamMessages: upstreamMessages,
+            upstreamBytes: upstreamBytes, score: score)
     }
 }

@@ -43,7 +43,7 @@ extension Catalog {
         for node in try root.required("sensors").list() {
             try node.rejectUnknownKeys([
                 "id", "name", "unit", "asset", "topic", "field", "timestamp_field", "quality_field",
-                "period", "limits", "decimals", "related", "detectors",
+                "period", "limits", "decimals", "related", "detectors", "metric",
             ])
             let idNode = try node.required("id")
             let id = SensorID(try idNode.string())
@@ -59,7 +59,20 @@ extension Catalog {
             guard !topic.isEmpty, !topic.contains("+"), !topic.contains("#") else {
                 throw topicNode.error("expected a concrete MQTT topic without wildcards, found `\(topic)`")
             }
-            if let other = sensors.first(where: { $0.topic == topic }) {
+            // Sparkplug B: several metrics share an NDATA/DDATA topic, each sensor names its metric.
+            var metric: String?
+            if let metricNode = node["metric"] {
+                let name = try metricNode.string()
+                guard !name.isEmpty, name.utf8.count <= 256 else { throw metricNode.error("expected a Sparkplug B metric name") }
+                guard let parsed = SparkplugTopic(topic), parsed.isData else {
+                    throw topicNode.error("a sensor with a Sparkplug B `metric` needs an NDATA or DDATA topic (spBv1.0/<group>/NDATA/<node> or spBv1.0/<group>/DDATA/<node>/<device>), found `\(topic)`")
+                }
+                metric = name
+            }
+            if let other = sensors.first(where: { $0.topic == topic && ($0.sparkplugMetric == nil || metric == nil || $0.sparkplugMetric == metric) }) {
+                if let metric {
+                    throw topicNode.error("metric `\(metric)` on topic `\(topic)` is already used by sensor `\(other.id)`")
+                }
                 throw topicNode.error("topic `\(topic)` is already used by sensor `\(other.id)`")
             }
             let period = try node["period"]?.seconds() ?? defaults.period
@@ -87,7 +100,7 @@ extension Catalog {
                 qualityField: try node["quality_field"]?.string() ?? defaults.qualityField,
                 samplePeriod: period, limits: limits, decimals: decimals,
                 related: try node["related"]?.stringList().map { SensorID($0) } ?? [],
-                detectors: detectors))
+                detectors: detectors, sparkplugMetric: metric))
             sensorNodes.append(node)
         }
         guard !sensors.isEmpty else { throw try root.required("sensors").error("expected at least one sensor") }

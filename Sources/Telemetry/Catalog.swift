@@ -7,16 +7,33 @@ public struct Catalog: Sendable {
     public var sensors: [Sensor]
 
     public private(set) var indexByID: [SensorID: Int] = [:]
+    /// Sensors with a plain (JSON or number) payload, by topic.
     public private(set) var indexByTopic: [String: Int] = [:]
+    /// Sparkplug B sensors: data topic (NDATA/DDATA) → metric name → sensor index.
+    public private(set) var sparkplugByTopic: [String: [String: Int]] = [:]
+    /// What the agent subscribes to: every plain topic, and for Sparkplug B sensors their data topic
+    /// and its birth topic (which announces metric aliases).
+    public private(set) var subscriptionTopics: [String] = []
 
     public init(plant: String, site: String, assets: [Asset], sensors: [Sensor]) {
         self.plant = plant
         self.site = site
         self.assets = assets
         self.sensors = sensors
+        var seen = Set<String>()
+        func subscribe(_ topic: String) {
+            if seen.insert(topic).inserted { subscriptionTopics.append(topic) }
+        }
         for (i, s) in sensors.enumerated() {
             indexByID[s.id] = i
-            indexByTopic[s.topic] = i
+            if let metric = s.sparkplugMetric {
+                sparkplugByTopic[s.topic, default: [:]][metric] = i
+                subscribe(s.topic)
+                if let topic = SparkplugTopic(s.topic) { subscribe(topic.birthTopic) }
+            } else {
+                indexByTopic[s.topic] = i
+                subscribe(s.topic)
+            }
         }
     }
 
@@ -84,6 +101,8 @@ public struct Sensor: Sendable, Equatable {
     public var asset: String
     /// The MQTT topic its readings arrive on.
     public var topic: String
+    /// The Sparkplug B metric name when `topic` is an NDATA/DDATA topic; nil for JSON or number payloads.
+    public var sparkplugMetric: String?
     /// Dotted path of the value in a JSON payload (`value`, `data.temp`).
     public var valueField: String
     /// Dotted path of the timestamp in a JSON payload; absent means receive time.
@@ -104,8 +123,9 @@ public struct Sensor: Sendable, Equatable {
         id: SensorID, name: String, unit: String, asset: String, topic: String,
         valueField: String = "value", timestampField: String = "ts", qualityField: String = "quality",
         samplePeriod: Double, limits: Limits = Limits(), decimals: Int = 1,
-        related: [SensorID] = [], detectors: [String: DetectorTuning] = [:]
+        related: [SensorID] = [], detectors: [String: DetectorTuning] = [:], sparkplugMetric: String? = nil
     ) {
+        self.sparkplugMetric = sparkplugMetric
         self.id = id
         self.name = name
         self.unit = unit

@@ -5,20 +5,13 @@ import Telemetry
 import Testing
 import VigilTestSupport
 
-/// What goes upstream against what comes in: a demo recording through the replay pipeline, each
-/// alert distilled as the live agent distils it (no window, the upstream envelope, the outbox's
-/// delivery fields) and counted as MQTT PUBLISH bytes on the upstream link.
+/// What goes upstream against what comes in: each demo recording through the replay pipeline, its
+/// alerts folded into incidents as the live agent folds them, each incident stage counted as an MQTT
+/// PUBLISH with the outbox's delivery fields, against the readings counted as the MQTT PUBLISHes the
+/// live agent would have received.
 @Suite("Upstream distillation")
 struct UpstreamDistillationTests {
-    /// The upstream event body before the outbox's fields, as `PublisherService` builds it
-    /// (schemas/event.schema.json): `{"schema":"vigil.event/1","site":…,"alert":…}`.
-    struct Envelope: Encodable {
-        var schema = "vigil.event/1"
-        var site: String
-        var alert: AlertMessage
-    }
-
-    static let recordings = ["bearing-wear", "blocked-valve", "cavitation", "sensor-faults", "tank-overfill"]
+    static let recordings = ["bearing-wear", "blocked-valve", "cavitation", "sensor-faults", "tank-overfill", "normal"]
 
     @Test("Upstream bytes are at most 1/1000 of the ingested bytes", .timeLimit(.minutes(2)), arguments: recordings)
     func upstreamIsDistilled(_ name: String) async throws {
@@ -29,49 +22,53 @@ struct UpstreamDistillationTests {
         var options = ReplayRunner.Options(recording: recording, catalog: catalog)
         options.agent = agent
         let runner = ReplayRunner(options: options, narrator: try AgentNarration.replayNarrator(catalog: catalog))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let topic = "vigil/plant-a/\(agent)/events"
-        // A sequence as a new file numbers it (ms × 1000): 16 digits, as in the field.
+        let topic = "vigil/\(catalog.site)/\(agent)/events"
+        var distiller = UpstreamDistiller(site: catalog.site)
         var sequence: UInt64 = 1_790_000_000_000_000
         var upstreamBytes = 0
-        var events = 0
+        var stages: [UpstreamIncident] = []
+        var alerts: [AlertMessage] = []
         var validator = try JSONSchemaValidator(directory: RepositoryPaths.file("schemas"), file: "event.schema.json")
         let report = try await runner.run { alert in
-            var distilled = alert
-            distilled.window = nil
-            let payload = try [UInt8](encoder.encode(Envelope(site: "plant-a", alert: distilled)))
+            alerts.append(alert)
+            guard let incident = distiller.distill(alert) else { return }
             sequence += 1
             let message = OutboxMessage(
-                sequence: sequence, key: "\(agent):\(alert.eventID):\(alert.stage)", topic: topic, payload: payload,
-                severity: 0, createdAt: 0, historical: false)
+                sequence: sequence, key: incident.idempotencyKey(agent: agent), topic: topic,
+                payload: try incident.jsonBytes(), severity: incident.severityRank, createdAt: 0, historical: false)
             let body = try #require(message.jsonObjectBody())
-            #expect(body.count > payload.count)
             let failures = try validator.validate(json: String(decoding: body, as: UTF8.self))
-            #expect(failures.isEmpty, "\(name): upstream event does not match event.schema.json: \(failures)")
-            upstreamBytes += Self.publishPacketBytes(topic: topic, payload: body.count)
-            events += 1
+            #expect(failures.isEmpty, "\(name): upstream incident does not match event.schema.json: \(failures)")
+            upstreamBytes += UpstreamDistillationTests.publishPacketBytes(topic: topic, payload: body.count)
+            stages.append(incident)
         }
-        let ingested = report.ingestedBytes
         #expect(report.alerts > 0, "\(name): no alert, nothing to measure")
-        #expect(ingested > 0)
-        // Distilled: without its window an upstream event is smaller than the local alert.
-        #expect(upstreamBytes < report.alertBytes, "\(name): upstream \(upstreamBytes) B, local alerts \(report.alertBytes) B")
+        #expect(report.upstreamBytes == upstreamBytes, "the replay summary counts what the live agent would send")
+        #expect(report.upstreamMessages == stages.count)
+
+        // Every asset that alerted has an incident; every opened event's asset has one opened stage per
+        // incident; incidents that resolved carry every event folded into them.
+        let alertedAssets = Set(alerts.map(\.asset))
+        #expect(Set(stages.map(\.asset)) == alertedAssets)
+        let openedEvents = alerts.filter { $0.stage == "opened" }.count
+        let resolvedCounts = stages.filter { $0.stage == .resolved }.compactMap(\.events).reduce(0, +)
+        let stillOpen = distiller.openIncidents
+        #expect(resolvedCounts <= openedEvents)
+        if stillOpen == 0 { #expect(resolvedCounts == openedEvents) }
+        #expect(stages.count <= alerts.count)
+
+        // Readings as the agent receives them: topic + `{"ts","value","quality"}` per reading, ~85 bytes each.
+        let ingested = report.ingestedWireBytes
+        #expect(ingested > report.statistics.readings * 60)
         let ratio = Double(upstreamBytes) / Double(max(ingested, 1))
-        print(String(format: "upstream distillation %@: %d readings, %d ingested bytes, %d upstream events, %d upstream bytes (1/%.0f of ingested; local alerts with windows %d bytes)",
-                     name, report.statistics.readings, ingested, events, upstreamBytes, 1 / max(ratio, 1e-12),
-                     report.alertBytes))
-        // What holds on these recordings: 2.5 hours of plant time each, packed with faults.
-        #expect(ratio <= 1.0 / 10, "\(name): upstream is \(upstreamBytes) bytes for \(ingested) ingested")
-        // The 1/1000 target does not hold here: one upstream event is 1.3-1.8 kB (narrative, facts,
-        // related sensors) against about 550 kB per recording; it needs fewer events per ingested
-        // byte (longer quiet stretches) or smaller events. Reported when it starts to hold.
-        withKnownIssue("upstream is above 1/1000 of ingested on the fault-dense demo recordings") {
-            #expect(ratio <= 1.0 / 1000, "\(name): upstream is 1/\(Int(1 / ratio)) of ingested")
-        }
+        print(String(format: "upstream distillation %@: %d readings, %d bytes as MQTT (%d in the file), %d alerts -> %d upstream incident messages, %d bytes (1/%.0f of ingested, 1/%.0f of the file)",
+                     name, report.statistics.readings, ingested, report.ingestedBytes, alerts.count, stages.count,
+                     upstreamBytes, 1 / max(ratio, 1e-12), Double(report.ingestedBytes) / Double(max(upstreamBytes, 1))))
+        #expect(ratio <= 1.0 / 1000, "\(name): upstream is 1/\(Int(1 / ratio)) of ingested")
     }
 
-    /// Bytes of an MQTT 3.1.1 QoS 1 PUBLISH: fixed header, topic, packet id, payload.
+    /// Bytes of an MQTT 3.1.1 QoS 1 PUBLISH: fixed header, topic, packet id, payload (counted here
+    /// independently of `MQTTWireSize`).
     static func publishPacketBytes(topic: String, payload: Int) -> Int {
         let remaining = 2 + topic.utf8.count + 2 + payload
         var lengthBytes = 1

@@ -94,7 +94,7 @@ public struct LiveAgent {
             services.append(OutboxService(outbox: outbox, upstream: upstream, logger: logger.with(label: "vigil.outbox")))
             services.append(UpstreamLinkService(client: upstream, logger: logger.with(label: "vigil.mqtt.upstream")))
         }
-        services.append(LocalLinkService(client: local, topics: catalog.sensors.map(\.topic),
+        services.append(LocalLinkService(client: local, topics: catalog.subscriptionTopics,
                                          silentAfter: localConfig.subscriptionSilenceTimeout, logger: logger))
         services.append(StatusService(client: local, outbox: outbox, topics: topics,
                                       interval: .milliseconds(Int64(config.statusInterval * 1000)),

@@ -1,5 +1,3 @@
-import FlyingFox
-import FlyingSocks
 import Foundation
 import Logging
 import MQTT
@@ -14,40 +12,43 @@ struct MetricsService: Service {
     let local: MQTTClient
     let logger: Logger
 
-    func run() async throws {
+    /// `host:port`, `[v6]:port` or `localhost:port`.
+    static func parse(listen: String) throws -> (host: String, port: UInt16) {
         guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
             throw AgentError("metrics.listen: expected host:port, found `\(listen)`")
         }
         let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        let server: HTTPServer
-        if host.contains(":") {
-            server = HTTPServer(address: try .inet6(ip6: host, port: port), logger: .disabled)
-        } else {
-            server = HTTPServer(address: try .inet(ip4: host == "localhost" ? "127.0.0.1" : host, port: port), logger: .disabled)
-        }
+        return (host, port)
+    }
+
+    func run() async throws {
+        let (host, port) = try Self.parse(listen: listen)
         let registry = self.registry
         let local = self.local
-        await server.appendRoute("GET /metrics") { _ in
-            var buffer: [UInt8] = []
-            buffer.reserveCapacity(16_384)
-            registry.emit(into: &buffer)
-            return HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: Data(buffer))
-        }
-        await server.appendRoute("GET /healthz") { _ in
-            let connected = local.isConnected
-            let body = "{\"status\":\"\(connected ? "ok" : "degraded")\",\"local_broker\":\"\(local.connectionState)\"}"
-            return HTTPResponse(statusCode: connected ? .ok : .serviceUnavailable,
-                                headers: [.contentType: "application/json"], body: Data(body.utf8))
+        let server = try MetricsHTTPServer(host: host, port: port) { path in
+            switch path {
+            case "/metrics":
+                var buffer: [UInt8] = []
+                buffer.reserveCapacity(16_384)
+                registry.emit(into: &buffer)
+                return .init(status: 200, contentType: "text/plain; version=0.0.4", body: buffer)
+            case "/healthz":
+                let connected = local.isConnected
+                let body = "{\"status\":\"\(connected ? "ok" : "degraded")\",\"local_broker\":\"\(local.connectionState)\"}"
+                return .init(status: connected ? 200 : 503, contentType: "application/json", body: Array(body.utf8))
+            default:
+                return nil
+            }
         }
         logger.info("metrics and health endpoint", metadata: ["listen": "\(listen)"])
-        do {
-            try await withGracefulShutdownHandler {
-                try await server.run()
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await server.run()
             } onGracefulShutdown: {
-                Task { await server.stop(timeout: 1) }
+                server.stop()
             }
-        } catch where Task.isShuttingDownGracefully || Task.isCancelled {
-            // The server reports its own stop as an error; that is the normal way out.
+        } onCancel: {
+            server.stop()
         }
     }
 }

@@ -45,6 +45,7 @@ struct PublisherService: Service {
         var backlog: [Pending] = []
         var backlogHead = 0
         var lastDropped = 0
+        var distiller = UpstreamDistiller(site: topics.site)
         // Results end when the narration worker has drained (it stops before this service).
         for await narrated in worker.results {
             let event = narrated.event
@@ -68,7 +69,7 @@ struct PublisherService: Service {
             case .opened: messages.append(Pending(topic: topics.active(sensor: event.sensor.rawValue), payload: body, retain: true))
             case .resolved: messages.append(Pending(topic: topics.active(sensor: event.sensor.rawValue), payload: [], retain: true))
             }
-            await enqueueUpstream(alert, event: event)
+            if let incident = distiller.distill(alert) { await enqueueUpstream(incident) }
 
             // Anything still waiting goes first, in order.
             backlog.append(contentsOf: messages)
@@ -124,27 +125,18 @@ struct PublisherService: Service {
         return client.isConnected
     }
 
-    private func enqueueUpstream(_ alert: AlertMessage, event: AnomalyEvent) async {
+    private func enqueueUpstream(_ incident: UpstreamIncident) async {
         guard let outbox else { return }
-        var distilled = alert
-        distilled.window = nil
-        let envelope = UpstreamEnvelope(site: topics.site, alert: distilled)
-        guard let payload = try? [UInt8](AlertMessage.encoder.encode(envelope)) else { return }
+        guard let payload = try? incident.jsonBytes() else { return }
         do {
-            try await outbox.enqueue(topic: topics.upstreamEvents, payload: payload, severity: event.severity.rank,
-                                     key: "\(topics.agent):\(event.id):\(event.stage.rawValue)")
+            try await outbox.enqueue(topic: topics.upstreamEvents, payload: payload, severity: incident.severityRank,
+                                     key: incident.idempotencyKey(agent: topics.agent))
             counters.values.withLock { $0.upstreamEnqueued += 1 }
         } catch {
             counters.values.withLock { $0.upstreamEnqueueFailures += 1 }
-            logger.error("cannot store an upstream event in the outbox", metadata: ["event": "\(event.id)", "error": "\(error)"])
+            logger.error("cannot store an upstream event in the outbox",
+                         metadata: ["incident": "\(incident.incident)", "stage": "\(incident.stage.rawValue)",
+                                    "error": "\(error)"])
         }
     }
-}
-
-/// The body of an upstream event before the outbox adds `sequence`, `idempotency_key` and
-/// `historical` (schemas/event.schema.json).
-struct UpstreamEnvelope: Codable {
-    var schema = "vigil.event/1"
-    var site: String
-    var alert: AlertMessage
 }

@@ -1,0 +1,173 @@
+import Detection
+import Foundation
+import Telemetry
+
+/// What goes upstream: one incident per asset, not one message per alert.
+///
+/// Locally every event stage is an alert (dashboards want them all). Upstream — a metered uplink to
+/// a site or fleet system — gets the distilled view: an incident opens with the first event on an
+/// asset, escalates when a later event on the same asset is more severe, and resolves when the last
+/// of its events resolves, carrying what happened in between (how many events, which kinds, which
+/// sensors). An alert storm on one machine is one incident upstream.
+/// (schemas/event.schema.json, `vigil.event/2`.)
+public struct UpstreamIncident: Sendable, Codable, Equatable {
+    public enum Stage: String, Sendable, Codable {
+        case opened, escalated, resolved
+    }
+
+    public var schema = "vigil.event/2"
+    public var site: String
+    /// `<asset>:<start of its first event, epoch ms>`; the same in every stage of one incident.
+    public var incident: String
+    public var stage: Stage
+    /// The asset's catalog id (its name is in `text`).
+    public var asset: String
+    /// The highest severity reached so far.
+    public var severity: String
+    public var start: String
+    public var end: String?
+    /// The event this stage is about: the first (opened), the more severe one (escalated) or the most
+    /// severe one (resolved).
+    public var sensor: String
+    public var kind: String
+    public var unit: String
+    public var baseline: Double
+    public var peak: Double
+    /// The alert's text (opened and escalated); resolved stages carry the summary fields instead.
+    public var text: String?
+    /// `model` or `template`, with `text`.
+    public var source: String?
+    /// Resolved: events folded into the incident; their kinds and sensors (at most 8 each) when they are
+    /// more than the stage's own `kind` and `sensor`.
+    public var events: Int?
+    public var kinds: [String]?
+    public var sensors: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case schema, site, incident, stage, asset, severity, start, end, sensor, kind, unit, baseline, peak, text,
+             source, events, kinds, sensors
+    }
+
+    /// The outbox key: the same for every delivery of this stage, so consumers drop repeats.
+    public func idempotencyKey(agent: String) -> String {
+        switch stage {
+        case .escalated: "\(agent):\(incident):escalated:\(severity)"
+        case .opened, .resolved: "\(agent):\(incident):\(stage.rawValue)"
+        }
+    }
+
+    public var severityRank: Int { Severity(rawValue: severity)?.rank ?? 0 }
+
+    /// Compact JSON with sorted keys: the same incident always gives the same bytes.
+    public func jsonBytes() throws -> [UInt8] {
+        try [UInt8](AlertMessage.encoder.encode(self))
+    }
+}
+
+/// Folds the stream of alerts into upstream incidents. Feed it every alert in order; it returns the
+/// incident stage to send, or nil when the alert is folded into an incident already reported.
+/// Memory is bounded by the number of assets with open events.
+public struct UpstreamDistiller: Sendable {
+    /// At most this many kinds and sensors are listed in a resolved stage.
+    static let listLimit = 8
+
+    struct Open: Sendable {
+        var incident: UpstreamIncident
+        var openEvents: Set<String>
+        var events: Int
+        var kinds: [String]
+        var sensors: [String]
+        var worst: AlertMessage
+    }
+
+    public let site: String
+    private var open: [String: Open] = [:]
+
+    public init(site: String) {
+        self.site = site
+    }
+
+    /// Assets with an incident open now.
+    public var openIncidents: Int { open.count }
+
+    public mutating func distill(_ alert: AlertMessage) -> UpstreamIncident? {
+        let asset = alert.asset
+        if alert.stage == EventStage.opened.rawValue {
+            guard var current = open[asset] else {
+                let incident = Self.stage(.opened, of: alert, site: site, incident: Self.incidentID(alert))
+                open[asset] = Open(incident: incident, openEvents: [alert.eventID], events: 1, kinds: [alert.kind],
+                                   sensors: [alert.sensor], worst: alert)
+                return incident
+            }
+            current.openEvents.insert(alert.eventID)
+            current.events += 1
+            Self.appendBounded(alert.kind, to: &current.kinds)
+            Self.appendBounded(alert.sensor, to: &current.sensors)
+            defer { open[asset] = current }
+            guard Self.rank(alert.severity) > Self.rank(current.incident.severity) else { return nil }
+            current.worst = alert
+            current.incident.severity = alert.severity
+            return Self.stage(.escalated, of: alert, site: site, incident: current.incident.incident)
+        }
+
+        // Resolved.
+        guard var current = open[asset] else {
+            // An event opened before a restart: its incident is unknown here, so it closes one of its own.
+            var incident = Self.stage(.resolved, of: alert, site: site, incident: Self.incidentID(alert))
+            incident.end = alert.end
+            incident.events = 1
+            return incident
+        }
+        current.openEvents.remove(alert.eventID)
+        guard current.openEvents.isEmpty else {
+            open[asset] = current
+            return nil
+        }
+        open[asset] = nil
+        var incident = Self.stage(.resolved, of: current.worst, site: site, incident: current.incident.incident)
+        incident.severity = current.incident.severity
+        incident.start = current.incident.start
+        incident.end = alert.end
+        incident.events = current.events
+        incident.kinds = current.kinds == [incident.kind] ? nil : current.kinds
+        incident.sensors = current.sensors == [incident.sensor] ? nil : current.sensors
+        return incident
+    }
+
+    private static func stage(_ stage: UpstreamIncident.Stage, of alert: AlertMessage, site: String, incident: String)
+        -> UpstreamIncident
+    {
+        let withText = stage != .resolved
+        return UpstreamIncident(
+            site: site, incident: incident, stage: stage, asset: alert.asset,
+            severity: alert.severity, start: alert.start, sensor: alert.sensor, kind: alert.kind, unit: alert.unit,
+            baseline: alert.facts.baseline, peak: alert.facts.peak,
+            text: withText ? alert.narrative.text : nil, source: withText ? alert.narrative.source : nil)
+    }
+
+    private static func incidentID(_ alert: AlertMessage) -> String {
+        let start = Timestamp.parse(alert.start).map { String($0) } ?? alert.start
+        return "\(alert.asset):\(start)"
+    }
+
+    private static func rank(_ severity: String) -> Int { Severity(rawValue: severity)?.rank ?? 0 }
+
+    private static func appendBounded(_ value: String, to list: inout [String]) {
+        if list.count < listLimit, !list.contains(value) { list.append(value) }
+    }
+}
+
+/// Bytes on the wire, for the distillation figures.
+public enum MQTTWireSize {
+    /// An MQTT 3.1.1 PUBLISH with QoS 1 or 2: fixed header, topic, packet id, payload.
+    public static func publish(topicBytes: Int, payloadBytes: Int, qos: Int = 1) -> Int {
+        let remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + payloadBytes
+        var lengthBytes = 1
+        var rest = remaining / 128
+        while rest > 0 {
+            lengthBytes += 1
+            rest /= 128
+        }
+        return 1 + lengthBytes + remaining
+    }
+}
