@@ -39,7 +39,7 @@ struct UpstreamDistillationTests {
             let body = try #require(message.jsonObjectBody())
             let failures = try validator.validate(json: String(decoding: body, as: UTF8.self))
             #expect(failures.isEmpty, "\(name): upstream incident does not match event.schema.json: \(failures)")
-            upstreamBytes += UpstreamDistillationTests.publishPacketBytes(topic: topic, payload: body.count)
+            upstreamBytes += MQTTWireSize.publish(topicBytes: topic.utf8.count, payloadBytes: body.count)
             stages.append(incident)
         }
         #expect(report.alerts > 0, "\(name): no alert, nothing to measure")
@@ -67,16 +67,16 @@ struct UpstreamDistillationTests {
         #expect(ratio <= 1.0 / 1000, "\(name): upstream is 1/\(Int(1 / ratio)) of ingested")
     }
 
-    /// Bytes of an MQTT 3.1.1 QoS 1 PUBLISH: fixed header, topic, packet id, payload (counted here
-    /// independently of `MQTTWireSize`).
-    static func publishPacketBytes(topic: String, payload: Int) -> Int {
-        let remaining = 2 + topic.utf8.count + 2 + payload
-        var lengthBytes = 1
-        var rest = remaining / 128
-        while rest > 0 {
-            lengthBytes += 1
-            rest /= 128
-        }
-        return 1 + lengthBytes + remaining
+    @Test("MQTT PUBLISH sizes: fixed header, remaining-length bytes, topic, packet id, payload")
+    func publishSizes() {
+        // Remaining length 2 + 1 + 2 + 0 = 5: one length byte.
+        #expect(MQTTWireSize.publish(topicBytes: 1, payloadBytes: 0) == 7)
+        // QoS 0 has no packet id.
+        #expect(MQTTWireSize.publish(topicBytes: 1, payloadBytes: 0, qos: 0) == 5)
+        // 127 fits one length byte, 128 needs two, 16,383 two, 16,384 three.
+        #expect(MQTTWireSize.publish(topicBytes: 3, payloadBytes: 120) == 1 + 1 + 127)
+        #expect(MQTTWireSize.publish(topicBytes: 3, payloadBytes: 121) == 1 + 2 + 128)
+        #expect(MQTTWireSize.publish(topicBytes: 3, payloadBytes: 16_376) == 1 + 2 + 16_383)
+        #expect(MQTTWireSize.publish(topicBytes: 3, payloadBytes: 16_377) == 1 + 3 + 16_384)
     }
 }
