@@ -16,9 +16,9 @@ public enum DetectorStateFault: String, Sendable, CaseIterable {
     case version
     /// Saved for another catalog: sensors, periods, limits or detector tuning changed.
     case catalog
-    /// Truncated, damaged, or not a detector state at all.
+    /// Truncated, damaged, far too large, or not a detector state at all.
     case corrupt
-    /// Could not be read (permissions, I/O error) or far too large.
+    /// Could not be read (permissions, I/O error, not a regular file).
     case unreadable
 }
 
@@ -42,8 +42,12 @@ public enum DetectorStateLoad: Sendable, Equatable {
 /// agent and never makes it crash in a loop.
 public struct DetectorStateFile: Sendable {
     public let path: String
-    /// A state larger than this is refused unread (a plant of 10 000 sensors needs about 40 MiB).
-    public static let maximumBytes = 256 << 20
+
+    /// A state larger than this is refused unread, so a damaged or hostile file cannot exhaust the
+    /// gateway's memory: 64 KiB a sensor (a state needs about 4 KiB, plus an open event), at least 1 MiB.
+    public static func maximumBytes(sensors: Int) -> Int {
+        min(max(1 << 20, sensors * (64 << 10)), 1 << 30)
+    }
 
     public init(path: String) {
         self.path = path
@@ -106,6 +110,7 @@ public struct DetectorStateFile: Sendable {
 
     /// Restores the saved state into `detector`, or moves an unusable file aside (logged).
     public func restore(into detector: PlantDetector, logger: Logger) -> DetectorStateLoad {
+        removeLeftovers(logger: logger)
         var status = stat()
         guard stat(path, &status) == 0 else {
             if errno == ENOENT { return .absent }
@@ -114,8 +119,9 @@ public struct DetectorStateFile: Sendable {
         guard (status.st_mode & S_IFMT) == S_IFREG else {
             return discard(.unreadable, "not a regular file", logger: logger)
         }
-        guard status.st_size <= Self.maximumBytes else {
-            return discard(.unreadable, "\(status.st_size) bytes, more than the \(Self.maximumBytes) a state may have",
+        let limit = Self.maximumBytes(sensors: detector.catalog.sensors.count)
+        guard status.st_size <= limit else {
+            return discard(.corrupt, "\(status.st_size) bytes, more than the \(limit) a state of this catalog may have",
                            logger: logger)
         }
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -137,6 +143,18 @@ public struct DetectorStateFile: Sendable {
             "saved_at": "\(Timestamp.rfc3339(savedAt))",
         ])
         return .restored(sensors: detector.catalog.sensors.count, savedAt: savedAt)
+    }
+
+    /// Removes temporary files of saves cut short by a crash or power loss (`<path>.tmp-<pid>`).
+    func removeLeftovers(logger: Logger) {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        let prefix = url.lastPathComponent + ".tmp-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(prefix) {
+            if unlink("\(folder)/\(name)") == 0 {
+                logger.notice("removed the temporary file of an unfinished detector state save", metadata: ["file": "\(folder)/\(name)"])
+            }
+        }
     }
 
     /// Classifies a file by its header: another layout version or another catalog; nil when both

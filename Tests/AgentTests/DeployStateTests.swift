@@ -109,7 +109,7 @@ import VigilTestSupport
         #expect(file.restore(into: Pipeline(catalog: Self.catalog()), now: Self.start, logger: quietLogger()) == .absent)
     }
 
-    enum Bad: String, CaseIterable, Sendable { case truncated, flipped, garbage, empty, otherCatalog, otherVersion }
+    enum Bad: String, CaseIterable, Sendable { case truncated, flipped, garbage, empty, huge, otherCatalog, otherVersion }
 
     @Test(arguments: Bad.allCases) func anUnusableFileIsMovedAsideAndTheDetectorWarmsUp(_ bad: Bad) throws {
         let directory = try TemporaryDirectory(prefix: "vigil-state")
@@ -122,6 +122,7 @@ import VigilTestSupport
         case .flipped: bytes[bytes.count / 2] ^= 0x40
         case .garbage: bytes = (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7919 &+ 13) }
         case .empty: bytes = []
+        case .huge: bytes += [UInt8](repeating: 0x55, count: 2 << 20)  // refused unread: more than a state of 3 sensors
         case .otherCatalog: bytes = Self.warmPipeline(Self.catalog(limitHigh: 999), seconds: 400).detector.saveState()
         case .otherVersion: bytes[4] = 0x7F  // the layout version, as a later release would write it
         }
@@ -165,6 +166,10 @@ import VigilTestSupport
         try file.save(first)
         try file.save(second)
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: file.path))) == second)
+        #expect(Self.files(directory) == ["detector.state"])
+        // A save cut short by a crash leaves a temporary file: the next start removes it and reads the state.
+        try Data(first.prefix(100)).write(to: directory.file("detector.state.tmp-99999"))
+        #expect(file.restore(into: Pipeline(catalog: catalog), now: Self.start, logger: quietLogger()) != .absent)
         #expect(Self.files(directory) == ["detector.state"])
         // A folder that does not exist: an error that names the file, not a crash.
         let nowhere = DetectorStateFile(path: directory.file("missing/detector.state").path)
