@@ -67,6 +67,20 @@ public struct OutboxSettings: Sendable, Equatable {
     public var liveFirst = true
 }
 
+/// Saving the detector's learned state, so that a restart or an upgrade does not mean a new warm-up.
+public struct DetectorStateSettings: Sendable, Equatable {
+    /// Restore the state at start and save it periodically and on shutdown.
+    public var persist = true
+    /// The state file; default `<state_dir>/detector.state`.
+    public var path: String
+    /// Seconds between periodic saves (0: only on a graceful shutdown).
+    public var saveInterval: Double = 300
+
+    public init(path: String) {
+        self.path = path
+    }
+}
+
 /// Everything `vigil run` needs, loaded from one YAML file (schemas/config.schema.json).
 public struct AgentConfiguration: Sendable {
     public var file: String
@@ -88,6 +102,7 @@ public struct AgentConfiguration: Sendable {
     public var upstream: BrokerSettings?
     public var upstreamTopic: String?
     public var outbox: OutboxSettings
+    public var detectorState: DetectorStateSettings
     public var statusInterval: Double = 60
     /// `host:port` of the metrics and health endpoint; nil when off.
     public var metricsListen: String? = "127.0.0.1:9464"
@@ -103,15 +118,18 @@ public struct AgentConfiguration: Sendable {
         try decode(ConfigNode.load(file: file))
     }
 
-    public static func parse(yaml: String, file: String = "<config>") throws -> AgentConfiguration {
-        try decode(ConfigNode.parse(yaml: yaml, file: file))
+    /// `renamedKeys`: keys of earlier releases and their new names (tests pass their own table).
+    public static func parse(yaml: String, file: String = "<config>",
+                             renamedKeys: [RenamedConfigurationKey] = AgentConfiguration.renamedKeys) throws -> AgentConfiguration {
+        let root = try ConfigNode.parse(yaml: yaml, file: file)
+        return try RenamedConfigurationKey.$table.withValue(renamedKeys) { try decode(root) }
     }
 
     /// The configuration schema version this build reads; older files still load (see `decode`).
     public static let version = 1
 
     static func decode(_ root: ConfigNode) throws -> AgentConfiguration {
-        try root.rejectUnknownKeys(["version", "agent", "local", "ingest", "narration", "upstream", "metrics", "logging"])
+        try root.rejectKeys(allowing: ["version", "agent", "local", "ingest", "narration", "detector", "upstream", "metrics", "logging"])
         if let v = root["version"] {
             let version = try v.int()
             guard version >= 1, version <= AgentConfiguration.version else {
@@ -124,7 +142,7 @@ public struct AgentConfiguration: Sendable {
         }
 
         let agent = try root.required("agent")
-        try agent.rejectUnknownKeys(["name", "catalog", "state_dir"])
+        try agent.rejectKeys(allowing: ["name", "catalog", "state_dir"])
         let nameNode = try agent.required("name")
         let name = try nameNode.string()
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
@@ -138,7 +156,8 @@ public struct AgentConfiguration: Sendable {
         local.clientID = local.clientID.isEmpty ? "vigil-\(name)" : local.clientID
         var config = AgentConfiguration(
             file: root.file, agentName: name, catalogPath: catalog, stateDirectory: state, local: local,
-            outbox: OutboxSettings(path: state + "/outbox.db"))
+            outbox: OutboxSettings(path: state + "/outbox.db"),
+            detectorState: DetectorStateSettings(path: state + "/detector.state"))
         if let prefix = try root["local"]?["topic_prefix"]?.string() {
             guard !prefix.isEmpty, !prefix.contains("+"), !prefix.contains("#") else {
                 throw try root.required("local").required("topic_prefix").error("expected a topic prefix without wildcards")
@@ -147,7 +166,7 @@ public struct AgentConfiguration: Sendable {
         }
 
         if let ingest = root["ingest"] {
-            try ingest.rejectUnknownKeys(["max_payload_bytes", "max_future_skew", "max_age", "silent_after"])
+            try ingest.rejectKeys(allowing: ["max_payload_bytes", "max_future_skew", "max_age", "silent_after"])
             if let v = ingest["max_payload_bytes"] {
                 config.maxPayloadBytes = try v.int()
                 guard (16...1_048_576).contains(config.maxPayloadBytes) else { throw v.error("expected 16 to 1048576 bytes") }
@@ -158,7 +177,7 @@ public struct AgentConfiguration: Sendable {
         }
 
         if let narration = root["narration"] {
-            try narration.rejectUnknownKeys(["enabled", "model", "deadline", "queue", "threads"])
+            try narration.rejectKeys(allowing: ["enabled", "model", "deadline", "queue", "threads"])
             if let v = narration["enabled"] { config.narrationEnabled = try v.bool() }
             if let v = narration["model"] { config.modelPath = resolve(try v.string()) }
             if let v = narration["deadline"] {
@@ -175,6 +194,18 @@ public struct AgentConfiguration: Sendable {
             }
         }
 
+        if let detector = root["detector"] {
+            try detector.rejectKeys(allowing: ["persist_state", "state_file", "save_interval"])
+            if let v = detector["persist_state"] { config.detectorState.persist = try v.bool() }
+            if let v = detector["state_file"] { config.detectorState.path = resolve(try v.string()) }
+            if let v = detector["save_interval"] {
+                config.detectorState.saveInterval = try v.seconds()
+                guard config.detectorState.saveInterval == 0 || config.detectorState.saveInterval >= 1 else {
+                    throw v.error("expected 0 (save on shutdown only) or at least 1s")
+                }
+            }
+        }
+
         if let upstream = root["upstream"] {
             let enabled = try upstream["enabled"]?.bool() ?? true
             if enabled {
@@ -183,7 +214,7 @@ public struct AgentConfiguration: Sendable {
                 if let t = upstream["topic"] { config.upstreamTopic = try t.string() }
                 if let v = upstream["status_interval"] { config.statusInterval = try v.seconds() }
                 if let o = upstream["outbox"] {
-                    try o.rejectUnknownKeys(["path", "max_rows", "max_bytes", "max_age", "policy", "max_in_flight",
+                    try o.rejectKeys(allowing: ["path", "max_rows", "max_bytes", "max_age", "policy", "max_in_flight",
                                              "max_bytes_per_second", "live_first"])
                     if let v = o["path"] { config.outbox.path = resolve(try v.string()) }
                     if let v = o["max_rows"] { config.outbox.maxRows = try v.int() }
@@ -208,7 +239,7 @@ public struct AgentConfiguration: Sendable {
         }
 
         if let metrics = root["metrics"] {
-            try metrics.rejectUnknownKeys(["listen", "enabled"])
+            try metrics.rejectKeys(allowing: ["listen", "enabled"])
             if let v = metrics["enabled"], try !v.bool() {
                 config.metricsListen = nil
             } else if let v = metrics["listen"] {
@@ -220,7 +251,7 @@ public struct AgentConfiguration: Sendable {
             }
         }
         if let logging = root["logging"] {
-            try logging.rejectUnknownKeys(["level", "format"])
+            try logging.rejectKeys(allowing: ["level", "format"])
             if let v = logging["level"] {
                 let level = try v.string()
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -240,7 +271,7 @@ public struct AgentConfiguration: Sendable {
         if let p = node["password"] {
             throw p.error("passwords do not go in the configuration file; use `password_file` or `password_env`")
         }
-        try node.rejectUnknownKeys(extraKeys.union([
+        try node.rejectKeys(allowing: extraKeys.union([
             "url", "client_id", "protocol", "keepalive", "username", "username_env", "password_file", "password_env",
             "tls", "reconnect",
         ]))
@@ -278,7 +309,7 @@ public struct AgentConfiguration: Sendable {
             broker.password = text.trimmingCharacters(in: .newlines)
         }
         if let tls = node["tls"] {
-            try tls.rejectUnknownKeys(["ca_file", "cert_file", "key_file", "insecure"])
+            try tls.rejectKeys(allowing: ["ca_file", "cert_file", "key_file", "insecure"])
             broker.tls = true
             for (key, keyPath) in [("ca_file", \BrokerSettings.caFile), ("cert_file", \.certFile), ("key_file", \.keyFile)] {
                 if let v = tls[key] {
@@ -293,7 +324,7 @@ public struct AgentConfiguration: Sendable {
             if let v = tls["insecure"] { broker.insecure = try v.bool() }
         }
         if let r = node["reconnect"] {
-            try r.rejectUnknownKeys(["min", "max"])
+            try r.rejectKeys(allowing: ["min", "max"])
             if let v = r["min"] { broker.reconnectMin = try v.seconds() }
             if let v = r["max"] { broker.reconnectMax = try v.seconds() }
             guard broker.reconnectMin > 0, broker.reconnectMax >= broker.reconnectMin else {

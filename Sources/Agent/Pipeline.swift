@@ -31,6 +31,10 @@ public final class Pipeline {
     public private(set) var now: Int64?
     /// Why the most recent `ingest` refused its input; nil when it was accepted.
     public private(set) var lastRejection: DecodeFailure?
+    /// Until this time (ms) the clock drives no silence detection. Set after a saved detector state is
+    /// restored: its sensors last reported before the agent stopped, and the time the agent itself was
+    /// down is no silence of theirs. A sensor still quiet when the hold ends is reported then.
+    public var silenceHeldUntil: Int64?
 
     private var events: [AnomalyEvent] = []
     /// Sparkplug B aliases announced by birth messages: data topic → alias → sensor index.
@@ -143,6 +147,10 @@ public final class Pipeline {
     private func advanceClock(to time: Int64) {
         guard time > (now ?? Int64.min) else { return }
         now = time
+        if let hold = silenceHeldUntil {
+            guard time >= hold else { return }
+            silenceHeldUntil = nil
+        }
         detector.advance(to: time, events: &events)
     }
 

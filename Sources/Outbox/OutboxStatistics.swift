@@ -42,6 +42,10 @@ public struct OutboxStatistics: Sendable, Equatable {
     public var dropped: [OutboxDropReason: UInt64]
     /// Damaged database files renamed aside and replaced by a new one.
     public var corruptFilesMovedAside: UInt64
+    /// Files of a newer schema (a later release, before a downgrade) renamed aside intact.
+    public var newerSchemaFilesMovedAside: UInt64 = 0
+    /// Files of an older schema migrated on open.
+    public var schemaMigrations: UInt64 = 0
 
     /// All drops, whatever the reason.
     public var droppedTotal: UInt64 { dropped.values.reduce(0, +) }

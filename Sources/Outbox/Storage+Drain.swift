@@ -136,7 +136,9 @@ extension Storage {
             sendFailures: counters.sendFailures,
             blockedEnqueues: blocked.count,
             dropped: dropped,
-            corruptFilesMovedAside: counters.corruptFilesMovedAside)
+            corruptFilesMovedAside: counters.corruptFilesMovedAside,
+            newerSchemaFilesMovedAside: counters.newerSchemaFilesMovedAside,
+            schemaMigrations: counters.schemaMigrations)
     }
 
     /// Closes without waiting (the owner went away without `close`).

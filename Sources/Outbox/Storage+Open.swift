@@ -14,6 +14,9 @@ extension Storage {
             } catch let damage as DamageError {
                 lastDamage = damage.reason
                 try moveAside(reason: damage.reason)
+            } catch let newer as NewerSchemaError {
+                lastDamage = "schema \(newer.version) from a newer vigil"
+                try keepNewerAside(version: newer.version)
             } catch let error as SQLiteError {
                 closeConnection()
                 throw .cannotOpen(path: configuration.path, reason: error.description)
@@ -46,6 +49,8 @@ extension Storage {
             guard check == ["ok"] else {
                 throw DamageError(reason: "quick_check: " + check.prefix(3).joined(separator: "; "))
             }
+            // Also before any write: a file of a newer schema is kept aside untouched; an older one is migrated.
+            try checkSchema(db)
             // Let a drained file give its free pages back. Takes effect only on a new file, and
             // only when set before the switch to WAL.
             try db.execute("PRAGMA auto_vacuum = INCREMENTAL")
@@ -109,7 +114,7 @@ extension Storage {
                 // from the clock so that a file recreated after damage continues above the old one.
                 databaseID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
                 try db.execute("INSERT INTO outbox_meta(name, value) VALUES ('database_id', '\(databaseID)')")
-                try db.execute("INSERT INTO outbox_meta(name, value) VALUES ('schema', '1')")
+                try db.execute("INSERT INTO outbox_meta(name, value) VALUES ('schema', '\(OutboxSchema.current)')")
                 let seed = min(max(configuration.now(), 0), Int64.max / 2000) * 1000
                 try db.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox_events'")
                 try db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('outbox_events', \(seed))")
@@ -165,28 +170,36 @@ extension Storage {
 
     /// Renames the file (and its -wal and -shm) with a UTC timestamp suffix, loudly.
     func moveAside(reason: String) throws(OutboxError) {
+        let path = configuration.path
+        let target = try renameAside(tag: "corrupt", reason: "damaged (\(reason))")
+        counters.corruptFilesMovedAside += 1
+        logger.critical(
+            "Outbox database is damaged; moved aside and starting a new one. Events stored in it are not sent.",
+            metadata: ["path": "\(path)", "moved_to": "\(target)", "reason": "\(reason)"])
+    }
+
+    /// Closes the connection and renames the file (and its -wal and -shm) `<path>.<tag>-<UTC time>`.
+    func renameAside(tag: String, reason: String) throws(OutboxError) -> String {
         closeConnection()
         let path = configuration.path
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        var target = "\(path).corrupt-\(formatter.string(from: Date()))"
+        let stamp = formatter.string(from: Date())
+        var target = "\(path).\(tag)-\(stamp)"
         var suffix = 1
         while FileManager.default.fileExists(atPath: target) {
             suffix += 1
-            target = "\(path).corrupt-\(formatter.string(from: Date()))-\(suffix)"
+            target = "\(path).\(tag)-\(stamp)-\(suffix)"
         }
         for extra in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + extra) {
             if rename(path + extra, target + extra) != 0 {
                 let text = String(cString: strerror(errno))
-                throw .cannotOpen(path: path, reason: "damaged (\(reason)) and cannot be moved aside: \(text)")
+                throw .cannotOpen(path: path, reason: "\(reason) and cannot be moved aside: \(text)")
             }
         }
-        counters.corruptFilesMovedAside += 1
-        logger.critical(
-            "Outbox database is damaged; moved aside and starting a new one. Events stored in it are not sent.",
-            metadata: ["path": "\(path)", "moved_to": "\(target)", "reason": "\(reason)"])
+        return target
     }
 
     /// A damaged page found while running: count what was stored as dropped, move aside, go on.

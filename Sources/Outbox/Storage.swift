@@ -34,6 +34,8 @@ final class Storage: @unchecked Sendable {
         var sendFailures: UInt64 = 0
         var dropped: [OutboxDropReason: UInt64] = [:]
         var corruptFilesMovedAside: UInt64 = 0
+        var newerSchemaFilesMovedAside: UInt64 = 0
+        var schemaMigrations: UInt64 = 0
     }
 
     /// Prepared statements of one connection.

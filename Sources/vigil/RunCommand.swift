@@ -62,6 +62,12 @@ struct CheckConfigCommand: ParsableCommand {
         } else {
             print("  narration  templates only (narration.enabled: false)")
         }
+        if c.detectorState.persist {
+            let every = c.detectorState.saveInterval > 0 ? "every \(String(format: "%g", c.detectorState.saveInterval)) s and on shutdown" : "on shutdown"
+            print("  detector   state \(c.detectorState.path), restored at start, saved \(every)")
+        } else {
+            print("  detector   state not kept (detector.persist_state: false): every start is a new warm-up")
+        }
         print("  metrics    \(c.metricsListen.map { "http://\($0)/metrics" } ?? "off")")
     }
 }

@@ -56,7 +56,8 @@ public struct AgentMetrics: Sendable {
         narrationLatency = timer("vigil_narration_latency_seconds")
         narrationDropped = counter("vigil_narration_dropped_total")
         narrationQueue = gauge("vigil_narration_queue_depth")
-        detectionLatency = timer("vigil_detection_latency_seconds")
+        detectionLatency = Metrics.Timer(label: "vigil_detection_latency_seconds", dimensions: [], preferredDisplayUnit: .seconds,
+                                         factory: Self.withDetectionLatencyBuckets(factory))
         mqttReceived = gauge("vigil_mqtt_received", [("link", "local")])
         mqttDropped = gauge("vigil_mqtt_inbound_dropped", [("link", "local")])
         reconnects = Dictionary(uniqueKeysWithValues: ["local", "upstream"].map { ($0, gauge("vigil_mqtt_reconnects", [("link", $0)])) })

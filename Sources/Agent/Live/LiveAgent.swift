@@ -56,6 +56,8 @@ public struct LiveAgent {
         let config = configuration
         let topics = self.topics
         let metrics = AgentMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        // Before any reading: restores the detector's learned state, or moves an unusable file aside.
+        let detectorState = makeDetectorStateService(factory: PrometheusMetricsFactory(registry: registry))
         let counters = AgentCounters()
 
         let offline = AgentStatus(agent: config.agentName, state: "offline", version: VigilVersion.string,
@@ -85,6 +87,7 @@ public struct LiveAgent {
                 withIntermediateDirectories: true)
             outbox = try await Outbox.open(configuration: outboxConfiguration(config.outbox), logger: logger.with(label: "vigil.outbox"))
         }
+        if let outbox { await recordOutboxSchema(outbox, factory: PrometheusMetricsFactory(registry: registry)) }
 
         var services: [any Service] = []
         if let outbox, let upstream {
@@ -100,6 +103,8 @@ public struct LiveAgent {
         services.append(PublisherService(client: local, worker: worker, outbox: outbox, catalog: catalog, topics: topics,
                                          metrics: metrics, counters: counters, logger: logger))
         services.append(NarrationService(worker: worker))
+        // Listed before ingest, so it stops after it: the state saved on shutdown holds every reading.
+        if let detectorState { services.append(detectorState) }
         services.append(IngestService(client: local, pipeline: shared, worker: worker, metrics: metrics, logger: logger))
         if let listen = config.metricsListen {
             services.append(MetricsService(listen: listen, registry: registry, local: local, logger: logger))

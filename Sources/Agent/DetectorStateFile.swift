@@ -1,0 +1,222 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Detection
+import Foundation
+import Logging
+import Telemetry
+
+/// Why a saved detector state was not used.
+public enum DetectorStateFault: String, Sendable, CaseIterable {
+    /// Written by a release with another state layout (an upgrade or a downgrade that changed it).
+    case version
+    /// Saved for another catalog: sensors, periods, limits or detector tuning changed.
+    case catalog
+    /// Truncated, damaged, far too large, or not a detector state at all.
+    case corrupt
+    /// Could not be read (permissions, I/O error, not a regular file).
+    case unreadable
+}
+
+/// What happened to the saved detector state when the agent started.
+public enum DetectorStateLoad: Sendable, Equatable {
+    /// No saved state: a first start (warm-up as usual).
+    case absent
+    /// Restored: no warm-up. `savedAt` is when the file was written (ms since 1970).
+    case restored(sensors: Int, savedAt: Int64)
+    /// Not usable: moved aside to `movedTo` (nil when even that failed); the detector starts afresh.
+    case discarded(DetectorStateFault, detail: String, movedTo: String?)
+}
+
+/// The detector's learned state on disk (`<state_dir>/detector.state`), in the layout of
+/// `PlantDetector.saveState()`: magic, layout version, catalog fingerprint, data, checksum.
+///
+/// Writes are atomic: a temporary file in the same folder is written and fsynced, renamed over the
+/// old one, and the folder is fsynced, so after a crash or power loss the file is the old state or
+/// the new one, never a mix. A state that cannot be used is renamed `detector.state.bad-<UTC time>`
+/// (kept for a post-mortem), logged, and the detector warms up afresh: a bad file never stops the
+/// agent and never makes it crash in a loop.
+public struct DetectorStateFile: Sendable {
+    public let path: String
+
+    /// A state larger than this is refused unread, so a damaged or hostile file cannot exhaust the
+    /// gateway's memory: 64 KiB a sensor (a state needs about 4 KiB, plus an open event), at least 1 MiB.
+    public static func maximumBytes(sensors: Int) -> Int {
+        min(max(1 << 20, sensors * (64 << 10)), 1 << 30)
+    }
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    // MARK: - Writing
+
+    /// Replaces the file with `bytes`, atomically and durably.
+    public func save(_ bytes: [UInt8]) throws(AgentError) {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let temporary = "\(path).tmp-\(getpid())"
+        func failure(_ what: String) -> AgentError {
+            AgentError("cannot save the detector state to \(path): \(what): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw failure("cannot create \(temporary)") }
+        var written = 0
+        let ok: Bool = bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return true }
+            while written < buffer.count {
+                let n = write(fd, base + written, buffer.count - written)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                written += n
+            }
+            return true
+        }
+        guard ok, fsync(fd) == 0 else {
+            let error = failure("cannot write \(temporary)")
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let error = failure("cannot rename \(temporary)")
+            unlink(temporary)
+            throw error
+        }
+        // The rename itself is durable only once the folder is.
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryFD >= 0 else { throw failure("cannot open the folder \(directory)") }
+        defer { close(directoryFD) }
+        guard fsync(directoryFD) == 0 else { throw failure("cannot fsync the folder \(directory)") }
+    }
+
+    // MARK: - Reading
+
+    /// Restores the saved state into `pipeline`'s detector, or moves an unusable file aside.
+    /// After a restore, silence detection is held for `silenceHold` ms from `now`: a sensor is not
+    /// called silent for the time the agent itself was down (see `Pipeline.silenceHeldUntil`).
+    public func restore(into pipeline: Pipeline, now: Int64, logger: Logger) -> DetectorStateLoad {
+        let outcome = restore(into: pipeline.detector, logger: logger)
+        if case .restored = outcome {
+            pipeline.silenceHeldUntil = now &+ Self.silenceHold(catalog: pipeline.catalog,
+                                                                configuration: pipeline.detector.configuration)
+        }
+        return outcome
+    }
+
+    /// Restores the saved state into `detector`, or moves an unusable file aside (logged).
+    public func restore(into detector: PlantDetector, logger: Logger) -> DetectorStateLoad {
+        removeLeftovers(logger: logger)
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            if errno == ENOENT { return .absent }
+            return discard(.unreadable, "cannot stat: \(String(cString: strerror(errno)))", logger: logger)
+        }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            return discard(.unreadable, "not a regular file", logger: logger)
+        }
+        let limit = Self.maximumBytes(sensors: detector.catalog.sensors.count)
+        guard status.st_size <= limit else {
+            return discard(.corrupt, "\(status.st_size) bytes, more than the \(limit) a state of this catalog may have",
+                           logger: logger)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return discard(.unreadable, "cannot read: \(String(cString: strerror(errno)))", logger: logger)
+        }
+        let bytes = [UInt8](data)
+        if let fault = Self.headerFault(bytes, catalog: detector.catalog) {
+            return discard(fault.0, fault.1, logger: logger)
+        }
+        do {
+            try detector.restoreState(bytes)
+        } catch {
+            return discard(.corrupt, "\(error)", logger: logger)
+        }
+        let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate]) as? Date
+        let savedAt = Int64(((modified ?? Date()).timeIntervalSince1970 * 1000).rounded())
+        logger.info("detector state restored; no warm-up needed", metadata: [
+            "path": "\(path)", "sensors": "\(detector.catalog.sensors.count)", "bytes": "\(bytes.count)",
+            "saved_at": "\(Timestamp.rfc3339(savedAt))",
+        ])
+        return .restored(sensors: detector.catalog.sensors.count, savedAt: savedAt)
+    }
+
+    /// Removes temporary files of saves cut short by a crash or power loss (`<path>.tmp-<pid>`).
+    func removeLeftovers(logger: Logger) {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        let prefix = url.lastPathComponent + ".tmp-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(prefix) {
+            if unlink("\(folder)/\(name)") == 0 {
+                logger.notice("removed the temporary file of an unfinished detector state save", metadata: ["file": "\(folder)/\(name)"])
+            }
+        }
+    }
+
+    /// Classifies a file by its header: another layout version or another catalog; nil when both
+    /// match (the rest is checked by `restoreState`).
+    static func headerFault(_ bytes: [UInt8], catalog: Catalog) -> (DetectorStateFault, String)? {
+        func word(at offset: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for k in 0..<8 { v |= UInt64(bytes[offset + k]) << (8 * UInt64(k)) }
+            return v
+        }
+        guard bytes.count >= 4, bytes[0..<4].elementsEqual("VGDS".utf8) else {
+            return (.corrupt, "not a Vigil detector state (\(bytes.count) bytes, no VGDS magic)")
+        }
+        guard bytes.count >= 28 else { return (.corrupt, "truncated to \(bytes.count) bytes") }
+        let version = Int64(bitPattern: word(at: 4))
+        guard version == Int64(PlantDetector.stateVersion) else {
+            return (.version, "state layout version \(version); this vigil reads version \(PlantDetector.stateVersion)")
+        }
+        let fingerprint = word(at: 12)
+        let expected = PlantDetector.fingerprint(of: catalog)
+        guard fingerprint == expected else {
+            return (.catalog, String(format: "saved for another catalog (fingerprint %016llx, the catalog's is %016llx)",
+                                     fingerprint, expected))
+        }
+        return nil
+    }
+
+    /// Renames the file `<path>.bad-<UTC time>` and logs why.
+    func discard(_ fault: DetectorStateFault, _ detail: String, logger: Logger) -> DetectorStateLoad {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let stamp = formatter.string(from: Date())
+        var target = "\(path).bad-\(stamp)"
+        var suffix = 1
+        while FileManager.default.fileExists(atPath: target) {
+            suffix += 1
+            target = "\(path).bad-\(stamp)-\(suffix)"
+        }
+        var movedTo: String? = target
+        var moveError = ""
+        if rename(path, target) != 0 {
+            moveError = String(cString: strerror(errno))
+            movedTo = nil
+        }
+        logger.error("saved detector state not used; the detector warms up afresh", metadata: [
+            "path": "\(path)", "reason": "\(fault.rawValue)", "detail": "\(detail)",
+            "moved_to": "\(movedTo ?? "(not moved: \(moveError))")",
+        ])
+        return .discarded(fault, detail: detail, movedTo: movedTo)
+    }
+
+    /// How long silence detection waits after a restore (ms): the longest silence limit of any sensor
+    /// (sensors without a declared sample period count as one reading a minute), at most one hour.
+    public static func silenceHold(catalog: Catalog, configuration: DetectorConfiguration) -> Int64 {
+        var longest = configuration.minimumSilenceSeconds
+        for sensor in catalog.sensors where sensor.detectors["silence"]?.enabled ?? true {
+            let period = sensor.samplePeriod > 0 && sensor.samplePeriod.isFinite ? sensor.samplePeriod : 60
+            longest = max(longest, configuration.silencePeriods * period)
+        }
+        guard longest.isFinite else { return 3_600_000 }
+        return Int64(min(max(longest, 0), 3600) * 1000)
+    }
+}
