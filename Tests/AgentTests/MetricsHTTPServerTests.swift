@@ -18,12 +18,20 @@ struct MetricsHTTPServerTests {
             default: nil
             }
         }
+        server.start()
         let task = Task { await server.run() }
         return (server, task)
     }
 
-    /// Sends raw bytes, returns everything the server answered before closing.
-    static func exchange(port: UInt16, _ request: [UInt8], keepOpenFor: Double = 0) throws -> String {
+    /// Sends raw bytes, returns everything the server answered before closing; the blocking socket
+    /// calls run on a thread of their own so that they never hold up Swift's cooperative pool.
+    static func exchange(port: UInt16, _ request: [UInt8], keepOpenFor: Double = 0) async throws -> String {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<String, any Error>) in
+            Thread { done.resume(with: Result { try blockingExchange(port: port, request, keepOpenFor: keepOpenFor) }) }.start()
+        }
+    }
+
+    static func blockingExchange(port: UInt16, _ request: [UInt8], keepOpenFor: Double) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -52,22 +60,22 @@ struct MetricsHTTPServerTests {
         let (server, task) = try Self.start()
         let port = server.port
         #expect(port != 0)
-        let metrics = try Self.exchange(port: port, Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        let metrics = try await Self.exchange(port: port, Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
         #expect(metrics.hasPrefix("HTTP/1.1 200 OK\r\n"))
         #expect(metrics.contains("Content-Type: text/plain; version=0.0.4\r\n"))
         #expect(metrics.contains("Content-Length: 11\r\n"))
         #expect(metrics.hasSuffix("\r\n\r\nvigil_up 1\n"))
-        let health = try Self.exchange(port: port, Array("GET /healthz?verbose=1 HTTP/1.0\n\n".utf8))
+        let health = try await Self.exchange(port: port, Array("GET /healthz?verbose=1 HTTP/1.0\n\n".utf8))
         #expect(health.hasPrefix("HTTP/1.1 503 Service Unavailable"))
         #expect(health.hasSuffix("{\"status\":\"degraded\"}"))
-        let head = try Self.exchange(port: port, Array("HEAD /metrics HTTP/1.1\r\n\r\n".utf8))
+        let head = try await Self.exchange(port: port, Array("HEAD /metrics HTTP/1.1\r\n\r\n".utf8))
         #expect(head.hasPrefix("HTTP/1.1 200 OK") && head.hasSuffix("\r\n\r\n"), "HEAD carries no body")
-        #expect(try Self.exchange(port: port, Array("GET /nope HTTP/1.1\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 404"))
-        #expect(try Self.exchange(port: port, Array("POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc".utf8)).hasPrefix("HTTP/1.1 405"))
-        #expect(try Self.exchange(port: port, Array("\u{1}\u{2}garbage\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 400"))
-        #expect(try Self.exchange(port: port, [0xFF, 0xFE, 0x0D, 0x0A, 0x0D, 0x0A]).hasPrefix("HTTP/1.1 400"))
+        #expect(try await Self.exchange(port: port, Array("GET /nope HTTP/1.1\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 404"))
+        #expect(try await Self.exchange(port: port, Array("POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc".utf8)).hasPrefix("HTTP/1.1 405"))
+        #expect(try await Self.exchange(port: port, Array("\u{1}\u{2}garbage\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 400"))
+        #expect(try await Self.exchange(port: port, [0xFF, 0xFE, 0x0D, 0x0A, 0x0D, 0x0A]).hasPrefix("HTTP/1.1 400"))
         let huge = Array("GET /metrics HTTP/1.1\r\nX: ".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 20_000)
-        #expect(try Self.exchange(port: port, huge).hasPrefix("HTTP/1.1 431"))
+        #expect(try await Self.exchange(port: port, huge).hasPrefix("HTTP/1.1 431"))
         server.stop()
         await task.value
     }
@@ -76,10 +84,10 @@ struct MetricsHTTPServerTests {
         let (server, task) = try Self.start()
         let port = server.port
         // Half a request line, then silence: the server gives up on it after its receive timeout.
-        let stalled = Task.detached { try Self.exchange(port: port, Array("GET /met".utf8), keepOpenFor: 4) }
+        let stalled = Task.detached { try await Self.exchange(port: port, Array("GET /met".utf8), keepOpenFor: 4) }
         try await Task.sleep(for: .milliseconds(200))
         let start = ContinuousClock.now
-        let metrics = try Self.exchange(port: port, Array("GET /metrics HTTP/1.1\r\n\r\n".utf8))
+        let metrics = try await Self.exchange(port: port, Array("GET /metrics HTTP/1.1\r\n\r\n".utf8))
         #expect(metrics.hasPrefix("HTTP/1.1 200 OK"))
         #expect(ContinuousClock.now - start < .seconds(Int64(MetricsHTTPServer.receiveTimeoutSeconds) + 2))
         #expect(try await stalled.value.isEmpty, "nothing is answered to an unfinished request")

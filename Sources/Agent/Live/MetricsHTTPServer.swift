@@ -93,16 +93,49 @@ public final class MetricsHTTPServer: Sendable {
 
     deinit { close(socket) }
 
-    /// Serves until `stop()`; runs on its own thread so that it never blocks Swift's cooperative pool.
-    public func run() async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let thread = Thread { [self] in
-                serve()
-                done.resume()
+    private enum Lifecycle {
+        case idle
+        case serving(waiters: [CheckedContinuation<Void, Never>])
+        case finished
+    }
+
+    private let lifecycle = Mutex(Lifecycle.idle)
+
+    /// Starts serving on a thread of its own (never on Swift's cooperative pool, which a blocked
+    /// caller could starve). Calling it again does nothing.
+    public func start() {
+        let begin = lifecycle.withLock { state -> Bool in
+            guard case .idle = state else { return false }
+            state = .serving(waiters: [])
+            return true
+        }
+        guard begin else { return }
+        let thread = Thread { [self] in
+            serve()
+            let waiters = lifecycle.withLock { state -> [CheckedContinuation<Void, Never>] in
+                defer { state = .finished }
+                if case .serving(let waiters) = state { return waiters }
+                return []
             }
-            thread.name = "vigil-metrics"
-            thread.stackSize = 256 * 1024
-            thread.start()
+            for waiter in waiters { waiter.resume() }
+        }
+        thread.name = "vigil-metrics"
+        thread.stackSize = 256 * 1024
+        thread.start()
+    }
+
+    /// Starts serving (if not yet) and returns once `stop()` has taken effect.
+    public func run() async {
+        start()
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let done = lifecycle.withLock { state -> Bool in
+                if case .serving(let waiters) = state {
+                    state = .serving(waiters: waiters + [waiter])
+                    return false
+                }
+                return true
+            }
+            if done { waiter.resume() }
         }
     }
 
