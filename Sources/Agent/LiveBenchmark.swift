@@ -15,6 +15,8 @@ public struct LiveBenchmark {
     /// In-range readings after a sensor's last event resolved before it is breached again: more than
     /// the detector's cooldown (`cooldownReadings`, 20).
     static let quietReadings = 30
+    /// Readings of other sensors published right before each breach.
+    static let backgroundReadings = 5
 
     public init(broker: BrokerSettings, catalogPath: String) {
         self.broker = broker
@@ -140,6 +142,16 @@ public struct LiveBenchmark {
             try await Task.sleep(for: .milliseconds(5))
             let topic = "vigil/bench/alerts/\(sensor.asset)/\(sensor.id.rawValue)"
             arrivals.expect(topic)
+            // Other sensors keep publishing, as in a plant: a few readings just before the breach, so
+            // that it follows data still in flight on every hop (where Nagle's algorithm would hold it).
+            for b in 1...Self.backgroundReadings {
+                let other = catalog.sensors[(index + b) % catalog.sensors.count]
+                let mid = ((other.limits.low ?? 0) + (other.limits.high ?? 100)) / 2
+                q += 1
+                let value = mid * (1 + 0.01 * Double((q * 7919) % 13 - 6) / 6)
+                try await feeder.publish(topic: other.topic, payload: Array("{\"ts\":\(ts),\"value\":\(value)}".utf8), qos: .atMostOnce)
+                expected += 1
+            }
             ts += 1000
             let payload = Array("{\"ts\":\(ts),\"value\":\(high + max(abs(high), 10) * 2)}".utf8)
             let sent = ContinuousClock.now
