@@ -12,8 +12,11 @@ public struct LiveBenchmark {
     public var catalogPath: String
     public var readings = 200_000
     public var latencySamples = 300
-    /// Out-of-range readings sent in a row for each timed alert.
-    public var confirmingReadings = 3
+    /// In-range readings after a sensor's last event resolved before it is breached again: more than
+    /// the detector's cooldown (`cooldownReadings`, 20).
+    static let quietReadings = 30
+    /// Readings of other sensors published right before each breach.
+    static let backgroundReadings = 5
 
     public init(broker: BrokerSettings, catalogPath: String) {
         self.broker = broker
@@ -26,6 +29,8 @@ public struct LiveBenchmark {
         public var subscriberReceived: Int
         public var publishSeconds: Double
         public var latenciesMs: [Double]
+        /// Out-of-range readings whose alert did not arrive within 2 s.
+        public var missedAlerts: Int
         public var peakRSSKiB: Int
     }
 
@@ -84,50 +89,85 @@ public struct LiveBenchmark {
         await plain.disconnect()
         let plainReceived = await plainCount.value
 
-        // 2. Latency: an out-of-range reading on a warmed-up sensor until its alert arrives.
+        // 2. Latency: one out-of-range reading on a warmed-up sensor, timed until its alert arrives.
+        // A limit breach opens its event on that very reading (no confirmation over further readings,
+        // unlike a spike, which waits one reading to tell a lone outlier from a shift), so the time is
+        // the whole detection path: feeder → broker → agent (decode, detect) → alert publish →
+        // broker → subscriber. Between samples, varying in-range readings resolve the event and run
+        // out the detector's cooldown (checked on the agent's detector), so every sample opens a fresh event.
         var observerConfig = mqttConfiguration(broker)
         observerConfig.clientID = "bench-observer-\(getpid())"
         let observer = try MQTTClient(configuration: observerConfig, logger: quiet)
         try await observer.connect()
         try await observer.subscribe("vigil/bench/alerts/#", qos: .atLeastOnce)
         var latencies: [Double] = []
+        var missed = 0
         let arrivals = AlertArrivals()
         let consumer = Task {
             for await message in observer.messages {
-                guard let text = String(validating: message.payload, as: UTF8.self), text.contains("\"stage\":\"opened\"") else { continue }
+                guard let text = String(validating: message.payload, as: UTF8.self),
+                      text.contains("\"stage\":\"opened\""), text.contains("\"kind\":\"out_of_range\"") else { continue }
                 arrivals.arrived(topic: message.topic, at: .now)
             }
         }
         var ts = t0 + Int64(readings / payloads.count + 10) * 1000
         let sensorsWithLimits = catalog.sensors.filter { $0.limits.high != nil }
+        var expected = agent.ingestedReadings
+        var q = 0
         for k in 0..<latencySamples {
             let sensor = sensorsWithLimits[k % sensorsWithLimits.count]
+            let index = catalog.indexByTopic[sensor.topic] ?? -1
             let high = sensor.limits.high ?? 100
             let normal = ((sensor.limits.low ?? 0) + high) / 2
-            // Quiet period: normal values well past the detector's hysteresis and cooldown, in plant time.
-            for _ in 0..<30 {
-                ts += 60_000
-                try await feeder.publish(topic: sensor.topic, payload: Array("{\"ts\":\(ts),\"value\":\(normal)}".utf8), qos: .atMostOnce)
+            // In-range readings like those of the throughput phase, until the sensor's last event has
+            // resolved and its cooldown has passed (a breach during an open event opens nothing new).
+            var quietSent = 0
+            var sinceNormal = 0
+            while quietSent < 600 && sinceNormal < Self.quietReadings {
+                for _ in 0..<10 {
+                    ts += 1000
+                    q += 1
+                    let value = normal * (1 + 0.01 * Double((q * 7919) % 13 - 6) / 6)
+                    try await feeder.publish(topic: sensor.topic, payload: Array("{\"ts\":\(ts),\"value\":\(value)}".utf8), qos: .atMostOnce)
+                }
+                quietSent += 10
+                expected += 10
+                let settled = ContinuousClock.now + .seconds(2)
+                while agent.ingestedReadings < expected && ContinuousClock.now < settled {
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+                expected = agent.ingestedReadings
+                sinceNormal = agent.pipeline.withLock { $0.detector.isAbnormal(sensor: index) } ? 0 : sinceNormal + 10
             }
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(5))
             let topic = "vigil/bench/alerts/\(sensor.asset)/\(sensor.id.rawValue)"
             arrivals.expect(topic)
-            // A sustained breach (the detector confirms an event over consecutive readings); timed from
-            // the last reading, which is the one that can open the event.
-            for _ in 0..<(confirmingReadings - 1) {
-                ts += 1000
-                try await feeder.publish(topic: sensor.topic, payload: Array("{\"ts\":\(ts),\"value\":\(high * 3 + 10)}".utf8), qos: .atMostOnce)
+            // Other sensors keep publishing, as in a plant: a few readings just before the breach, so
+            // that it follows data still in flight on every hop (where Nagle's algorithm would hold it).
+            for b in 1...Self.backgroundReadings {
+                let other = catalog.sensors[(index + b) % catalog.sensors.count]
+                let mid = ((other.limits.low ?? 0) + (other.limits.high ?? 100)) / 2
+                q += 1
+                let value = mid * (1 + 0.01 * Double((q * 7919) % 13 - 6) / 6)
+                try await feeder.publish(topic: other.topic, payload: Array("{\"ts\":\(ts),\"value\":\(value)}".utf8), qos: .atMostOnce)
+                expected += 1
             }
             ts += 1000
+            let payload = Array("{\"ts\":\(ts),\"value\":\(high + max(abs(high), 10) * 2)}".utf8)
             let sent = ContinuousClock.now
-            try await feeder.publish(topic: sensor.topic, payload: Array("{\"ts\":\(ts),\"value\":\(high * 3 + 10)}".utf8), qos: .atMostOnce)
+            try await feeder.publish(topic: sensor.topic, payload: payload, qos: .atMostOnce)
+            expected += 1
             let deadline = sent + .seconds(2)
+            var arrived: ContinuousClock.Instant?
             while ContinuousClock.now < deadline {
-                if let arrived = arrivals.arrival(topic) {
-                    latencies.append((arrived - sent).inSeconds * 1000)
-                    break
-                }
+                arrived = arrivals.arrival(topic)
+                if arrived != nil { break }
                 try await Task.sleep(for: .microseconds(200))
+            }
+            if let arrived {
+                latencies.append((arrived - sent).inSeconds * 1000)
+            } else {
+                missed += 1
             }
         }
         consumer.cancel()
@@ -136,7 +176,8 @@ public struct LiveBenchmark {
         await group.triggerGracefulShutdown()
         _ = try? await running.value
         return Figures(published: readings, agentIngested: ingested, subscriberReceived: plainReceived,
-                       publishSeconds: publishSeconds, latenciesMs: latencies, peakRSSKiB: peakResidentKiB())
+                       publishSeconds: publishSeconds, latenciesMs: latencies, missedAlerts: missed,
+                       peakRSSKiB: peakResidentKiB())
     }
 }
 

@@ -215,12 +215,31 @@ public final class MQTTClient: Sendable {
     /// - When not connected (never connected, or reconnecting) it throws
     ///   `MQTTError.notConnected` at once rather than queueing: callers decide what to keep.
     /// - After `disconnect()`: `MQTTError.clientClosed`.
+    ///
+    /// To keep several QoS 1/2 messages in flight, use `send(topic:payload:qos:retain:)` and await
+    /// the receipts.
     public func publish(topic: String, payload: [UInt8], qos: MQTTQoS = .atMostOnce, retain: Bool = false) async throws {
+        try Task.checkCancellation()
+        let receipt = try send(topic: topic, payload: payload, qos: qos, retain: retain)
+        guard let acknowledgement = receipt.acknowledgement else { return }
+        // Not cancellable, as before: a caller that gave up could not tell whether the broker has it.
+        try await acknowledgement.wait(cancellable: false)
+    }
+
+    /// Hands a message to the network thread and returns without waiting for the broker:
+    /// the receipt's `acknowledged()` waits for the PUBACK / PUBCOMP (QoS 1/2). Messages sent
+    /// one after another from one task go on the wire in that order; up to
+    /// `configuration.maxInflightMessages` are unacknowledged at once (libmosquitto holds the
+    /// rest back, in order). Throws at once, like `publish`, when the topic or payload is invalid
+    /// (`invalidConfiguration` / `invalidTopic`), when not connected (`notConnected`) or after
+    /// `disconnect()` (`clientClosed`). The receipt fails with `connectionLost` when the connection
+    /// drops before the acknowledgement.
+    @discardableResult
+    public func send(topic: String, payload: [UInt8], qos: MQTTQoS = .atLeastOnce, retain: Bool = false) throws -> MQTTPublishReceipt {
         try MQTTTopicName.validate(topic)
         guard payload.count <= 268_435_455 else {
             throw MQTTError.invalidConfiguration("payload of \(payload.count) bytes exceeds MQTT's limit of 256 MiB")
         }
-        try Task.checkCancellation()
         let connection = self.connection
         let handle = connection.handle
         if qos == .atMostOnce {
@@ -232,25 +251,22 @@ public final class MQTTClient: Sendable {
                 try MosquittoError.check(rc, "publishing on '\(topic)'")
             }
             connection.counters.published.wrappingAdd(1, ordering: .relaxed)
-            return
+            return MQTTPublishReceipt(messageID: 0, acknowledgement: nil)
         }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            // The lock is held across mosquitto_publish so that the PUBACK callback (which takes
-            // the same lock on the loop thread) always finds the waiter registered.
-            connection.shared.withLock { state in
-                do {
-                    try Self.checkCanPublish(state)
-                    var mid: Int32 = 0
-                    let rc = payload.withUnsafeBytes { bytes in
-                        mosquitto_publish_v5(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain, nil)
-                    }
-                    try MosquittoError.check(rc, "publishing on '\(topic)'")
-                    state.pendingPublishes[mid] = continuation
-                } catch {
-                    continuation.resume(throwing: error)
-                }
+        let acknowledgement = PublishAcknowledgement()
+        // The lock is held across mosquitto_publish so that the PUBACK callback (which takes
+        // the same lock on the loop thread) always finds the acknowledgement registered.
+        let mid = try connection.shared.withLock { (state) throws(MQTTError) -> Int32 in
+            try Self.checkCanPublish(state)
+            var mid: Int32 = 0
+            let rc = payload.withUnsafeBytes { bytes in
+                mosquitto_publish_v5(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain, nil)
             }
+            try MosquittoError.check(rc, "publishing on '\(topic)'")
+            state.pendingPublishes[mid] = acknowledgement
+            return mid
         }
+        return MQTTPublishReceipt(messageID: mid, acknowledgement: acknowledgement)
     }
 
     /// Publishes UTF-8 text.

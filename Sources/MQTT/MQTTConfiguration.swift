@@ -115,6 +115,13 @@ public struct MQTTConfiguration: Sendable, Equatable {
     public var subscriptionSilenceTimeout: Duration?
     /// QoS 1/2 messages in flight at once; more are queued inside libmosquitto.
     public var maxInflightMessages: Int
+    /// Low-latency socket: send each packet at once (TCP_NODELAY) and acknowledge what arrives at
+    /// once (TCP_QUICKACK after every read). Without them Nagle's algorithm, ours or the broker's
+    /// (mosquitto's `set_tcp_nodelay` is off by default), holds a small packet back until the
+    /// previous one is ACKed, and a delayed ACK makes that wait up to 40 ms: a reading sent at
+    /// QoS 0 to a subscriber that sends nothing back waits for it. Off saves a system call per
+    /// read and some segments at the cost of that latency.
+    public var lowLatencySocket = true
 
     public init(
         host: String = "127.0.0.1",

@@ -49,7 +49,7 @@ final class MosquittoConnection: @unchecked Sendable {
         var stopRequested = false
         var firstConnect: CheckedContinuation<Void, any Error>?
         var retryFirstConnect = false
-        var pendingPublishes: [Int32: CheckedContinuation<Void, any Error>] = [:]
+        var pendingPublishes: [Int32: PublishAcknowledgement] = [:]
         var pendingSubscribes: [Int32: PendingSubscribe] = [:]
         var pendingUnsubscribes: [Int32: CheckedContinuation<Void, any Error>] = [:]
         var subscriptions: [String: Subscription] = [:]
@@ -154,6 +154,9 @@ final class MosquittoConnection: @unchecked Sendable {
         )
         try MosquittoError.check(
             mosquitto_int_option(handle, MOSQ_OPT_SEND_MAXIMUM, Int32(c.maxInflightMessages)), "maxInflightMessages"
+        )
+        try MosquittoError.check(
+            mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, c.lowLatencySocket ? 1 : 0), "setting TCP_NODELAY"
         )
         if let username = c.username {
             try MosquittoError.check(mosquitto_username_pw_set(handle, username, c.password), "username/password")
@@ -307,14 +310,14 @@ final class MosquittoConnection: @unchecked Sendable {
 
     private func didPublish(mid: Int32, reasonCode: Int32) {
         // QoS 0 messages and retransmissions after a reconnect have no waiter.
-        guard let continuation = shared.withLock({ $0.pendingPublishes.removeValue(forKey: mid) }) else { return }
+        guard let acknowledgement = shared.withLock({ $0.pendingPublishes.removeValue(forKey: mid) }) else { return }
         if reasonCode >= 0x80 {
             counters.publishFailures.wrappingAdd(1, ordering: .relaxed)
             let text = mosquitto_reason_string(reasonCode).map { String(cString: $0) } ?? "reason code \(reasonCode)"
-            continuation.resume(throwing: MQTTError.publishRejected(reasonCode: reasonCode, reason: text))
+            acknowledgement.settle(.failure(.publishRejected(reasonCode: reasonCode, reason: text)))
         } else {
             counters.published.wrappingAdd(1, ordering: .relaxed)
-            continuation.resume()
+            acknowledgement.settle(.success(()))
         }
     }
 
@@ -391,7 +394,7 @@ final class MosquittoConnection: @unchecked Sendable {
         if !publishes.isEmpty {
             counters.publishFailures.wrappingAdd(publishes.count, ordering: .relaxed)
             let error: MQTTError = stopping ? .clientClosed : .connectionLost
-            for continuation in publishes { continuation.resume(throwing: error) }
+            for acknowledgement in publishes { acknowledgement.settle(.failure(error)) }
         }
         // A subscription stays registered and is sent again on the next connect.
         for pending in subscribes { pending.continuation?.resume() }
@@ -596,6 +599,7 @@ final class MosquittoConnection: @unchecked Sendable {
             if rc == MosquittoError.success && loop.sessionUp {
                 (rc, systemErrno) = readBurst()
             }
+            if configuration.lowLatencySocket { acknowledgeAtOnce() }
             if rc != MosquittoError.success || mosquitto_socket(handle) < 0 {
                 if let since = connectedAt, since.duration(to: .now) >= stableConnection { backoff.reset() }
                 connectedAt = nil
@@ -689,6 +693,19 @@ final class MosquittoConnection: @unchecked Sendable {
     }
 
     private static let maxBurstPackets = 256
+
+    /// TCP_QUICKACK: ACK what was read now instead of up to 40 ms later. The kernel drops back to
+    /// delayed ACKs by itself, so it is set again after every read. A broker that runs Nagle
+    /// (mosquitto does by default) sends the next small message only once the previous is ACKed.
+    private func acknowledgeAtOnce() {
+        let socket = mosquitto_socket(handle)
+        guard socket >= 0 else { return }
+        var on: Int32 = 1
+        _ = setsockopt(socket, Int32(IPPROTO_TCP), Self.tcpQuickAck, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// `TCP_QUICKACK` from <netinet/tcp.h> (Linux).
+    private static let tcpQuickAck: Int32 = 12
 
     private func connectContext(host: String, port: Int) -> String {
         var context = "connecting to \(configuration.tls == nil ? "mqtt" : "mqtts")://\(host):\(port)"

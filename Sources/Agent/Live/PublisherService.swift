@@ -34,6 +34,8 @@ struct PublisherService: Service {
     let logger: Logger
     /// Alerts kept while the local broker is unreachable.
     let backlogCapacity = 10_000
+    /// Messages handed to the client before their PUBACKs are awaited.
+    static let window = 64
 
     struct Pending {
         var topic: String
@@ -91,24 +93,43 @@ struct PublisherService: Service {
     }
 
     /// Publishes what it can, in order; stops at the first message the broker cannot take now.
+    /// Everything waiting is handed to the client at once (pipelined, in order) and the PUBACKs are
+    /// awaited afterwards, so an alert never waits for the acknowledgement of the one before it.
+    /// A message whose PUBACK did not come is sent again from there on (at least once).
     private func flush(_ backlog: inout [Pending], _ head: inout Int) async {
         while head < backlog.count {
-            let m = backlog[head]
-            do {
-                try await client.publish(topic: m.topic, payload: m.payload, qos: .atLeastOnce, retain: m.retain)
-                head += 1
-                if !m.retain {
+            var receipts: [MQTTPublishReceipt] = []
+            var sendError: (any Error)?
+            for m in backlog[head...].prefix(Self.window) {
+                do {
+                    receipts.append(try client.send(topic: m.topic, payload: m.payload, qos: .atLeastOnce, retain: m.retain))
+                } catch {
+                    sendError = error
+                    break
+                }
+            }
+            var acknowledged = 0
+            for receipt in receipts {
+                do {
+                    try await receipt.acknowledged()
+                } catch {
+                    sendError = error
+                    break
+                }
+                if !backlog[head + acknowledged].retain {
                     metrics.alertsPublished.increment()
                     counters.values.withLock { $0.alerts += 1 }
                 }
-            } catch {
-                metrics.alertPublishRetries.increment()
-                if !client.isConnected {
-                    // Wait for the link rather than spin; a new alert or the reconnection retries.
-                    if await waitForConnection(timeout: .seconds(2)) { continue }
-                }
-                break
+                acknowledged += 1
             }
+            head += acknowledged
+            guard sendError != nil else { continue }
+            metrics.alertPublishRetries.increment()
+            if !client.isConnected {
+                // Wait for the link rather than spin; a new alert or the reconnection retries.
+                if await waitForConnection(timeout: .seconds(2)) { continue }
+            }
+            break
         }
         if head > 1024 && head * 2 > backlog.count {
             backlog.removeFirst(head)

@@ -3,8 +3,10 @@ import MQTT
 import Outbox
 import ServiceLifecycle
 
-/// Sends outbox messages to the upstream broker with QoS 1; `send` returns after the PUBACK,
-/// so the outbox deletes a message only once the broker has it.
+/// Sends outbox messages to the upstream broker with QoS 1. `send` hands the message to the
+/// client's network thread (in the outbox's order) and returns at once; the acknowledgement it
+/// returns completes on the PUBACK, so the outbox deletes a message only once the broker has it,
+/// and keeps up to its `maxInFlight` messages unacknowledged at once.
 public struct MQTTOutboxTransport: OutboxTransport {
     let client: MQTTClient
 
@@ -13,9 +15,10 @@ public struct MQTTOutboxTransport: OutboxTransport {
     }
 
     public func send(_ message: OutboxMessage) async throws -> OutboxAcknowledgement {
+        try Task.checkCancellation()
         let body = message.jsonObjectBody() ?? message.payload
-        try await client.publish(topic: message.topic, payload: body, qos: .atLeastOnce, retain: false)
-        return .acknowledged
+        let receipt = try client.send(topic: message.topic, payload: body, qos: .atLeastOnce, retain: false)
+        return OutboxAcknowledgement { try await receipt.acknowledged() }
     }
 }
 
