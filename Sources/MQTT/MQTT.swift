@@ -3,7 +3,6 @@
 // Files:
 //   MQTTClient.swift            the public client: connect, subscribe, publish/send, streams, statistics
 //   MQTTPublishReceipt.swift    send()'s receipt: await the PUBACK later, many messages in flight
-//   SparkplugB.swift            Sparkplug B payload decoding (a small bounds-checked protobuf reader)
 //   MosquittoConnection.swift   owns the `struct mosquitto *`, its network thread and the C callbacks
 //   MQTTConfiguration*.swift    configuration, TLS, will, reconnect delays; broker URLs
 //   MQTTCredentials.swift       user name / password from values, environment or a file
