@@ -80,7 +80,11 @@ public struct LiveAgent {
         var upstream: MQTTClient?
         var outbox: Outbox?
         if let up = config.upstream {
-            upstream = try MQTTClient(configuration: mqttConfiguration(up), logger: logger.with(label: "vigil.mqtt.upstream"))
+            var upstreamConfiguration = mqttConfiguration(up)
+            // Room in libmosquitto for every message the outbox keeps in flight.
+            upstreamConfiguration.maxInflightMessages = max(upstreamConfiguration.maxInflightMessages,
+                                                            min(config.outbox.maxInFlight, 65_535))
+            upstream = try MQTTClient(configuration: upstreamConfiguration, logger: logger.with(label: "vigil.mqtt.upstream"))
             warnIfInsecure(up)
             try FileManager.default.createDirectory(
                 atPath: URL(fileURLWithPath: config.outbox.path).deletingLastPathComponent().path,
