@@ -79,7 +79,7 @@ kill -TERM "$agent"; wait "$agent" 2>/dev/null || true
 echo >&2
 echo "== the agent's retained status after a clean stop:" >&2
 mosquitto_sub -p "$port" -t vigil/demo/status -C 1 -W 3 || true
-echo "== upstream: $(wc -l < "$work/upstream.jsonl") distilled events arrived through the outbox (vigil/north/demo/events)" >&2
+echo "== upstream: $(wc -l < "$work/upstream.jsonl") incident messages arrived upstream through the outbox (vigil/north/demo/events: one per asset incident, not per alert)" >&2
 
 echo >&2
 echo "== offline replay of $recording, scored against its labels:" >&2

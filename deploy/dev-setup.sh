@@ -14,7 +14,7 @@ if ! command -v swift >/dev/null 2>&1; then
   fi
 fi
 
-# libcurl4-openssl-dev: only for `--static-swift-stdlib` builds (static Foundation links curl).
+# libcurl4-openssl-dev: the tests fetch /metrics with URLSession (FoundationNetworking links libcurl); vigil itself does not need it.
 packages=(pkg-config mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libcurl4-openssl-dev openssl python3 python3-pip unzip)
 missing=()
 for p in "${packages[@]}"; do
