@@ -37,32 +37,36 @@ struct LiveSparkplugTests {
 
         let edge = try MQTTClient(configuration: MQTTConfiguration(host: broker.host, port: broker.port, clientID: "edge"))
         try await edge.connect()
-        // Wait until the agent has subscribed (its status is retained once it runs).
-        try await Task.sleep(for: .seconds(1))
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
-        try await edge.publish(topic: "spBv1.0/north/DBIRTH/gw1/pump1", payload: ProtobufWriter.payload(timestamp: now, seq: 0, metrics: [
-            ProtobufWriter.metric(name: "Flow", alias: 1, .double(100)),
-            ProtobufWriter.metric(name: "Motor/Current", alias: 2, .float(30)),
-        ]), qos: .atLeastOnce)
-        for i in 1...20 {
-            try await edge.publish(topic: "spBv1.0/north/DDATA/gw1/pump1", payload: ProtobufWriter.payload(
-                timestamp: now + UInt64(i) * 100, seq: UInt64(i), metrics: [
-                    ProtobufWriter.metric(alias: 1, .double(100 + Double(i % 3))),
-                    ProtobufWriter.metric(alias: 2, .float(30)),
-                ]), qos: .atLeastOnce)
-        }
-        try await edge.publish(topic: "spBv1.0/north/DDATA/gw1/pump1", payload: ProtobufWriter.payload(
-            timestamp: now + 2500, seq: 21, metrics: [ProtobufWriter.metric(alias: 1, .double(480))]), qos: .atLeastOnce)
-
-        var alert: MQTTMessage?
-        let deadline = ContinuousClock.now + .seconds(20)
-        for await message in observer.messages {
-            if message.topic == "vigil/spb/alerts/pump1/pump1.flow" {
-                alert = message
-                break
+        // The edge node (re)births and sends data until the agent's alert is seen: the agent may not have
+        // subscribed yet when the first messages go out, and Sparkplug data is not retained.
+        let alerts = Task {
+            for await message in observer.messages where message.topic == "vigil/spb/alerts/pump1/pump1.flow" {
+                return Optional(message)
             }
-            if ContinuousClock.now > deadline { break }
+            return nil
         }
+        var alert: MQTTMessage?
+        var round: UInt64 = 0
+        while alert == nil, round < 40 {
+            let t = now + round * 3_000
+            try await edge.publish(topic: "spBv1.0/north/DBIRTH/gw1/pump1", payload: ProtobufWriter.payload(timestamp: t, seq: 0, metrics: [
+                ProtobufWriter.metric(name: "Flow", alias: 1, .double(100)),
+                ProtobufWriter.metric(name: "Motor/Current", alias: 2, .float(30)),
+            ]), qos: .atLeastOnce)
+            for i in 1...20 {
+                try await edge.publish(topic: "spBv1.0/north/DDATA/gw1/pump1", payload: ProtobufWriter.payload(
+                    timestamp: t + UInt64(i) * 100, seq: UInt64(i), metrics: [
+                        ProtobufWriter.metric(alias: 1, .double(100 + Double(i % 3))),
+                        ProtobufWriter.metric(alias: 2, .float(30)),
+                    ]), qos: .atLeastOnce)
+            }
+            try await edge.publish(topic: "spBv1.0/north/DDATA/gw1/pump1", payload: ProtobufWriter.payload(
+                timestamp: t + 2500, seq: 21, metrics: [ProtobufWriter.metric(alias: 1, .double(480))]), qos: .atLeastOnce)
+            round += 1
+            alert = await Self.finished(alerts, within: .milliseconds(500))
+        }
+        alerts.cancel()
         let received = try #require(alert, "no alert for the Sparkplug metric")
         var schema = try JSONSchemaValidator(directory: RepositoryPaths.file("schemas"), file: "alert.schema.json")
         #expect(try schema.validate(JSONValue.parse(received.payload)).isEmpty)
@@ -74,5 +78,19 @@ struct LiveSparkplugTests {
         await group.triggerGracefulShutdown()
         try await task.value
         await observer.disconnect()
+    }
+
+    /// The task's result if it finishes within `timeout`; nil otherwise (the task keeps running).
+    static func finished(_ task: Task<MQTTMessage?, Never>, within timeout: Duration) async -> MQTTMessage? {
+        await withTaskGroup(of: MQTTMessage??.self) { group in
+            group.addTask { await task.value }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return .some(nil)
+            }
+            defer { group.cancelAll() }
+            guard let first = await group.next(), let value = first else { return nil }
+            return value
+        }
     }
 }

@@ -66,7 +66,10 @@ struct ReceiptTests {
     @Test("waiting for a receipt ends with CancellationError when the task is cancelled")
     func cancellableWait() async throws {
         guard let broker = try startBroker() else { return }
-        let client = try await connectedClient(configuration(broker))
+        // A keepalive long enough that a slow machine does not lose the connection while the broker is frozen.
+        var config = configuration(broker)
+        config.keepAlive = .seconds(60)
+        let client = try await connectedClient(config)
         broker.pause()
         let receipt = try client.send(topic: "receipts/cancel", payload: [1], qos: .atLeastOnce)
         let waiting = Task { try await receipt.acknowledged() }
