@@ -112,11 +112,16 @@ func events(_ n: Int, asset: (Int) -> String = { _ in "pump1" }, spacingMs: Int6
     }
 
     @Test func aTextCutOffMidClauseNeverReachesTheOperator() async {
-        let model = ScriptedModel { _ in "P-101 motor current on Pump P-101 spiked to 48.2 A and P-101 flow dropped by" }
+        let cut = "P-101 motor current on Pump P-101 spiked to 48.2 A and P-101 flow dropped by"
+        let model = ScriptedModel { _ in cut }
         let narrator = Narrator(catalog: Fixtures.catalog, model: model, logger: logger)
         let n = await narrator.narrate(Fixtures.event(.spike))
         #expect(n.source == .template)
-        #expect(n.reason?.contains("unfinished") == true, "\(n.reason ?? "")")
+        #expect(n.reason?.hasPrefix("verifier:") == true, "\(n.reason ?? "")")
+        // Closing it with a full stop does not make it acceptable either.
+        let closed = Verifier(facts: Facts(event: Fixtures.event(.spike), catalog: Fixtures.catalog), catalog: Fixtures.catalog)
+            .verify(cut + ".")
+        #expect(closed.problems.contains { $0.contains("unfinished") }, "\(closed.problems)")
         #expect(n.text == TemplateNarrator.narrate(Fixtures.event(.spike), catalog: Fixtures.catalog))
     }
 
