@@ -54,6 +54,41 @@ public final class MicroLMNarrationModel: NarrationModel, @unchecked Sendable {
 
         var bytes: [UInt8] = []
         var produced = 0
+        // Each generated token's candidates, for backtracking out of a dead end.
+        struct Step {
+            var order: [Int32]
+            var count: Int
+            var taken: Int
+            var bytesBefore: Int
+        }
+        var steps: [Step] = []
+        var backtracks = 0
+        /// Whether `id` may follow `bytes` (not the end of text: a step taken again only goes on writing).
+        func allowedToken(_ id: Int32, after bytes: [UInt8]) -> Bool {
+            if tokenizer.isEndOfGeneration(id) || tokenizer.tokenType(id) == .control { return false }
+            let piece = tokenizer.tokenBytes(id)
+            if bytes.isEmpty, piece.first == 0x0A { return false }
+            if Self.text(bytes + piece, dropIncomplete: true).utf8.count != bytes.count + piece.count { return false }
+            return request.constraint?(Self.text(bytes + piece, dropIncomplete: true)) ?? true
+        }
+        /// Out of a dead end: undo tokens until one of them has another allowed candidate, and take that.
+        func backtrack() throws -> Bool {
+            while backtracks < request.maxBacktracks, var step = steps.popLast() {
+                backtracks += 1
+                bytes.removeLast(bytes.count - step.bytesBefore)
+                produced -= 1
+                for k in (step.taken + 1)..<max(step.taken + 1, step.count) where allowedToken(step.order[k], after: bytes) {
+                    step.taken = k
+                    steps.append(step)
+                    bytes += tokenizer.tokenBytes(step.order[k])
+                    produced += 1
+                    session.reset(keepingPrefix: prompt.count + produced - 1)
+                    try session.append([step.order[k]])
+                    return true
+                }
+            }
+            return false
+        }
         let vocabulary = languageModel.config.vocabularySize
         var order = [Int32](repeating: 0, count: candidates)
         var scores = [Float](repeating: 0, count: candidates)
@@ -117,7 +152,14 @@ public final class MicroLMNarrationModel: NarrationModel, @unchecked Sendable {
                constraint(closed + "\n") {
                 return Completion(text: closed, stop: .sentence, tokens: produced)
             }
-            guard let id = chosen else { return Completion(text: Self.text(bytes), stop: .constraint, tokens: produced) }
+            guard let id = chosen else {
+                if try backtrack() { continue }
+                return Completion(text: Self.text(bytes), stop: .constraint, tokens: produced)
+            }
+            if request.maxBacktracks > 0 {
+                steps.append(Step(order: Array(order[..<count]), count: count,
+                                  taken: order[..<count].firstIndex(of: id) ?? count, bytesBefore: bytes.count))
+            }
             bytes += tokenizer.tokenBytes(id)
             produced += 1
             let text = Self.text(bytes)

@@ -32,10 +32,14 @@ public struct CompletionRequest: Sendable {
     /// off its course; if the text so far, closed with a full stop, is a complete acceptable alert
     /// (the constraint allows it followed by a newline), generation ends there. Nil: never.
     public var closeGap: Float?
+    /// At a dead end (the constraint allows none of the candidates and the text cannot close), undo
+    /// tokens and take the next allowed candidate instead, at most this many times per alert.
+    public var maxBacktracks: Int
 
     public init(prefix: String, suffix: String, stop: [String], maxTokens: Int,
                 deadline: ContinuousClock.Instant?, constraint: (@Sendable (String) -> Bool)?,
-                closeGap: Float? = nil) {
+                closeGap: Float? = nil, maxBacktracks: Int = 0) {
+        self.maxBacktracks = max(0, maxBacktracks)
         self.prefix = prefix
         self.suffix = suffix
         self.stop = stop

@@ -100,7 +100,8 @@ public final class Narrator: Sendable {
         }
         let request = CompletionRequest(
             prefix: prompt.prefix, suffix: prompt.suffix, stop: prompt.stop, maxTokens: configuration.maxTokens,
-            deadline: deadline, constraint: steer, closeGap: configuration.constrained ? configuration.closeGap : nil)
+            deadline: deadline, constraint: steer, closeGap: configuration.constrained ? configuration.closeGap : nil,
+            maxBacktracks: configuration.constrained ? configuration.backtracks : 0)
 
         let result = await runModel(model, request, deadline: deadline)
         let completion: Completion

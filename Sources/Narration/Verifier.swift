@@ -204,6 +204,15 @@ public struct Verifier: Sendable {
                 if case .word(let w)? = previous(index), Vocabulary.valueWords.contains(w) {
                     problems.append("says the time as a value (\"\(w) \(facts.startText.prefix(5))\")")
                 }
+                if !isOpen, case .punctuation(",")? = previous(index) {
+                    let after: Bool = index + 1 > last ? !partial : {
+                        switch items[index + 1].token {
+                        case .sentenceEnd, .punctuation(","), .punctuation(";"): return true
+                        default: return false
+                        }
+                    }()
+                    if after { problems.append("leaves the time unexplained") }
+                }
                 sequence.append("<time>")
                 timesSaid += 1
                 if timesSaid > 1 { problems.append("repeats the time") }

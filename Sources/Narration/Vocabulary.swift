@@ -64,10 +64,11 @@ enum Vocabulary {
     /// Words that say which fact the number right after them is ("rose to" a value, "by" a change,
     /// "for" a duration).
     static let numberRoles: [String: Set<FactNumber.Role>] = [
-        "to": [.peak, .relatedValue, .limit],
+        // A limit only where the words say so (`its high limit of 95.0 %`): `reached 1800 rpm` is a value.
+        "to": [.peak, .relatedValue],
         "at": [.peak, .relatedValue],
         "reaching": [.peak, .relatedValue],
-        "reached": [.peak, .relatedValue, .limit],
+        "reached": [.peak, .relatedValue],
         "reads": [.peak, .relatedValue],
         "reading": [.peak, .relatedValue],
         "by": [.deviation, .relatedDeviation],

@@ -53,6 +53,9 @@ struct ExplainCommand: AsyncParsableCommand {
     @Option(help: "Sentence-boundary stop: end at a full stop when the steering pushes the model this many logits off its first choice (negative: never).")
     var closeGap: Float = 0
 
+    @Option(help: "Backtracking out of dead ends while steering: at most this many undone tokens per alert (0: none).")
+    var backtracks: Int = 16
+
     @Option(help: "With --eval: how many model-written example alerts to print.")
     var examples: Int = 10
 
@@ -86,7 +89,7 @@ struct ExplainCommand: AsyncParsableCommand {
         }
         let narrationModel = try loadModel(logger: logger)
         let configuration = NarrationConfiguration(maxTokens: maxTokens, promptStyle: style, constrained: !unconstrained,
-                                                   closeGap: closeGap < 0 ? nil : closeGap)
+                                                   closeGap: closeGap < 0 ? nil : closeGap, backtracks: max(0, backtracks))
         let narrator = Narrator(catalog: catalog, model: narrationModel, configuration: configuration, logger: logger)
 
         if let eval {

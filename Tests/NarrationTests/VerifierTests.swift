@@ -69,6 +69,7 @@ import Testing
         ("P-101 motor current on Pump P-101 has spiked.", "gives no number for P-101 motor current"),
         ("P-101 motor current on Pump P-101 rose to 48.2 A at 03:12:05 UTC, 18.1 A.", "leaves the number 18.1 unexplained"),
         ("P-101 motor current rose to 48.2 A and P-101 flow fell to 03:12:05 UTC.", "says the time as a value"),
+        ("P-101 motor current on Pump P-101 rose by 18.1 A, 03:12:05 UTC.", "leaves the time unexplained"),
         // Wrong stage or fault wording.
         ("P-101 motor current on Pump P-101 broke down to 48.2 A.", "names a fault (\"broke down\")"),
         ("P-101 motor current on Pump P-101 spiked to 48.2 A and is back to normal.", "ongoing event as over"),
@@ -107,6 +108,16 @@ import Testing
         let v = Verifier(facts: stuck, catalog: Fixtures.catalog)
         #expect(v.verify("P-101 motor current on Pump P-101 has been stuck at 30.1 A for 10 min.").accepted)
         #expect(!v.verify("P-101 motor current on Pump P-101 rose and stuck at 30.1 A for 10 min.").accepted)
+    }
+
+    @Test func aLimitIsOnlyALimitWhereTheWordsSaySo() {
+        let out = Facts(event: Fixtures.typical(.outOfRange), catalog: Fixtures.catalog)
+        let v = Verifier(facts: out, catalog: Fixtures.catalog)
+        let good = v.verify("P-101 motor current on Pump P-101 reached 63.2 A at 03:12:05 UTC, above its high limit of 60.0 A.")
+        #expect(good.accepted, "\(good.problems)")
+        // The limit said as the value it reached.
+        let bad = v.verify("P-101 motor current on Pump P-101 reached 60.0 A, up 33.1 A.")
+        #expect(bad.problems.contains { $0.contains("60.0 A is said as the") }, "\(bad.problems)")
     }
 
     @Test func resolvedEventsMustBeSaidToBeOver() {
