@@ -30,8 +30,7 @@ public enum PromptBuilder {
     /// One line of facts, in the order the alert should say them.
     public static func factLine(_ f: Facts) -> String {
         var parts = ["machine: \(f.asset)", "sensor: \(f.sensor)"]
-        let stage = f.stage == .resolved ? "resolved \(f.kind.words)" : f.kind.words
-        parts.append("event: \(stage) at \(f.startText)")
+        parts.append("event: \(f.kind.words) at \(f.startText)" + (f.stage == .resolved ? ", now back to normal" : ""))
         switch f.kind {
         case .silence:
             parts.append("no readings for: \(f.duration.withUnit)")
@@ -131,7 +130,7 @@ public enum PromptBuilder {
     }
 
     static let resolvedExample: Example = (
-        "machine: Blower B-3 | sensor: B-3 air flow | event: resolved level shift at 02:40:00 UTC | value: 410 m3/h | baseline: 520 m3/h | change: down 110 m3/h | for: 6 min",
+        "machine: Blower B-3 | sensor: B-3 air flow | event: level shift at 02:40:00 UTC, now back to normal | value: 410 m3/h | baseline: 520 m3/h | change: down 110 m3/h | for: 6 min",
         "B-3 air flow on Blower B-3 is back to normal after 6 min; it had shifted down to 410 m3/h, 110 m3/h below its baseline of 520 m3/h.")
 
     public static func build(_ facts: Facts, style: PromptStyle, forcedStart: Bool = true) -> Prompt {
