@@ -74,7 +74,7 @@ public struct EvaluationReport: Sendable {
     }
 
     /// Numbers in a reason are specific to one event; grouping wants the kind of problem.
-    static func bucket(_ reason: String) -> String {
+    public static func bucket(_ reason: String) -> String {
         var out = ""
         var lastWasDigit = false
         for c in reason {

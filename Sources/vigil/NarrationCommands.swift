@@ -50,7 +50,7 @@ struct ExplainCommand: AsyncParsableCommand {
     @Option(help: "Token budget per alert.")
     var maxTokens: Int = 72
 
-    @Option(help: "Sentence-boundary stop: end at a full stop when the steering pushes the model this many logits off its first choice (negative: never).")
+    @Option(help: "Sentence-boundary stop: end at a full stop when the steering pushes the model this many logits off its first choice (negative, as --close-gap=-1: never).")
     var closeGap: Float = 0
 
     @Option(help: "Backtracking out of dead ends while steering: at most this many undone tokens per alert (0: none).")
@@ -138,12 +138,11 @@ struct ExplainCommand: AsyncParsableCommand {
         do { events = try EventFile.read(file: file) } catch { throw ValidationError("\(error)") }
         events = events.enumerated().filter { $0.offset % every == 0 }.map(\.element)
         if let limit { events = Array(events.prefix(limit)) }
-        guard let first = events.first else { throw ValidationError("\(file) holds no events.") }
+        guard !events.isEmpty else { throw ValidationError("\(file) holds no events.") }
         // The shared prompt prefix is computed ahead, as the narration worker does when it starts.
         let prepared = ContinuousClock.now
         await narrator.prepare()
         let prepareMs = prepared.duration(to: .now) / .milliseconds(1)
-        _ = first
         let report = await narrator.evaluate(events)
         if let results { try writeResults(report, to: results) }
 
@@ -164,6 +163,18 @@ struct ExplainCommand: AsyncParsableCommand {
         if !report.reasons.isEmpty {
             print("Template reasons:")
             for r in report.reasons.prefix(12) { print("  \(r.count)\t\(r.reason)") }
+        }
+        // Every problem of the rejected model texts (a dead end is "does not end with a full stop" first;
+        // what blocked it comes after).
+        var problems: [String: Int] = [:]
+        for r in report.rows where r.explanation.narrative.source == .template {
+            for p in r.explanation.verdict?.problems ?? [] { problems[EvaluationReport.bucket(p), default: 0] += 1 }
+        }
+        if !problems.isEmpty {
+            print("Problems in rejected model text (all of them):")
+            for (p, k) in problems.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }).prefix(12) {
+                print("  \(k)\t\(p)")
+            }
         }
         let stops = report.rows.compactMap { $0.explanation.completion?.stop.rawValue }
         var stopCounts: [String: Int] = [:]
