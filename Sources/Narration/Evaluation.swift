@@ -13,11 +13,46 @@ public struct EvaluationReport: Sendable {
 
     public var count: Int { rows.count }
     public var modelAccepted: Int { rows.filter { $0.explanation.narrative.source == .model }.count }
-    /// Accepted model text that names the event's sensor and states the right direction.
+    /// Accepted model text that names the event's sensor and states the right direction: by the
+    /// verifier's reading and by `EvaluationReport.statesSensorAndDirection`, a simpler one of its own;
+    /// both must agree.
     public var rightSensorAndDirection: Int {
         rows.filter { $0.explanation.narrative.source == .model }.filter {
             ($0.explanation.verdict?.namesSensor ?? false) && ($0.explanation.verdict?.rightDirection ?? false)
+                && Self.statesSensorAndDirection($0.explanation.narrative.text, facts: $0.explanation.facts)
         }.count
+    }
+
+    /// A plain reading, independent of the verifier's subject tracking: the text names the event's sensor
+    /// in full, and the direction words from there up to the next mention of a related sensor (full or
+    /// short name) or the end state the event's direction and only it; none at all for an event without
+    /// a direction. Strict: a direction word meant for an unnamed other sensor counts against the text.
+    public static func statesSensorAndDirection(_ text: String, facts: Facts) -> Bool {
+        let lower = text.lowercased()
+        guard let own = lower.range(of: facts.sensor.lowercased()) else { return false }
+        var end = lower.endIndex
+        for r in facts.related {
+            for name in [r.name, Lexer.shortName(r.name)].compactMap({ $0?.lowercased() }) where name.count >= 3 {
+                if let hit = lower.range(of: name, range: own.upperBound..<lower.endIndex), hit.lowerBound < end {
+                    end = hit.lowerBound
+                }
+            }
+        }
+        let words = Lexer.words(String(lower[own.upperBound..<end]))
+        var up = false, down = false
+        for (i, w) in words.enumerated() {
+            let next: Lexer.Token? = i + 1 < words.count ? .word(words[i + 1]) : nil
+            switch Vocabulary.polarity(of: w, following: next, preceding: i > 0 ? words[i - 1] : nil) {
+            case .up?: up = true
+            case .down?: down = true
+            default: break
+            }
+        }
+        switch facts.direction {
+        case .up: return up && !down
+        case .down: return down && !up
+        case .none: return !up && !down
+        }
     }
     /// Final texts that fail the verifier when checked again: must be 0 by construction.
     public var unverifiedDelivered: Int {
@@ -39,7 +74,7 @@ public struct EvaluationReport: Sendable {
     }
 
     /// Numbers in a reason are specific to one event; grouping wants the kind of problem.
-    static func bucket(_ reason: String) -> String {
+    public static func bucket(_ reason: String) -> String {
         var out = ""
         var lastWasDigit = false
         for c in reason {

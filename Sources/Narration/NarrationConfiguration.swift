@@ -17,11 +17,17 @@ public struct NarrationConfiguration: Sendable, Equatable {
     public var cooldown: Duration
     /// Resolved events are narrated by the template unless this is set.
     public var narrateResolved: Bool
+    /// The sentence-boundary stop rule (see `CompletionRequest.closeGap`): when the steering refuses the
+    /// model's first choice and the best allowed token is this many logits less likely, the alert ends at
+    /// the full stop it can take there. Nil: never (the model goes on with the best allowed token).
+    public var closeGap: Float?
+    /// Backtracking out of dead ends while steering (see `CompletionRequest.maxBacktracks`); 0: none.
+    public var backtracks: Int
 
     public init(
         deadline: Duration = .milliseconds(1500), maxTokens: Int = 72, promptStyle: PromptStyle = .fewShot,
         constrained: Bool = true, forcedStart: Bool = true, queueCapacity: Int = 32, cooldown: Duration = .seconds(60),
-        narrateResolved: Bool = false
+        narrateResolved: Bool = false, closeGap: Float? = 0, backtracks: Int = 16
     ) {
         self.deadline = deadline
         self.maxTokens = maxTokens
@@ -31,5 +37,7 @@ public struct NarrationConfiguration: Sendable, Equatable {
         self.queueCapacity = queueCapacity
         self.cooldown = cooldown
         self.narrateResolved = narrateResolved
+        self.closeGap = closeGap
+        self.backtracks = backtracks
     }
 }

@@ -120,6 +120,7 @@ public final class NarrationWorker: Sendable {
     /// Narrates queued events until `finish()` (after draining) or cancellation.
     public func run() async {
         defer { continuation.finish() }
+        await narrator.prepare()   // the shared prompt prefix, before the first alert needs it
         while !Task.isCancelled {
             if let next = state.withLock({ $0.pop() }) {
                 await process(next)

@@ -34,6 +34,23 @@ public final class Narrator: Sendable {
         self.logger = logger
     }
 
+    /// Computes the model's shared prompt prefix now (on the model queue), so that the first alert does
+    /// not pay for it. Call once when narration starts; harmless without a model.
+    public func prepare() async {
+        guard let model else { return }
+        let prefix = PromptBuilder.sharedPrefix(style: configuration.promptStyle)
+        let started = ContinuousClock.now
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            modelQueue.async {
+                do { try model.prepare(prefix: prefix) } catch {
+                    self.logger.warning("narration prefix not prepared", metadata: ["error": "\(error)"])
+                }
+                c.resume()
+            }
+        }
+        logger.debug("narration prefix prepared", metadata: ["ms": "\(Narrator.ms(since: started))"])
+    }
+
     /// Narrates with the configured deadline from now.
     public func narrate(_ event: AnomalyEvent) async -> Narrative {
         await explain(event, deadline: .now.advanced(by: configuration.deadline)).narrative
@@ -71,16 +88,20 @@ public final class Narrator: Sendable {
             let start = prompt.answerStart
             steer = { @Sendable generated in
                 let text = start + generated
-                // Ending (a newline, or the engine's end-of-text as "\n") only where the text is complete.
+                // Ending (a newline, or the engine's end-of-text as "\n") only where the text is complete
+                // and, for an event that went up or down, has said which way.
                 if let newline = text.firstIndex(of: "\n") {
-                    return verifier.verify(String(text[..<newline]).trimmingSpaces()).accepted
+                    let verdict = verifier.verify(String(text[..<newline]).trimmingSpaces())
+                    return verdict.accepted && (facts.direction == .none || verdict.rightDirection)
                 }
                 return numbers.allows(text) && verifier.allowsPrefix(text)
+                    && (start.isEmpty || Narrator.opensWithPredicate(generated))
             }
         }
         let request = CompletionRequest(
             prefix: prompt.prefix, suffix: prompt.suffix, stop: prompt.stop, maxTokens: configuration.maxTokens,
-            deadline: deadline, constraint: steer)
+            deadline: deadline, constraint: steer, closeGap: configuration.constrained ? configuration.closeGap : nil,
+            maxBacktracks: configuration.constrained ? configuration.backtracks : 0)
 
         let result = await runModel(model, request, deadline: deadline)
         let completion: Completion
@@ -145,18 +166,38 @@ public final class Narrator: Sendable {
 
     /// The longest start of `text` that ends a sentence and passes the verifier: up to an existing
     /// sentence end, or the whole text closed with a full stop.
-    static func longestVerifiedStart(of text: String, _ verifier: Verifier) -> (text: String, verdict: Verdict)? {
-        var cut = text
-        while let last = cut.last, last == "," || last == ";" || last == " " { cut.removeLast() }
-        if cut.last != "." {
-            let closed = verifier.verify(cut + ".")
-            if closed.accepted { return (cut + ".", closed) }
+    /// After Vigil's forced start (`<sensor> on <asset>`), the model's first word must say what happened
+    /// (`spiked`, `has`, `dropped`, …): otherwise it tends to run on into the related sensors' facts
+    /// and say nothing of the event's own sensor. `generated` is the model's text so far.
+    static func opensWithPredicate(_ generated: String) -> Bool {
+        var word = ""
+        for c in generated.drop(while: { $0 == " " }) {
+            if c.isLetter { word.append(c); continue }
+            return openers.contains(word.lowercased())
         }
+        if word.isEmpty { return generated.allSatisfy { $0 == " " } }
+        let w = word.lowercased()
+        return openers.contains { $0.hasPrefix(w) }
+    }
+
+    static let openers: Set<String> = Vocabulary.predicates.union(["has", "is", "was", "had", "went"])
+
+    /// The longest start of `text` that ends a sentence or a clause and passes the verifier: the whole
+    /// text closed with a full stop, or cut at a sentence end, a comma or a semicolon (closed with a full
+    /// stop). The verifier rejects what a cut leaves unfinished (`… dropped by.`).
+    static func longestVerifiedStart(of text: String, _ verifier: Verifier) -> (text: String, verdict: Verdict)? {
         let chars = Array(text)
-        var ends: [Int] = []
-        for i in chars.indices where chars[i] == "." && (i + 1 == chars.count || chars[i + 1] == " ") { ends.append(i) }
-        for end in ends.reversed() {
-            let candidate = String(chars[...end])
+        var cuts: [Int] = [chars.count]
+        for i in chars.indices where ".,;".contains(chars[i]) && (i + 1 == chars.count || chars[i + 1] == " ") {
+            cuts.append(i)
+        }
+        var tried = Set<String>()
+        for cut in cuts.sorted(by: >) {
+            var candidate = String(chars[..<cut])
+            while let last = candidate.last, last == "," || last == ";" || last == " " { candidate.removeLast() }
+            guard !candidate.isEmpty else { continue }
+            candidate += "."
+            guard tried.insert(candidate).inserted else { continue }
             let v = verifier.verify(candidate)
             if v.accepted { return (candidate, v) }
         }

@@ -2,8 +2,14 @@ import Detection
 
 /// How the model is asked.
 public enum PromptStyle: String, Sendable, Codable, CaseIterable {
-    /// Plain completion: an instruction line, worked examples, then the event's facts and `Alert:`.
+    /// Plain completion: an instruction line, two worked examples (the shared prefix), an example of
+    /// the event's kind and stage, then the event's facts and `Alert:`.
     case fewShot = "few-shot"
+    /// The same without the two shared examples: a shorter prompt.
+    case fewShotShort = "few-shot-short"
+    /// Every example (each kind and the resolved stage) in the shared prefix, so that an alert's own
+    /// prompt is its facts alone: the fewest tokens per alert.
+    case fewShotAll = "few-shot-all"
     /// The model's chat template with the facts in the user turn (for comparison).
     case chat
 }
@@ -24,8 +30,7 @@ public enum PromptBuilder {
     /// One line of facts, in the order the alert should say them.
     public static func factLine(_ f: Facts) -> String {
         var parts = ["machine: \(f.asset)", "sensor: \(f.sensor)"]
-        let stage = f.stage == .resolved ? "resolved \(f.kind.words)" : f.kind.words
-        parts.append("event: \(stage) at \(f.startText)")
+        parts.append("event: \(f.kind.words) at \(f.startText)" + (f.stage == .resolved ? ", now back to normal" : ""))
         switch f.kind {
         case .silence:
             parts.append("no readings for: \(f.duration.withUnit)")
@@ -109,24 +114,56 @@ public enum PromptBuilder {
         }
     }
 
+    /// The examples every few-shot prompt shares.
+    static let sharedExamples: [Example] = [spikeExample, levelShiftExample]
+
+    /// One example of each kind and of the resolved stage; the most frequent kinds last (nearest the event).
+    static let allExamples: [Example] = [
+        resolvedExample, example(for: .seasonal), example(for: .outOfRange), example(for: .silence),
+        example(for: .stuck), example(for: .drift), example(for: .dip), spikeExample, example(for: .volatilityShift),
+        example(for: .correlationBreak), levelShiftExample,
+    ]
+
+    /// The example for the event's kind, or for a resolved event the resolved example.
+    static func example(for facts: Facts) -> Example {
+        facts.stage == .resolved ? resolvedExample : example(for: facts.kind)
+    }
+
+    static let resolvedExample: Example = (
+        "machine: Blower B-3 | sensor: B-3 air flow | event: level shift at 02:40:00 UTC, now back to normal | value: 410 m3/h | baseline: 520 m3/h | change: down 110 m3/h | for: 6 min",
+        "B-3 air flow on Blower B-3 is back to normal after 6 min; it had shifted down to 410 m3/h, 110 m3/h below its baseline of 520 m3/h.")
+
     public static func build(_ facts: Facts, style: PromptStyle, forcedStart: Bool = true) -> Prompt {
         let start = forcedStart ? "\(facts.sensor) on \(facts.asset)" : ""
+        func shot(_ e: Example) -> String { "Facts: \(e.facts)\nAlert: \(e.alert)\n\n" }
+        let event = "Facts: " + factLine(facts) + "\nAlert:" + (start.isEmpty ? "" : " " + start)
         switch style {
-        case .fewShot:
-            // Two fixed examples (their KV cache is shared by every alert), then one of the event's kind
-            // (shared by alerts of that kind), then the event.
+        case .fewShot, .fewShotShort:
+            // The shared prefix (instruction and fixed examples) is the same for every alert: its KV cache
+            // is computed once, when the worker starts. The example of the event's kind comes last before
+            // the event (a small model copies the nearest one); the engine reuses its KV cache too while
+            // consecutive alerts are of the same kind.
             var prefix = instruction + "\n\n"
-            for e in [spikeExample, levelShiftExample, example(for: facts.kind)] {
-                prefix += "Facts: \(e.facts)\nAlert: \(e.alert)\n\n"
-            }
-            prefix += "Facts:"
-            return Prompt(prefix: prefix, suffix: " " + factLine(facts) + "\nAlert:" + (start.isEmpty ? "" : " " + start),
-                          stop: ["\n"], answerStart: start)
+            if style == .fewShot { prefix += sharedExamples.map(shot).joined() }
+            return Prompt(prefix: prefix, suffix: shot(example(for: facts)) + event, stop: ["\n"], answerStart: start)
+        case .fewShotAll:
+            return Prompt(prefix: sharedPrefix(style: .fewShotAll), suffix: event, stop: ["\n"], answerStart: start)
         case .chat:
-            let system = "You write short, factual plant alerts: one or two sentences, numbers and names copied exactly from the facts."
-            let prefix = "<|im_start|>system\n\(system)<|im_end|>\n<|im_start|>user\nWrite the alert for these facts: "
-            return Prompt(prefix: prefix, suffix: factLine(facts) + "<|im_end|>\n<|im_start|>assistant\n" + start,
+            return Prompt(prefix: chatPrefix, suffix: factLine(facts) + "<|im_end|>\n<|im_start|>assistant\n" + start,
                           stop: ["<|im_end|>", "\n"], answerStart: start)
         }
     }
+
+    /// The shared prefix of `style`, the same for every event (what the worker computes at start).
+    public static func sharedPrefix(style: PromptStyle) -> String {
+        switch style {
+        case .fewShot: instruction + "\n\n" + sharedExamples.map { "Facts: \($0.facts)\nAlert: \($0.alert)\n\n" }.joined()
+        case .fewShotShort: instruction + "\n\n"
+        case .fewShotAll: instruction + "\n\n" + allExamples.map { "Facts: \($0.facts)\nAlert: \($0.alert)\n\n" }.joined()
+        case .chat: chatPrefix
+        }
+    }
+
+    static let chatPrefix = "<|im_start|>system\nYou write short, factual plant alerts: one or two sentences, numbers "
+        + "and names copied exactly from the facts.<|im_end|>\n<|im_start|>user\nWrite the alert for these facts: "
 }

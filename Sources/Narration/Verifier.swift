@@ -133,19 +133,66 @@ public struct Verifier: Sendable {
         func nameOf(_ id: SensorID) -> String {
             facts.sensorNames.first { $0.id == id }?.name ?? id.rawValue
         }
+        var sentenceHasContent = false
+        var sentenceIsEmpty = true
+        var overSaid = false
+        // Something (a number, a word for what happened) said of the event's sensor while it is the subject.
+        var ownSaid = false
+        // A number (or for a silence the time) said of the event's sensor: how far, how long, since when.
+        var ownNumber = false
+        // Where the last hedge word (`possibly`) was, and the last cause that was hedged.
+        var lastHedge: Int?
+        var lastHedgedCause: Int?
+        var sentenceHedged = false
+        func previous(_ index: Int) -> Lexer.Token? { index > 0 ? items[index - 1].token : nil }
         func endSentence() {
             if sentenceSpeculates && !sentenceHasCause { problems.append("speculation without a listed cause") }
+            if !sentenceIsEmpty && !sentenceHasContent { problems.append("has a sentence that says nothing") }
             sentenceHasCause = false
             sentenceSpeculates = false
+            sentenceHasContent = false
+            sentenceIsEmpty = true
+            sentenceHedged = false
+        }
+        func nextWord(_ index: Int) -> String? {
+            guard index + 1 < items.count, case .word(let w) = items[index + 1].token else { return nil }
+            return w
         }
 
         for (index, item) in items.enumerated() {
             let isOpen = open(index)
+            switch item.token {
+            case .number, .time, .cause: sentenceHasContent = true
+            case .word(let w) where Vocabulary.predicates.contains(w): sentenceHasContent = true
+            default: break
+            }
+            if item.token != .sentenceEnd { sentenceIsEmpty = false }
+            // A hedge must be about a listed cause, right after it (`possibly a stuck valve`).
+            if let h = lastHedge, lastHedgedCause.map({ $0 < h }) ?? true, index - h > 3 {
+                problems.append("hedges something that is not a listed cause")
+            }
+            if subject == facts.sensorID, namesSensor {
+                switch item.token {
+                case .number, .cause: ownSaid = true
+                case .word(let w) where Vocabulary.predicates.contains(w): ownSaid = true
+                default: break
+                }
+                switch item.token {
+                case .number(_, _, _, let unit):
+                    // Not the duration alone (`was on for 38 s`).
+                    if unit != facts.duration.unit || unit == facts.unit { ownNumber = true }
+                case .time where facts.kind == .silence: ownNumber = true
+                default: break
+                }
+            }
             if isOpen, case .number = item.token { firstOpenNumber = min(firstOpenNumber, index) }
             // An unfinished last word is judged only once it is long enough to mean something.
             let judged = !isOpen || (item.end - item.offset >= 3) || item.token == .word("up")
             switch item.token {
             case .sensor(let id):
+                if id != facts.sensorID, namesSensor, !ownSaid, !isOpen {
+                    problems.append("names \(nameOf(id)) before saying what \(facts.sensor) did")
+                }
                 subject = id
                 if id == facts.sensorID { namesSensor = true }
                 sequence.append("<\(id.rawValue)>")
@@ -154,19 +201,64 @@ public struct Verifier: Sendable {
             case .foreign(let name):
                 if !isOpen { problems.append("names \(name), which is not part of this event") }
             case .time:
+                if case .word(let w)? = previous(index), Vocabulary.valueWords.contains(w) {
+                    problems.append("says the time as a value (\"\(w) \(facts.startText.prefix(5))\")")
+                }
+                if !isOpen, case .punctuation(",")? = previous(index) {
+                    let after: Bool = index + 1 > last ? !partial : {
+                        switch items[index + 1].token {
+                        case .sentenceEnd, .punctuation(","), .punctuation(";"): return true
+                        default: return false
+                        }
+                    }()
+                    if after { problems.append("leaves the time unexplained") }
+                }
                 sequence.append("<time>")
                 timesSaid += 1
                 if timesSaid > 1 { problems.append("repeats the time") }
             case .cause:
+                // A cause is only ever a possibility: after a hedge in its sentence (`possibly a stuck
+                // valve`, `listed causes: …`).
+                if sentenceHedged { lastHedgedCause = index } else {
+                    problems.append("states a cause as a fact, not as a possibility")
+                }
                 sentenceHasCause = true
                 sequence.append("<cause>")
             case .sentenceEnd:
                 roleHint = nil
+                // A cut-off sentence: a full stop after a word that needs more (`dropped by.`), after
+                // punctuation, or right after a sensor's name with nothing said of it.
+                if index > 0 {
+                    switch items[index - 1].token {
+                    case .word(let w) where Vocabulary.danglingEnds.contains(w):
+                        problems.append("ends a sentence unfinished (\"\(w).\")")
+                    case .punctuation(let c):
+                        problems.append("ends a sentence unfinished (\"\(c).\")")
+                    case .sensor(let id):
+                        problems.append("ends a sentence on \(nameOf(id)) with nothing said of it")
+                    default:
+                        break
+                    }
+                }
                 endSentence()
             case .punctuation:
                 break
             case .number(let value, let written, let decimals, let unit):
                 sequence.append(written)
+                // A number left on its own between commas (`…, 1.8 A.`) says nothing of what it is.
+                if !isOpen, index + 1 <= last || !partial {
+                    let before: Bool = switch previous(index) {
+                    case nil, .punctuation(",")?, .punctuation(";")?, .sentenceEnd?: true
+                    default: false
+                    }
+                    let after: Bool = index + 1 > last ? true : {
+                        switch items[index + 1].token {
+                        case .sentenceEnd, .punctuation(","), .punctuation(";"): return true
+                        default: return false
+                        }
+                    }()
+                    if before && after { problems.append("leaves the number \(written) unexplained") }
+                }
                 // A number right after another one ("48.2 A, 18.1 A above …") can only be its change.
                 let afterNumber = index > 0 && items[..<index].reversed().drop { if case .punctuation = $0.token { return true }; return false }
                     .first.map { if case .number = $0.token { return true }; return false } ?? false
@@ -210,13 +302,30 @@ public struct Verifier: Sendable {
                     problems.append("gives an instruction (\"\(w)\")")
                 }
                 if Vocabulary.selfReference.contains(w) { problems.append("speaks as a person (\"\(w)\")") }
+                if Vocabulary.breakWords.contains(w), nextWord(index) == "down" {
+                    problems.append("names a fault (\"\(w) down\")")
+                }
+                // The stage: an open event is not over, a resolved one is not going on.
+                let saysOver = Vocabulary.overWords.contains(w)
+                    || (w == "back" && ["to", "normal", "within"].contains(nextWord(index) ?? ""))
+                if saysOver {
+                    if facts.stage == .opened { problems.append("speaks of an ongoing event as over (\"\(w)\")") }
+                    overSaid = true
+                }
+                if facts.stage == .resolved, Vocabulary.ongoingWords.contains(w) {
+                    problems.append("speaks of a resolved event as ongoing (\"\(w)\")")
+                }
                 if Vocabulary.speculation.contains(w) { sentenceSpeculates = true }
+                if Vocabulary.hedges.contains(w) { lastHedge = index; sentenceHedged = true }
+                if ["listed", "cause", "causes"].contains(w) { sentenceHedged = true }
                 if Vocabulary.faults.contains(w) { problems.append("names a cause or fault not listed (\"\(w)\")") }
                 if !isOpen, Vocabulary.equipment.contains(w), !allowedEquipment.contains(w) {
                     problems.append("names equipment not in this event (\"\(w)\")")
                 }
                 if !isOpen, Lexer.looksLikeTag(w) { problems.append("names \(w), which is not part of this event") }
-                if let polarity = Vocabulary.polarity(of: w, following: index + 1 < items.count ? items[index + 1].token : nil) {
+                if let polarity = Vocabulary.polarity(
+                    of: w, following: index + 1 < items.count ? items[index + 1].token : nil,
+                    preceding: { if case .word(let p)? = previous(index) { return p }; return nil }()) {
                     let expected = directionOf(subject)
                     if expected != polarity {
                         problems.append("says \(nameOf(subject)) went \(polarity == .up ? "up" : "down") (\"\(w)\")"
@@ -229,6 +338,12 @@ public struct Verifier: Sendable {
         if !partial {
             endSentence()
             if !namesSensor { problems.append("does not name \(facts.sensor)") }
+            if facts.stage == .resolved, !overSaid { problems.append("does not say the event is over") }
+            if namesSensor, !ownSaid { problems.append("says nothing of \(facts.sensor)") }
+            if namesSensor, ownSaid, !ownNumber { problems.append("gives no number for \(facts.sensor)") }
+            if let h = lastHedge, lastHedgedCause.map({ $0 < h }) ?? true {
+                problems.append("hedges something that is not a listed cause")
+            }
         }
         if let repeated = Verifier.repeatedPhrase(partial ? Array(sequence.dropLast()) : sequence) {
             problems.append("repeats \"\(repeated)\"")

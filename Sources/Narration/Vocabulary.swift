@@ -24,17 +24,51 @@ enum Vocabulary {
         "changed", "unusual", "unusually", "sharp", "sharply", "sudden", "suddenly", "briefly", "slowly",
         "gradually", "steadily", "against", "close", "beyond", "within", "compared", "alert", "event",
         "following", "followed", "same", "last", "first", "seconds", "minutes", "hours",
+        // the end of an event (resolved events only)
+        "resolved", "ended", "returned", "recovered", "cleared",
         // hedges, allowed only together with a listed cause
         "possibly", "possible", "cause", "causes", "listed", "machine", "likely",
     ]
 
+    /// Words that say what happened: a sentence needs one of these, a number, the time or a cause.
+    static let predicates: Set<String> = up.union(down).union([
+        "spiked", "spike", "dipped", "dip", "shifted", "shift", "drifted", "drifting", "drift", "reached", "reaching",
+        "reads", "reading", "read", "stuck", "held", "holding", "steady", "flat", "unchanged", "sent", "silent",
+        "silence", "oscillating", "oscillation", "swinging", "swung", "turned", "erratic", "volatile", "volatility",
+        "broke", "peaked", "moved", "moving", "changed", "left", "back", "resolved", "ended", "returned",
+        "recovered", "cleared",
+    ])
+
+    /// Words a finished sentence cannot end on (`… dropped by.`, `… at the.`).
+    static let danglingEnds: Set<String> = [
+        "a", "an", "the", "on", "of", "at", "to", "from", "by", "for", "since", "in", "over", "during", "after",
+        "before", "around", "about", "as", "than", "and", "or", "but", "while", "with", "its", "it", "this", "that",
+        "which", "is", "was", "has", "have", "had", "been", "be", "where", "when", "both", "their", "per", "just",
+        "only", "nearly", "almost", "more", "less", "much", "very", "slightly", "no", "reads", "reached", "reaching",
+        "reading", "compared", "against", "within", "beyond", "close", "same", "also", "still", "then", "so",
+        "possibly", "possible", "likely", "listed", "above", "below", "following", "followed",
+    ]
+
+    /// Words that hedge a listed cause (`possibly a stuck valve`).
+    static let hedges: Set<String> = ["possibly", "possible", "likely"]
+    /// Words after which a number is a value, never the time (`decreased to 06:22:56 UTC`).
+    static let valueWords: Set<String> = ["to", "by", "reaching", "reached", "reads", "reading", "of"]
+
+    /// `broke down` reads as a breakdown: a fault, not a broken correlation.
+    static let breakWords: Set<String> = ["broke", "break", "breaks"]
+    /// Words that say an event is over (wrong for an open one).
+    static let overWords: Set<String> = ["resolved", "ended", "returned", "recovered", "cleared"]
+    /// Words that say an event is going on (wrong for a resolved one).
+    static let ongoingWords: Set<String> = ["still", "now"]
+
     /// Words that say which fact the number right after them is ("rose to" a value, "by" a change,
     /// "for" a duration).
     static let numberRoles: [String: Set<FactNumber.Role>] = [
-        "to": [.peak, .relatedValue, .limit],
+        // A limit only where the words say so (`its high limit of 95.0 %`): `reached 1800 rpm` is a value.
+        "to": [.peak, .relatedValue],
         "at": [.peak, .relatedValue],
         "reaching": [.peak, .relatedValue],
-        "reached": [.peak, .relatedValue, .limit],
+        "reached": [.peak, .relatedValue],
         "reads": [.peak, .relatedValue],
         "reading": [.peak, .relatedValue],
         "by": [.deviation, .relatedDeviation],
@@ -52,6 +86,10 @@ enum Vocabulary {
         "fell", "fallen", "fall", "falls", "falling", "dropped", "drop", "drops", "dropping", "decreased",
         "decrease", "decreases", "decreasing", "declined", "declining", "dipped", "lower", "below", "down",
         "downward", "downwards", "sank", "plunged", "plummeted",
+    ]
+    static let movements: Set<String> = [
+        "drifted", "drifting", "shifted", "shifting", "moved", "moving", "went", "jumped", "climbed", "stepped",
+        "ramped", "rose", "spiked", "crept", "gone",
     ]
     static let instructions: Set<String> = [
         "shut", "shutdown", "restart", "reset", "inspect", "inspection", "replace", "repair", "evacuate",
@@ -82,10 +120,11 @@ enum Vocabulary {
         "cooler", "tower", "gearbox",
     ]
 
-    /// Up or down for a direction word (`up to` excepted, which states a bound, not a movement).
-    static func polarity(of word: String, following: Lexer.Token?) -> Direction? {
+    /// Up or down for a direction word (`up to` excepted, which states a bound, not a movement, unless a
+    /// word of movement comes before it: `drifted up to 33.4 A`).
+    static func polarity(of word: String, following: Lexer.Token?, preceding: String? = nil) -> Direction? {
         if up.contains(word) {
-            if word == "up", case .word("to")? = following { return nil }
+            if word == "up", case .word("to")? = following, !movements.contains(preceding ?? "") { return nil }
             return .up
         }
         if down.contains(word) { return .down }

@@ -50,8 +50,20 @@ struct ExplainCommand: AsyncParsableCommand {
     @Option(help: "Token budget per alert.")
     var maxTokens: Int = 72
 
+    @Option(help: "Sentence-boundary stop: end at a full stop when the steering pushes the model this many logits off its first choice (negative, as --close-gap=-1: never).")
+    var closeGap: Float = 0
+
+    @Option(help: "Backtracking out of dead ends while steering: at most this many undone tokens per alert (0: none).")
+    var backtracks: Int = 16
+
     @Option(help: "With --eval: how many model-written example alerts to print.")
     var examples: Int = 10
+
+    @Option(help: "With --eval: use only every K-th event (a quick subset).")
+    var every: Int = 1
+
+    @Option(help: "With --eval: use at most this many events (after --every).")
+    var limit: Int?
 
     @Option(help: ArgumentHelp("With --eval: write each event's result as a JSON line here.", valueName: "file"))
     var results: String?
@@ -65,6 +77,8 @@ struct ExplainCommand: AsyncParsableCommand {
         }
         if threads < 1 || threads > 64 { throw ValidationError("--threads must be between 1 and 64.") }
         if maxTokens < 8 || maxTokens > 512 { throw ValidationError("--max-tokens must be between 8 and 512.") }
+        if every < 1 { throw ValidationError("--every must be at least 1.") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1.") }
     }
 
     func run() async throws {
@@ -74,7 +88,8 @@ struct ExplainCommand: AsyncParsableCommand {
             throw ValidationError("Cannot load the catalog \(catalogOptions.catalog): \(error)")
         }
         let narrationModel = try loadModel(logger: logger)
-        let configuration = NarrationConfiguration(maxTokens: maxTokens, promptStyle: style, constrained: !unconstrained)
+        let configuration = NarrationConfiguration(maxTokens: maxTokens, promptStyle: style, constrained: !unconstrained,
+                                                   closeGap: closeGap < 0 ? nil : closeGap, backtracks: max(0, backtracks))
         let narrator = Narrator(catalog: catalog, model: narrationModel, configuration: configuration, logger: logger)
 
         if let eval {
@@ -119,11 +134,15 @@ struct ExplainCommand: AsyncParsableCommand {
     }
 
     private func evaluate(_ narrator: Narrator, file: String) async throws {
-        let events: [AnomalyEvent]
+        var events: [AnomalyEvent]
         do { events = try EventFile.read(file: file) } catch { throw ValidationError("\(error)") }
-        guard let first = events.first else { throw ValidationError("\(file) holds no events.") }
-        // The first call computes the shared prompt prefix; the live agent does that at start-up.
-        let warm = await narrator.explain(first, deadline: nil)
+        events = events.enumerated().filter { $0.offset % every == 0 }.map(\.element)
+        if let limit { events = Array(events.prefix(limit)) }
+        guard !events.isEmpty else { throw ValidationError("\(file) holds no events.") }
+        // The shared prompt prefix is computed ahead, as the narration worker does when it starts.
+        let prepared = ContinuousClock.now
+        await narrator.prepare()
+        let prepareMs = prepared.duration(to: .now) / .milliseconds(1)
         let report = await narrator.evaluate(events)
         if let results { try writeResults(report, to: results) }
 
@@ -134,7 +153,8 @@ struct ExplainCommand: AsyncParsableCommand {
         var kinds: [String: Int] = [:]
         var assets = Set<String>()
         for e in events { kinds[e.kind.rawValue, default: 0] += 1; assets.insert(e.asset) }
-        print("Events: \(n) (\(kinds.count) kinds, \(assets.count) assets) from \(file)")
+        print("Events: \(n) (\(kinds.count) kinds, \(assets.count) assets) from \(file)"
+            + (every > 1 || limit != nil ? " (subset: every \(every), limit \(limit.map(String.init) ?? "none"))" : ""))
         print("Model: \(narrator.model?.name ?? "none (template only)"), prompt \(narrator.configuration.promptStyle.rawValue), "
             + (narrator.configuration.constrained ? "constrained" : "unconstrained"))
         print("Model text accepted by the verifier: \(pct(report.modelAccepted, of: n))")
@@ -144,10 +164,31 @@ struct ExplainCommand: AsyncParsableCommand {
             print("Template reasons:")
             for r in report.reasons.prefix(12) { print("  \(r.count)\t\(r.reason)") }
         }
+        // Every problem of the rejected model texts (a dead end is "does not end with a full stop" first;
+        // what blocked it comes after).
+        var problems: [String: Int] = [:]
+        for r in report.rows where r.explanation.narrative.source == .template {
+            for p in r.explanation.verdict?.problems ?? [] { problems[EvaluationReport.bucket(p), default: 0] += 1 }
+        }
+        if !problems.isEmpty {
+            print("Problems in rejected model text (all of them):")
+            for (p, k) in problems.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }).prefix(12) {
+                print("  \(k)\t\(p)")
+            }
+        }
+        let stops = report.rows.compactMap { $0.explanation.completion?.stop.rawValue }
+        var stopCounts: [String: Int] = [:]
+        for s in stops { stopCounts[s, default: 0] += 1 }
+        print("Model stopped by: " + stopCounts.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }
+            .joined(separator: ", "))
         let lat = report.latenciesMs
-        print(String(format: "Latency: median %.0f ms, p95 %.0f ms, max %.0f ms (first call with prefix: %.0f ms)",
-                     EvaluationReport.percentile(lat, 50), EvaluationReport.percentile(lat, 95), lat.last ?? 0,
-                     warm.narrative.latencyMs))
+        let prefix = PromptBuilder.sharedPrefix(style: narrator.configuration.promptStyle)
+        let prefixTokens = (narrator.model as? MicroLMNarrationModel)?.prefixTokenCount(prefix)
+        print(String(format: "Latency: median %.0f ms, p95 %.0f ms, max %.0f ms",
+                     EvaluationReport.percentile(lat, 50), EvaluationReport.percentile(lat, 95), lat.last ?? 0)
+            + " (shared prefix" + (prefixTokens.map { " of \($0) tokens" } ?? "")
+            + String(format: " prepared in %.0f ms at start)", prepareMs))
+        print("Load average at the end: " + Self.loadAverage())
         var byKind: [String: (Int, Int)] = [:]
         for r in report.rows {
             var v = byKind[r.event.kind.rawValue] ?? (0, 0)
@@ -184,6 +225,11 @@ struct ExplainCommand: AsyncParsableCommand {
         }
     }
 
+    static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "unknown" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
     private func writeResults(_ report: EvaluationReport, to path: String) throws {
         struct Line: Encodable {
             var event_id: String
@@ -191,6 +237,8 @@ struct ExplainCommand: AsyncParsableCommand {
             var facts: String
             var model_text: String?
             var problems: [String]
+            var stop: String?
+            var right_sensor_direction: Bool
             var narrative: Narrative
         }
         let encoder = JSONEncoder()
@@ -200,7 +248,11 @@ struct ExplainCommand: AsyncParsableCommand {
             let x = r.explanation
             out += try encoder.encode(Line(event_id: r.event.id, kind: r.event.kind.rawValue,
                                            facts: PromptBuilder.factLine(x.facts), model_text: x.modelText,
-                                           problems: x.verdict?.problems ?? [], narrative: x.narrative))
+                                           problems: x.verdict?.problems ?? [], stop: x.completion?.stop.rawValue,
+                                           right_sensor_direction: x.narrative.source == .model
+                                               && (x.verdict?.namesSensor ?? false) && (x.verdict?.rightDirection ?? false)
+                                               && EvaluationReport.statesSensorAndDirection(x.narrative.text, facts: x.facts),
+                                           narrative: x.narrative))
             out += Data("\n".utf8)
         }
         guard FileManager.default.createFile(atPath: path, contents: out) else {

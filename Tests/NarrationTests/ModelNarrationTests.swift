@@ -47,6 +47,34 @@ struct ModelNarrationTests {
         }
     }
 
+    /// The first event of every kind: steered generation (stop at a sentence end, backtracking out of dead
+    /// ends) gives the model's own text for nearly all, each ending in a complete sentence that states the
+    /// event's direction, and the same text every time.
+    @Test func everyKindIsMostlyNarratedByTheModelInCompleteSentences() async throws {
+        let path = try #require(Self.modelPath)
+        let logger = Logger(label: "test")
+        let model = try MicroLMNarrationModel.load(path: path, threads: 2, logger: logger)
+        let narrator = Narrator(catalog: Fixtures.catalog, model: model, logger: logger)
+        await narrator.prepare()
+        let all = try EventFile.read(file: Fixtures.repoRoot.appendingPathComponent("sensors/narration/events.jsonl").path)
+        let events = AnomalyKind.allCases.compactMap { kind in all.first { $0.kind == kind } }
+        #expect(events.count == AnomalyKind.allCases.count)
+        var byModel = 0
+        for event in events {
+            let x = await narrator.explain(event, deadline: nil)
+            let again = await narrator.narrate(event, deadline: nil)
+            #expect(x.narrative.text == again.text, "greedy narration must be reproducible")
+            let verdict = Verifier(facts: x.facts, catalog: Fixtures.catalog).verify(x.narrative.text)
+            #expect(verdict.accepted, "\(x.narrative.text): \(verdict.problems)")
+            guard x.narrative.source == .model else { continue }
+            byModel += 1
+            #expect(x.narrative.text.hasSuffix("."))
+            #expect(EvaluationReport.statesSensorAndDirection(x.narrative.text, facts: x.facts)
+                        || x.facts.direction == .none, "\(x.narrative.text)")
+        }
+        #expect(byModel >= events.count - 2, "\(byModel) of \(events.count) by the model")
+    }
+
     @Test func aMissedDeadlineFallsBackToTheTemplate() async throws {
         let path = try #require(Self.modelPath)
         let logger = Logger(label: "test")

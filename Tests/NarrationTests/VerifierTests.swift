@@ -55,6 +55,25 @@ import Testing
         ("P-101 motor current rose by 48.2 A.", "said as the"),
         ("P-101 motor current rose 40 s above its baseline.", "belongs to the duration"),
         ("P-101 motor current rose to 48.2 A, 18.1 A, 30.1 A.", "lists numbers"),
+        // Cut off mid-sentence and closed with a full stop.
+        ("P-101 motor current on Pump P-101 spiked to 48.2 A and P-101 flow dropped by.", "unfinished (\"by.\")"),
+        ("P-101 motor current on Pump P-101 spiked to 48.2 A, 18.1 A above its.", "unfinished (\"its.\")"),
+        ("P-101 motor current on Pump P-101 spiked to 48.2 A at the.", "unfinished (\"the.\")"),
+        ("P-101 motor current on Pump P-101 spiked to 48.2 A,.", "unfinished (\",.\")"),
+        ("P-101 motor current on Pump P-101 spiked to 48.2 A. At the same time, P-101 flow.", "nothing said of it"),
+        ("P-101 motor current on Pump P-101 spiked to 48.2 A. At the same time.", "says nothing"),
+        // The event's sensor named, then left for another one.
+        ("P-101 motor current on Pump P-101 flow down 12.0 m3/h.", "before saying what P-101 motor current did"),
+        ("P-101 motor current on Pump P-101 and P-101 flow fell by 12.0 m3/h.", "before saying what"),
+        // Said of the sensor without a number, a bare number, the time as a value.
+        ("P-101 motor current on Pump P-101 has spiked.", "gives no number for P-101 motor current"),
+        ("P-101 motor current on Pump P-101 rose to 48.2 A at 03:12:05 UTC, 18.1 A.", "leaves the number 18.1 unexplained"),
+        ("P-101 motor current rose to 48.2 A and P-101 flow fell to 03:12:05 UTC.", "says the time as a value"),
+        ("P-101 motor current on Pump P-101 rose by 18.1 A, 03:12:05 UTC.", "leaves the time unexplained"),
+        // Wrong stage or fault wording.
+        ("P-101 motor current on Pump P-101 broke down to 48.2 A.", "names a fault (\"broke down\")"),
+        ("P-101 motor current on Pump P-101 spiked to 48.2 A and is back to normal.", "ongoing event as over"),
+        ("P-101 motor current on Pump P-101 spiked to 48.2 A and has recovered.", "ongoing event as over"),
     ]
 
     @Test(arguments: bad)
@@ -74,6 +93,14 @@ import Testing
         #expect(!bad.accepted)
         let noCause = v.verify("P-101 motor current on Pump P-101 has drifted up to 36.3 A, which may be serious.")
         #expect(noCause.problems.contains { $0.contains("speculation") })
+        // A listed cause stated as a fact, or a hedge about something that is not a cause.
+        let asFact = v.verify("P-101 motor current on Pump P-101 has drifted up to 36.3 A and has bearing wear.")
+        #expect(asFact.problems.contains { $0.contains("states a cause as a fact") }, "\(asFact.problems)")
+        let hedgedFact = v.verify("P-101 motor current on Pump P-101 has drifted up to 36.3 A; possibly a flow down 12.0 m3/h, bearing wear.")
+        #expect(hedgedFact.problems.contains { $0.contains("hedges something that is not a listed cause") },
+                "\(hedgedFact.problems)")
+        let two = v.verify("P-101 motor current on Pump P-101 has drifted up to 36.3 A, possibly bearing wear or lubrication loss.")
+        #expect(two.accepted, "\(two.problems)")
     }
 
     @Test func directionlessKindsRejectDirectionWords() {
@@ -81,6 +108,39 @@ import Testing
         let v = Verifier(facts: stuck, catalog: Fixtures.catalog)
         #expect(v.verify("P-101 motor current on Pump P-101 has been stuck at 30.1 A for 10 min.").accepted)
         #expect(!v.verify("P-101 motor current on Pump P-101 rose and stuck at 30.1 A for 10 min.").accepted)
+    }
+
+    @Test func aLimitIsOnlyALimitWhereTheWordsSaySo() {
+        let out = Facts(event: Fixtures.typical(.outOfRange), catalog: Fixtures.catalog)
+        let v = Verifier(facts: out, catalog: Fixtures.catalog)
+        let good = v.verify("P-101 motor current on Pump P-101 reached 63.2 A at 03:12:05 UTC, above its high limit of 60.0 A.")
+        #expect(good.accepted, "\(good.problems)")
+        // The limit said as the value it reached.
+        let bad = v.verify("P-101 motor current on Pump P-101 reached 60.0 A, up 33.1 A.")
+        #expect(bad.problems.contains { $0.contains("60.0 A is said as the") }, "\(bad.problems)")
+    }
+
+    @Test func resolvedEventsMustBeSaidToBeOver() {
+        let resolved = Facts(event: Fixtures.typical(.spike, stage: .resolved), catalog: Fixtures.catalog)
+        let v = Verifier(facts: resolved, catalog: Fixtures.catalog)
+        let good = v.verify("P-101 motor current on Pump P-101 is back to normal after 40 s; it had spiked to 48.2 A, "
+            + "18.1 A above its baseline of 30.1 A.")
+        #expect(good.accepted, "\(good.problems)")
+        let onset = v.verify("P-101 motor current on Pump P-101 spiked to 48.2 A, 18.1 A above its baseline of 30.1 A.")
+        #expect(onset.problems.contains { $0.contains("does not say the event is over") }, "\(onset.problems)")
+        let ongoing = v.verify("P-101 motor current on Pump P-101 is back to normal but still reads 48.2 A.")
+        #expect(ongoing.problems.contains { $0.contains("resolved event as ongoing") }, "\(ongoing.problems)")
+        let breakdown = Verifier(facts: Facts(event: Fixtures.typical(.correlationBreak, stage: .resolved),
+                                              catalog: Fixtures.catalog), catalog: Fixtures.catalog)
+            .verify("P-101 motor current on Pump P-101 broke down and is back to normal after 40 s.")
+        #expect(breakdown.problems.contains { $0.contains("broke down") }, "\(breakdown.problems)")
+    }
+
+    @Test func unfinishedTextIsRefusedWhileItIsWritten() {
+        // The steering asks about prefixes: one that already holds a cut-off sentence cannot go on.
+        #expect(verifier.allowsPrefix("P-101 motor current on Pump P-101 spiked to 48.2 A"))
+        #expect(!verifier.allowsPrefix("P-101 motor current on Pump P-101 spiked to 48.2 A at the. At"))
+        #expect(!verifier.allowsPrefix("P-101 motor current on Pump P-101 broke down"))
     }
 
     @Test func numbersWithinRoundingAreAccepted() {

@@ -15,11 +15,18 @@ final class ScriptedModel: NarrationModel, Sendable {
     let write: @Sendable (String) -> String
     let gate: DispatchSemaphore?
     let calls = Mutex(0)
+    /// Shared prefixes the narrator asked to prepare, and how many `complete` calls came before each.
+    let prepared = Mutex<[(prefix: String, callsBefore: Int)]>([])
 
     init(delay: Duration = .zero, gate: DispatchSemaphore? = nil, write: @escaping @Sendable (String) -> String) {
         self.delay = delay
         self.gate = gate
         self.write = write
+    }
+
+    func prepare(prefix: String) throws {
+        let before = calls.withLock { $0 }
+        prepared.withLock { $0.append((prefix, before)) }
     }
 
     func complete(_ request: CompletionRequest) throws -> Completion {
@@ -94,6 +101,30 @@ func events(_ n: Int, asset: (Int) -> String = { _ in "pump1" }, spacingMs: Int6
         #expect(!n.text.contains("99.9"))
     }
 
+    @Test func aCutOffTextKeepsItsLastCompleteClause() async {
+        let model = ScriptedModel { _ in
+            "P-101 motor current on Pump P-101 spiked to 48.2 A, 18.1 A above its baseline of 30.1 A, 18.1"
+        }
+        let narrator = Narrator(catalog: Fixtures.catalog, model: model, logger: logger)
+        let n = await narrator.narrate(Fixtures.event(.spike))
+        #expect(n.source == .model, "\(n.reason ?? "")")
+        #expect(n.text == "P-101 motor current on Pump P-101 spiked to 48.2 A, 18.1 A above its baseline of 30.1 A.")
+    }
+
+    @Test func aTextCutOffMidClauseNeverReachesTheOperator() async {
+        let cut = "P-101 motor current on Pump P-101 spiked to 48.2 A and P-101 flow dropped by"
+        let model = ScriptedModel { _ in cut }
+        let narrator = Narrator(catalog: Fixtures.catalog, model: model, logger: logger)
+        let n = await narrator.narrate(Fixtures.event(.spike))
+        #expect(n.source == .template)
+        #expect(n.reason?.hasPrefix("verifier:") == true, "\(n.reason ?? "")")
+        // Closing it with a full stop does not make it acceptable either.
+        let closed = Verifier(facts: Facts(event: Fixtures.event(.spike), catalog: Fixtures.catalog), catalog: Fixtures.catalog)
+            .verify(cut + ".")
+        #expect(closed.problems.contains { $0.contains("unfinished") }, "\(closed.problems)")
+        #expect(n.text == TemplateNarrator.narrate(Fixtures.event(.spike), catalog: Fixtures.catalog))
+    }
+
     @Test func lateModelMeansTemplateWithReason() async {
         let model = ScriptedModel(delay: .seconds(5)) { _ in "late" }
         let config = NarrationConfiguration(deadline: .milliseconds(100))
@@ -131,6 +162,23 @@ func events(_ n: Int, asset: (Int) -> String = { _ in "pump1" }, spacingMs: Int6
         #expect(dropped.map(\.event.id) == (1...6).map { "ev-\($0)" })   // the oldest waiting ones
         #expect(model.calls.withLock { $0 } == 4)   // ev-0 and the three that were kept
         #expect(worker.counts.submitted == 10 && worker.counts.delivered == 10)
+    }
+
+    @Test func theSharedPrefixIsPreparedWhenTheWorkerStartsBeforeTheFirstAlert() async {
+        let model = ScriptedModel { _ in "P-101 motor current on Pump P-101 spiked to 48.2 A." }
+        let narrator = Narrator(catalog: Fixtures.catalog, model: model, logger: logger)
+        let worker = NarrationWorker(narrator: narrator, mode: .live, logger: logger)
+        let running = Task { await worker.run() }
+        worker.submit(Fixtures.event(.spike))
+        worker.finish()
+        let out = await collect(worker)
+        await running.value
+        #expect(out.first?.narrative.source == .model)
+        let prepared = model.prepared.withLock { $0 }
+        #expect(prepared.count == 1)
+        #expect(prepared.first?.callsBefore == 0)
+        let prompt = PromptBuilder.build(Facts(event: Fixtures.event(.spike), catalog: Fixtures.catalog), style: .fewShot)
+        #expect(prepared.first?.prefix == prompt.prefix)
     }
 
     @Test func deadlineGivesTheTemplateWithAReason() async {
