@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MQTT
 import ServiceLifecycle
+import Synchronization
 import Telemetry
 import Testing
 import VigilTestSupport
@@ -40,11 +41,12 @@ struct LiveSparkplugTests {
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         // The edge node (re)births and sends data until the agent's alert is seen: the agent may not have
         // subscribed yet when the first messages go out, and Sparkplug data is not retained.
+        let seen = SeenAlert()
         let alerts = Task {
             for await message in observer.messages where message.topic == "vigil/spb/alerts/pump1/pump1.flow" {
-                return Optional(message)
+                seen.message.withLock { $0 = message }
+                return
             }
-            return nil
         }
         var alert: MQTTMessage?
         var round: UInt64 = 0
@@ -64,7 +66,10 @@ struct LiveSparkplugTests {
             try await edge.publish(topic: "spBv1.0/north/DDATA/gw1/pump1", payload: ProtobufWriter.payload(
                 timestamp: t + 2500, seq: 21, metrics: [ProtobufWriter.metric(alias: 1, .double(480))]), qos: .atLeastOnce)
             round += 1
-            alert = await Self.finished(alerts, within: .milliseconds(500))
+            for _ in 0..<10 where alert == nil {
+                try await Task.sleep(for: .milliseconds(50))
+                alert = seen.message.withLock { $0 }
+            }
         }
         alerts.cancel()
         let received = try #require(alert, "no alert for the Sparkplug metric")
@@ -79,18 +84,9 @@ struct LiveSparkplugTests {
         try await task.value
         await observer.disconnect()
     }
+}
 
-    /// The task's result if it finishes within `timeout`; nil otherwise (the task keeps running).
-    static func finished(_ task: Task<MQTTMessage?, Never>, within timeout: Duration) async -> MQTTMessage? {
-        await withTaskGroup(of: MQTTMessage??.self) { group in
-            group.addTask { await task.value }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return .some(nil)
-            }
-            defer { group.cancelAll() }
-            guard let first = await group.next(), let value = first else { return nil }
-            return value
-        }
-    }
+/// The first alert the observer saw, shared with the test.
+final class SeenAlert: Sendable {
+    let message = Mutex<MQTTMessage?>(nil)
 }
