@@ -74,7 +74,7 @@ func events(_ n: Int, asset: (Int) -> String = { _ in "pump1" }, spacingMs: Int6
 
     @Test func withoutAModelTheTemplateSaysWhy() async {
         let narrator = Narrator(catalog: Fixtures.catalog, model: nil, logger: logger)
-        let n = await narrator.narrate(Fixtures.event(.spike))
+        let n = await narrator.narrate(Fixtures.event(.spike), deadline: nil)
         #expect(n.source == .template)
         #expect(n.reason == "no model loaded")
         #expect(n.verified)
@@ -84,7 +84,7 @@ func events(_ n: Int, asset: (Int) -> String = { _ in "pump1" }, spacingMs: Int6
     @Test func acceptedModelTextIsUsed() async {
         let text = "P-101 motor current on Pump P-101 jumped to 48.2 A, 18.1 A above normal."
         let narrator = Narrator(catalog: Fixtures.catalog, model: ScriptedModel { _ in text }, logger: logger)
-        let n = await narrator.narrate(Fixtures.event(.spike))
+        let n = await narrator.narrate(Fixtures.event(.spike), deadline: nil)
         #expect(n.source == .model)
         #expect(n.text == text)
         #expect(n.model == "scripted")
@@ -94,7 +94,7 @@ func events(_ n: Int, asset: (Int) -> String = { _ in "pump1" }, spacingMs: Int6
     @Test func rejectedModelTextBecomesTheTemplateWithTheReason() async {
         let model = ScriptedModel { _ in "P-101 motor current on Pump P-101 jumped to 99.9 A. Shut it down." }
         let narrator = Narrator(catalog: Fixtures.catalog, model: model, logger: logger)
-        let n = await narrator.narrate(Fixtures.event(.spike))
+        let n = await narrator.narrate(Fixtures.event(.spike), deadline: nil)
         #expect(n.source == .template)
         #expect(n.model == "scripted")
         #expect(n.reason?.hasPrefix("verifier: number 99.9 A") == true, "\(n.reason ?? "")")
@@ -106,7 +106,7 @@ func events(_ n: Int, asset: (Int) -> String = { _ in "pump1" }, spacingMs: Int6
             "P-101 motor current on Pump P-101 spiked to 48.2 A, 18.1 A above its baseline of 30.1 A, 18.1"
         }
         let narrator = Narrator(catalog: Fixtures.catalog, model: model, logger: logger)
-        let n = await narrator.narrate(Fixtures.event(.spike))
+        let n = await narrator.narrate(Fixtures.event(.spike), deadline: nil)
         #expect(n.source == .model, "\(n.reason ?? "")")
         #expect(n.text == "P-101 motor current on Pump P-101 spiked to 48.2 A, 18.1 A above its baseline of 30.1 A.")
     }
@@ -115,7 +115,7 @@ func events(_ n: Int, asset: (Int) -> String = { _ in "pump1" }, spacingMs: Int6
         let cut = "P-101 motor current on Pump P-101 spiked to 48.2 A and P-101 flow dropped by"
         let model = ScriptedModel { _ in cut }
         let narrator = Narrator(catalog: Fixtures.catalog, model: model, logger: logger)
-        let n = await narrator.narrate(Fixtures.event(.spike))
+        let n = await narrator.narrate(Fixtures.event(.spike), deadline: nil)
         #expect(n.source == .template)
         #expect(n.reason?.hasPrefix("verifier:") == true, "\(n.reason ?? "")")
         // Closing it with a full stop does not make it acceptable either.
@@ -166,7 +166,9 @@ func events(_ n: Int, asset: (Int) -> String = { _ in "pump1" }, spacingMs: Int6
 
     @Test func theSharedPrefixIsPreparedWhenTheWorkerStartsBeforeTheFirstAlert() async {
         let model = ScriptedModel { _ in "P-101 motor current on Pump P-101 spiked to 48.2 A." }
-        let narrator = Narrator(catalog: Fixtures.catalog, model: model, logger: logger)
+        // A deadline no busy test machine misses: this test is about when the prefix is prepared.
+        let config = NarrationConfiguration(deadline: .seconds(30))
+        let narrator = Narrator(catalog: Fixtures.catalog, model: model, configuration: config, logger: logger)
         let worker = NarrationWorker(narrator: narrator, mode: .live, logger: logger)
         let running = Task { await worker.run() }
         worker.submit(Fixtures.event(.spike))
