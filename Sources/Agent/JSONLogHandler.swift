@@ -20,12 +20,15 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
+        let level = event.level
+        let message = event.message
+        var extra = event.metadata ?? [:]
+        if let error = event.error { extra["error"] = "\(error)" }
         var fields: [(String, String)] = [
             ("ts", rfc3339(Date())), ("level", level.rawValue), ("logger", label), ("msg", message.description),
         ]
-        let merged = metadata.merging(extra ?? [:]) { $1 }
+        let merged = metadata.merging(extra) { $1 }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) { fields.append((key, "\(value)")) }
         let line = "{" + fields.map { "\(jsonQuoted($0.0)):\(jsonQuoted($0.1))" }.joined(separator: ",") + "}\n"
         Self.lock.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }

@@ -285,7 +285,7 @@ import VigilTestSupport
         let log = try TemporaryDirectory(prefix: "vigil-script")
         defer { log.remove() }
         let output = log.file("output")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle

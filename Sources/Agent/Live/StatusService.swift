@@ -60,8 +60,8 @@ struct StatusService: Service {
                     logger.debug("status not published", metadata: ["error": "\(error)"])
                 }
                 if let outbox, announced {
-                    try? await outbox.enqueue(topic: topics.upstreamStatus, payload: message, severity: -1,
-                                              key: "\(topics.agent):status:\(wallClockMillis())")
+                    _ = try? await outbox.enqueue(topic: topics.upstreamStatus, payload: message, severity: -1,
+                                                  key: "\(topics.agent):status:\(wallClockMillis())")
                 }
             }
             await updateGauges()

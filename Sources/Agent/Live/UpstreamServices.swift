@@ -51,5 +51,5 @@ struct OutboxService: Service {
 
 /// Runs `body`, cancelling it when graceful shutdown begins; never throws.
 func cancelWhenGracefulShutdownQuietly(_ body: @escaping @Sendable () async -> Void) async {
-    _ = try? await cancelWhenGracefulShutdown { await body() }
+    _ = await cancelWhenGracefulShutdown { await body() }
 }
