@@ -88,6 +88,12 @@ public struct BrokerReplay {
         Array("{\"ts\":\(timestamp),\"value\":\(formatNumber(value, decimals: decimals)),\"quality\":\"good\"}".utf8)
     }
 
+    /// The size of `readingPayload(...)` without building it (replay counts it for every reading):
+    /// `{"ts":` 6 bytes, `,"value":` 9, `,"quality":"good"}` 18, and the two numbers.
+    static func readingPayloadCount(timestamp: Int64, value: Double, decimals: Int) -> Int {
+        33 + String(timestamp).utf8.count + formatNumber(value, decimals: decimals).utf8.count
+    }
+
     /// A JSON object payload with its `ts` replaced; other payloads unchanged.
     static func restamped(_ bytes: [UInt8], to ts: Int64) -> [UInt8] {
         guard let json = try? JSONValue.parse(bytes), case .object = json else { return bytes }

@@ -95,16 +95,14 @@ public final class Pipeline {
     private func ingestSparkplug(topic: String, payload: [UInt8], receivedAt: Int64) -> [AnomalyEvent]? {
         let dataTopic: String
         let isBirth: Bool
-        if catalog.sparkplugByTopic[topic] != nil {
-            dataTopic = topic
-            isBirth = false
-        } else if let parsed = SparkplugTopic(topic), parsed.isBirth, catalog.sparkplugByTopic[parsed.dataTopic] != nil {
-            dataTopic = parsed.dataTopic
-            isBirth = true
+        let metrics: [String: Int]
+        if let named = catalog.sparkplugByTopic[topic] {
+            (dataTopic, isBirth, metrics) = (topic, false, named)
+        } else if let parsed = SparkplugTopic(topic), parsed.isBirth, let named = catalog.sparkplugByTopic[parsed.dataTopic] {
+            (dataTopic, isBirth, metrics) = (parsed.dataTopic, true, named)
         } else {
             return nil
         }
-        guard let metrics = catalog.sparkplugByTopic[dataTopic] else { return nil }
         guard payload.count <= maximumSparkplugSize else { return reject(.oversized) }
         guard let decoded = try? SparkplugPayload.decode(payload) else { return reject(.malformed) }
         // A (re)birth replaces the aliases of its data topic.

@@ -131,7 +131,7 @@ public struct ReplayRunner {
                 let sensor = catalog.sensors[index]
                 wireBytes += MQTTWireSize.publish(
                     topicBytes: sensor.topic.utf8.count,
-                    payloadBytes: BrokerReplay.readingPayload(timestamp: timestamp, value: value, decimals: sensor.decimals + 2).count)
+                    payloadBytes: BrokerReplay.readingPayloadCount(timestamp: timestamp, value: value, decimals: sensor.decimals + 2))
                 let reading = Reading(sensor: sensor.id, timestamp: timestamp, value: value)
                 events = pipeline.ingest(reading, index: index, clock: timestamp)
             case .message(let timestamp, let topic, .bytes(let payload)):

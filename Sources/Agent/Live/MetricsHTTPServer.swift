@@ -51,7 +51,7 @@ public final class MetricsHTTPServer: Sendable {
         guard fd >= 0 else { throw AgentError("metrics.listen: cannot open a socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var bound: Int32
+        let bound: Int32
         if isV6 {
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
@@ -60,9 +60,7 @@ public final class MetricsHTTPServer: Sendable {
                 close(fd)
                 throw AgentError("metrics.listen: `\(host)` is not an IPv6 address")
             }
-            bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
+            bound = Self.bind(fd, to: &address)
         } else {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
@@ -71,9 +69,7 @@ public final class MetricsHTTPServer: Sendable {
                 close(fd)
                 throw AgentError("metrics.listen: `\(host)` is not an IPv4 or IPv6 address (a host name other than localhost is not resolved)")
             }
-            bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            bound = Self.bind(fd, to: &address)
         }
         guard bound == 0, listen(fd, 16) == 0 else {
             let reason = String(cString: strerror(errno))
@@ -92,6 +88,13 @@ public final class MetricsHTTPServer: Sendable {
     }
 
     deinit { close(socket) }
+
+    /// `bind(2)` with a `sockaddr_in` or `sockaddr_in6`.
+    private static func bind<Address>(_ fd: Int32, to address: inout Address) -> Int32 {
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
+        }
+    }
 
     private enum Lifecycle {
         case idle
