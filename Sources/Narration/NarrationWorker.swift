@@ -13,6 +13,9 @@ public struct NarratedEvent: Sendable {
 /// one at a time, each against a deadline counted from its submission. A storm on one asset becomes one
 /// model narration per cooldown (event time); the rest get the template.
 ///
+/// Results come out in the order the events were submitted, whatever the queue did (a dropped event
+/// waits for the narration in progress before it): an event's `resolved` never overtakes its `opened`.
+///
 /// In `.deterministic` mode (replay) nothing is dropped, there is no deadline and events are narrated
 /// in order, so the same input gives the same text.
 public final class NarrationWorker: Sendable {
@@ -34,6 +37,8 @@ public final class NarrationWorker: Sendable {
     }
 
     private struct Pending {
+        /// Submission order; results are delivered in it.
+        var sequence: Int
         var event: AnomalyEvent
         var submitted: ContinuousClock.Instant
     }
@@ -45,6 +50,11 @@ public final class NarrationWorker: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
         var lastModelRun: [String: Int64] = [:]
         var counts = Counts()
+        /// The sequence number of the next submission, and of the next result to deliver.
+        var nextSequence = 0
+        var nextToDeliver = 0
+        /// Results narrated ahead of an earlier submission still being narrated.
+        var ready: [Int: NarratedEvent] = [:]
 
         var pendingCount: Int { queue.count - head }
 
@@ -81,26 +91,28 @@ public final class NarrationWorker: Sendable {
     /// Hands an event to narration. Never blocks on the model.
     public func submit(_ event: AnomalyEvent) {
         let capacity = max(1, narrator.configuration.queueCapacity)
-        let (dropped, waiter, accepted) = state.withLock { s -> (Pending?, CheckedContinuation<Void, Never>?, Bool) in
-            guard !s.finished else { return (nil, nil, false) }
+        let (dropped, waiter, accepted, sequence) = state.withLock { s -> (Pending?, CheckedContinuation<Void, Never>?, Bool, Int) in
+            let sequence = s.nextSequence
+            s.nextSequence += 1
+            guard !s.finished else { return (nil, nil, false, sequence) }
             s.counts.submitted += 1
             var dropped: Pending?
             if mode == .live, s.pendingCount >= capacity {
                 dropped = s.pop()
                 s.counts.dropped += 1
             }
-            s.queue.append(Pending(event: event, submitted: .now))
+            s.queue.append(Pending(sequence: sequence, event: event, submitted: .now))
             let w = s.waiter
             s.waiter = nil
-            return (dropped, w, true)
+            return (dropped, w, true, sequence)
         }
         if !accepted {
             logger.warning("narration worker finished; event narrated by template", metadata: ["event": "\(event.id)"])
-            deliver(event, narrator.templateNarrative(event, reason: "narration worker stopped"))
+            deliver(sequence, event, narrator.templateNarrative(event, reason: "narration worker stopped"))
         }
         if let dropped {
             logger.notice("narration queue full; oldest alert gets the template", metadata: ["event": "\(dropped.event.id)"])
-            deliver(dropped.event, narrator.templateNarrative(
+            deliver(dropped.sequence, dropped.event, narrator.templateNarrative(
                 dropped.event, reason: "narration queue full (oldest dropped)", started: dropped.submitted))
         }
         waiter?.resume()
@@ -148,7 +160,7 @@ public final class NarrationWorker: Sendable {
         }
         // Cancelled: whatever is still queued gets the template, so no alert is lost.
         while let left = state.withLock({ $0.pop() }) {
-            deliver(left.event, narrator.templateNarrative(left.event, reason: "narration stopped",
+            deliver(left.sequence, left.event, narrator.templateNarrative(left.event, reason: "narration stopped",
                                                            started: left.submitted))
         }
     }
@@ -157,7 +169,7 @@ public final class NarrationWorker: Sendable {
         let event = p.event
         let configuration = narrator.configuration
         if event.stage == .resolved && !configuration.narrateResolved {
-            deliver(event, narrator.templateNarrative(event, reason: "resolved events use the template",
+            deliver(p.sequence, event, narrator.templateNarrative(event, reason: "resolved events use the template",
                                                       started: p.submitted))
             return
         }
@@ -172,7 +184,7 @@ public final class NarrationWorker: Sendable {
             return false
         }
         if cooling {
-            deliver(event, narrator.templateNarrative(event, reason: "asset narrated within the cooldown",
+            deliver(p.sequence, event, narrator.templateNarrative(event, reason: "asset narrated within the cooldown",
                                                       started: p.submitted, modelName: narrator.model?.name))
             return
         }
@@ -193,14 +205,20 @@ public final class NarrationWorker: Sendable {
         if narrative.reason?.hasPrefix("deadline") == true {
             state.withLock { $0.counts.deadlineMissed += 1 }
         }
-        deliver(event, narrative)
+        deliver(p.sequence, event, narrative)
     }
 
-    private func deliver(_ event: AnomalyEvent, _ narrative: Narrative) {
+    /// Releases results in submission order: this one, and any later ones it was holding back.
+    /// Yielded under the lock, so two threads delivering at once cannot swap them.
+    private func deliver(_ sequence: Int, _ event: AnomalyEvent, _ narrative: Narrative) {
         state.withLock { s in
             s.counts.delivered += 1
             if narrative.source == .model { s.counts.byModel += 1 } else { s.counts.byTemplate += 1 }
+            s.ready[sequence] = NarratedEvent(event: event, narrative: narrative)
+            while let next = s.ready.removeValue(forKey: s.nextToDeliver) {
+                continuation.yield(next)
+                s.nextToDeliver += 1
+            }
         }
-        continuation.yield(NarratedEvent(event: event, narrative: narrative))
     }
 }
