@@ -119,9 +119,15 @@ public struct UpstreamDistiller: Sendable {
             return incident
         }
         current.openEvents.remove(alert.eventID)
+        // An event can grow more severe while it is open: its resolved alert says how severe it got.
+        let worse = Self.rank(alert.severity) > Self.rank(current.incident.severity)
+        if worse {
+            current.worst = alert
+            current.incident.severity = alert.severity
+        }
         guard current.openEvents.isEmpty else {
             open[asset] = current
-            return nil
+            return worse ? Self.stage(.escalated, of: alert, site: site, incident: current.incident.incident) : nil
         }
         open[asset] = nil
         var incident = Self.stage(.resolved, of: current.worst, site: site, incident: current.incident.incident)

@@ -84,4 +84,25 @@ struct UpstreamDistillerTests {
         #expect(resolved.events == 20)
         #expect(resolved.sensors?.count == 8)
     }
+
+    /// Issue #14: an event that grew critical while open resolves critical upstream too.
+    @Test func theResolvedIncidentCarriesTheSeverityTheEventReached() throws {
+        var d = UpstreamDistiller(site: "north")
+        #expect(d.distill(try Self.alert("e1", "opened", severity: "warning"))?.severity == "warning")
+        let resolved = try #require(d.distill(try Self.alert("e1", "resolved", severity: "critical", end: "2026-03-02T07:05:00.000Z")))
+        #expect(resolved.stage == .resolved)
+        #expect(resolved.severity == "critical")
+
+        // With another event still open, the incident escalates first and resolves as critical later.
+        var e = UpstreamDistiller(site: "north")
+        _ = e.distill(try Self.alert("a", "opened", severity: "warning"))
+        _ = e.distill(try Self.alert("b", "opened", sensor: "pump1.current", severity: "warning"))
+        let escalated = try #require(e.distill(try Self.alert("a", "resolved", severity: "critical", end: "2026-03-02T07:05:00.000Z")))
+        #expect(escalated.stage == .escalated)
+        #expect(escalated.severity == "critical")
+        let last = try #require(e.distill(try Self.alert("b", "resolved", sensor: "pump1.current", severity: "warning",
+                                                         end: "2026-03-02T07:06:00.000Z")))
+        #expect(last.stage == .resolved)
+        #expect(last.severity == "critical")
+    }
 }
