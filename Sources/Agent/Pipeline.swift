@@ -36,9 +36,26 @@ public final class Pipeline {
     /// down is no silence of theirs. A sensor still quiet when the hold ends is reported then.
     public var silenceHeldUntil: Int64?
 
+    /// The Sparkplug B edge node (its NCMD topic) that sent metrics by aliases no birth announced in
+    /// the most recent `ingest`; the caller asks it to rebirth. Nil otherwise.
+    public private(set) var rebirthNeeded: String?
+
     private var events: [AnomalyEvent] = []
-    /// Sparkplug B aliases announced by birth messages: data topic → alias → sensor index.
-    private var sparkplugAliases: [String: [UInt64: Int]] = [:]
+    /// What a Sparkplug B birth announced for one data topic.
+    private struct SparkplugBirth {
+        struct Announced {
+            /// The catalog sensor, or nil for a metric that is not Vigil's.
+            var index: Int?
+            var datatype: UInt32?
+        }
+
+        var aliases: [UInt64: Announced] = [:]
+        /// Data types by metric name: Sparkplug 3.0 data messages may leave them out.
+        var datatypes: [String: UInt32] = [:]
+    }
+
+    /// Births seen: data topic → aliases and data types.
+    private var sparkplugBirths: [String: SparkplugBirth] = [:]
     /// A Sparkplug B payload larger than this is refused (a birth can list many metrics).
     public var maximumSparkplugSize = 256 * 1024
 
@@ -51,6 +68,7 @@ public final class Pipeline {
 
     /// A raw message from a sensor topic. Returns the events it opened or resolved.
     public func ingest(topic: String, payload: [UInt8], receivedAt: Int64) -> [AnomalyEvent] {
+        rebirthNeeded = nil
         guard let index = catalog.indexByTopic[topic] else {
             if !catalog.sparkplugByTopic.isEmpty, let events = ingestSparkplug(topic: topic, payload: payload, receivedAt: receivedAt) {
                 return events
@@ -105,17 +123,33 @@ public final class Pipeline {
         }
         guard payload.count <= maximumSparkplugSize else { return reject(.oversized) }
         guard let decoded = try? SparkplugPayload.decode(payload) else { return reject(.malformed) }
-        // A (re)birth replaces the aliases of its data topic.
-        if isBirth { sparkplugAliases[dataTopic] = [:] }
+        // A (re)birth replaces the aliases and data types of its data topic.
+        if isBirth { sparkplugBirths[dataTopic] = SparkplugBirth() }
         var collected: [AnomalyEvent] = []
         var failure: DecodeFailure?
-        for metric in decoded.metrics {
+        for var metric in decoded.metrics {
             var index: Int?
             if let name = metric.name {
                 index = metrics[name]
-                if isBirth, let alias = metric.alias, let index { sparkplugAliases[dataTopic, default: [:]][alias] = index }
+                if isBirth {
+                    if let alias = metric.alias {
+                        sparkplugBirths[dataTopic]?.aliases[alias] = .init(index: index, datatype: metric.datatype)
+                    }
+                    if let datatype = metric.datatype { sparkplugBirths[dataTopic]?.datatypes[name] = datatype }
+                } else if metric.datatype == nil {
+                    metric.datatype = sparkplugBirths[dataTopic]?.datatypes[name]
+                }
             } else if let alias = metric.alias {
-                index = sparkplugAliases[dataTopic]?[alias]
+                guard let announced = sparkplugBirths[dataTopic]?.aliases[alias] else {
+                    // Not announced since this agent started (births are not retained): refused, counted,
+                    // and the edge node is asked for a new birth.
+                    failure = .unknownAlias
+                    _ = reject(.unknownAlias)
+                    rebirthNeeded = SparkplugTopic(dataTopic).map(Self.nodeCommandTopic)
+                    continue
+                }
+                index = announced.index
+                if metric.datatype == nil { metric.datatype = announced.datatype }
             }
             guard let index else { continue }
             guard let value = metric.number, value.isFinite else {
@@ -130,8 +164,14 @@ public final class Pipeline {
             collected += ingest(reading, index: index, clock: receivedAt)
             if let rejected = lastRejection { failure = rejected }
         }
+        // The events of the good metrics are returned even when other metrics were refused.
         lastRejection = failure
         return collected
+    }
+
+    /// `spBv1.0/<group>/NCMD/<edge node>`: where a node's commands (a rebirth request) go.
+    static func nodeCommandTopic(_ topic: SparkplugTopic) -> String {
+        "spBv1.0/\(topic.group)/NCMD/\(topic.edgeNode)"
     }
 
     /// The clock moved without a reading (silence detection, closing quiet events).

@@ -10,6 +10,8 @@ public enum DecodeFailure: String, Error, Sendable, CaseIterable, CustomStringCo
     case badQuality = "bad_quality"
     case fromFuture = "from_future"
     case tooOld = "too_old"
+    /// A Sparkplug B metric sent by an alias that no birth certificate announced (since this agent started).
+    case unknownAlias = "unknown_alias"
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum DecodeFailure: String, Error, Sendable, CaseIterable, CustomStringCo
         case .badQuality: "the source marked the reading bad"
         case .fromFuture: "the timestamp is too far in the future"
         case .tooOld: "the timestamp is too far in the past"
+        case .unknownAlias: "a Sparkplug B alias that no birth announced (a rebirth is requested)"
         }
     }
 }

@@ -119,6 +119,52 @@ extension SparkplugMetric {
     }
 }
 
+extension SparkplugPayload {
+    /// Sparkplug B data type of a boolean metric.
+    public static let booleanDatatype: UInt32 = 11
+
+    /// The NCMD payload that asks an edge node for a new birth certificate: one metric
+    /// `Node Control/Rebirth`, Boolean, true (Sparkplug 3.0, "Rebirth Request").
+    public static func rebirthRequest(timestamp: UInt64) -> [UInt8] {
+        var metric: [UInt8] = []
+        ProtobufWriting.string(1, "Node Control/Rebirth", into: &metric)
+        ProtobufWriting.varint(3, timestamp, into: &metric)
+        ProtobufWriting.varint(4, UInt64(booleanDatatype), into: &metric)
+        ProtobufWriting.varint(14, 1, into: &metric)
+        var payload: [UInt8] = []
+        ProtobufWriting.varint(1, timestamp, into: &payload)
+        ProtobufWriting.bytes(2, metric, into: &payload)
+        return payload
+    }
+}
+
+/// The few protobuf fields Vigil writes (the rebirth request).
+enum ProtobufWriting {
+    static func rawVarint(_ value: UInt64, into out: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    static func varint(_ field: UInt64, _ value: UInt64, into out: inout [UInt8]) {
+        rawVarint(field << 3, into: &out)
+        rawVarint(value, into: &out)
+    }
+
+    static func bytes(_ field: UInt64, _ value: [UInt8], into out: inout [UInt8]) {
+        rawVarint(field << 3 | 2, into: &out)
+        rawVarint(UInt64(value.count), into: &out)
+        out += value
+    }
+
+    static func string(_ field: UInt64, _ value: String, into out: inout [UInt8]) {
+        bytes(field, Array(value.utf8), into: &out)
+    }
+}
+
 /// Protobuf wire format over a byte range; every read checks the bounds.
 struct ProtobufReader {
     let bytes: [UInt8]

@@ -10,6 +10,7 @@ public struct AgentMetrics: Sendable {
     let rejected: [DecodeFailure: Counter]
     let events: [AnomalyKind: Counter]
     let resolved: Counter
+    let rebirthRequests: Counter
     let alertsPublished: Counter
     let alertPublishRetries: Counter
     let alertsDropped: Counter
@@ -47,6 +48,7 @@ public struct AgentMetrics: Sendable {
             ($0, counter("vigil_events_total", [("kind", $0.rawValue)]))
         })
         resolved = counter("vigil_events_resolved_total")
+        rebirthRequests = counter("vigil_sparkplug_rebirth_requests_total")
         alertsPublished = counter("vigil_alerts_published_total")
         alertPublishRetries = counter("vigil_alert_publish_retries_total")
         alertsDropped = counter("vigil_alerts_dropped_total")

@@ -16,6 +16,7 @@ struct IngestService: Service {
     let metrics: AgentMetrics
     let logger: Logger
     let rejections = RejectionLog()
+    let rebirths = RebirthLimiter()
 
     init(client: MQTTClient, pipeline: SharedPipeline, worker: NarrationWorker, metrics: AgentMetrics, logger: Logger) {
         self.client = client
@@ -38,18 +39,44 @@ struct IngestService: Service {
         for await message in client.messages.cancelOnGracefulShutdown() {
             let started = ContinuousClock.now
             let now = wallClockMillis()
-            let (events, rejection) = pipeline.withLock { p in
+            let (events, accepted, refused, rebirth) = pipeline.withLock { p in
+                let before = p.statistics
                 let events = p.ingest(topic: message.topic, payload: message.payload, receivedAt: now)
-                return (events, p.lastRejection)
+                // One message may carry many readings (Sparkplug B): count readings, not messages.
+                let after = p.statistics
+                var refused: [(DecodeFailure, Int)] = []
+                if after.rejectedTotal != before.rejectedTotal {
+                    for (reason, count) in after.rejected where count != before.rejected[reason, default: 0] {
+                        refused.append((reason, count - before.rejected[reason, default: 0]))
+                    }
+                }
+                return (events, after.readings - before.readings, refused, p.rebirthNeeded)
             }
-            if let rejection {
-                metrics.rejected[rejection]?.increment()
-                rejections.note(rejection, topic: message.topic, logger: logger)
-                continue
+            for (reason, count) in refused {
+                metrics.rejected[reason]?.increment(by: count)
+                rejections.note(reason, topic: message.topic, logger: logger)
             }
-            metrics.readings.increment()
+            if let rebirth { requestRebirth(rebirth) }
+            if accepted > 0 { metrics.readings.increment(by: accepted) }
+            // The events of a message's good readings go on even when some of its readings were refused.
             hand(events)
-            metrics.detectionLatency.recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
+            if accepted > 0 {
+                metrics.detectionLatency.recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
+            }
+        }
+    }
+
+    /// Asks a Sparkplug B edge node for a new birth (NCMD `Node Control/Rebirth`), at most once per
+    /// `RebirthLimiter.interval` per node: its data by alias is refused (and counted) until it rebirths.
+    private func requestRebirth(_ topic: String) {
+        guard rebirths.shouldRequest(topic) else { return }
+        do {
+            _ = try client.send(topic: topic, payload: SparkplugPayload.rebirthRequest(timestamp: UInt64(max(0, wallClockMillis()))),
+                                qos: .atLeastOnce, retain: false)
+            metrics.rebirthRequests.increment()
+            logger.notice("Sparkplug B data by aliases no birth announced; rebirth requested", metadata: ["topic": "\(topic)"])
+        } catch {
+            logger.warning("cannot request a Sparkplug B rebirth", metadata: ["topic": "\(topic)", "error": "\(error)"])
         }
     }
 
@@ -69,6 +96,21 @@ struct IngestService: Service {
             case .resolved: metrics.resolved.increment()
             }
             worker.submit(event)
+        }
+    }
+}
+
+/// At most one rebirth request per edge node per `interval`.
+final class RebirthLimiter: Sendable {
+    static let interval: Duration = .seconds(10)
+    private let last = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    func shouldRequest(_ node: String) -> Bool {
+        let now = ContinuousClock.now
+        return last.withLock { last in
+            if let previous = last[node], now - previous < Self.interval { return false }
+            last[node] = now
+            return true
         }
     }
 }
