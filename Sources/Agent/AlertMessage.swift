@@ -86,10 +86,7 @@ public struct AlertMessage: Sendable, Codable, Equatable {
     public init(event: AnomalyEvent, catalog: Catalog, agent: String, narrative: AlertNarrative, includeWindow: Bool = true) {
         let sensor = catalog.sensor(event.sensor)
         let decimals = sensor?.decimals ?? 3
-        func round(_ x: Double, _ d: Int) -> Double {
-            let scale = pow(10.0, Double(min(d + 2, 9)))
-            return (x * scale).rounded() / scale
-        }
+        func round(_ x: Double, _ d: Int) -> Double { AlertMessage.round(x, decimals: d) }
         eventID = event.id
         stage = event.stage.rawValue
         self.agent = agent
@@ -107,7 +104,7 @@ public struct AlertMessage: Sendable, Codable, Equatable {
         facts = AlertFacts(
             baseline: round(event.baseline, decimals), peak: round(event.peak, decimals),
             deviation: round(event.deviation, decimals), durationS: round(event.duration, 1),
-            limit: event.limit,
+            limit: event.limit.map(AlertMessage.finite),
             related: event.related.map { r in
                 let s = catalog.sensor(r.sensor)
                 let d = s?.decimals ?? 3
@@ -116,7 +113,25 @@ public struct AlertMessage: Sendable, Codable, Equatable {
                                     deviation: round(r.deviation, d), score: round(r.score, 2))
             })
         self.narrative = narrative
-        window = includeWindow ? event.window : nil
+        window = includeWindow ? event.window.map { WindowPoint(t: $0.t, v: AlertMessage.finite($0.v)) } : nil
+    }
+
+    /// `x` rounded to `decimals` + 2 places (at most 9), always finite: JSON has no NaN or infinity,
+    /// and a number too large to scale is kept as it is rather than overflowing to infinity.
+    static func round(_ x: Double, decimals: Int) -> Double {
+        let x = finite(x)
+        let scale = pow(10.0, Double(max(0, min(decimals + 2, 9))))
+        let scaled = x * scale
+        // Past 2^53 a double has no fraction left to round.
+        guard scaled.isFinite, abs(scaled) < 9.0e15 else { return x }
+        return scaled.rounded() / scale
+    }
+
+    /// NaN as 0, ±infinity as the largest finite double of its sign: what an encoder can write.
+    static func finite(_ x: Double) -> Double {
+        if x.isFinite { return x }
+        if x.isNaN { return 0 }
+        return x < 0 ? -Double.greatestFiniteMagnitude : Double.greatestFiniteMagnitude
     }
 
     /// Compact JSON with sorted keys: the same alert always gives the same bytes.

@@ -36,6 +36,11 @@ public final class Pipeline {
     /// down is no silence of theirs. A sensor still quiet when the hold ends is reported then.
     public var silenceHeldUntil: Int64?
 
+    /// Readings of a larger magnitude are refused (`implausible`): no sensor measures 1e12 of
+    /// anything, and values near the largest double overflow every number derived from them
+    /// (deviations, variances, rounded facts), which would make the alert unencodable; the alert
+    /// text writes numbers up to 1e12.
+    public var maximumMagnitude = 1e12
     /// The Sparkplug B edge node (its NCMD topic) that sent metrics by aliases no birth announced in
     /// the most recent `ingest`; the caller asks it to rebirth. Nil otherwise.
     public private(set) var rebirthNeeded: String?
@@ -94,6 +99,8 @@ public final class Pipeline {
     public func ingest(_ reading: Reading, index: Int, clock: Int64) -> [AnomalyEvent] {
         lastRejection = nil
         if reading.quality == .bad { return reject(.badQuality) }
+        guard reading.value.isFinite else { return reject(.nonFinite) }
+        guard abs(reading.value) <= maximumMagnitude else { return reject(.implausible) }
         if reading.timestamp > clock + maximumFutureSkew { return reject(.fromFuture) }
         if reading.timestamp < clock - maximumAge { return reject(.tooOld) }
         events.removeAll(keepingCapacity: true)

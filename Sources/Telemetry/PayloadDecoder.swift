@@ -12,6 +12,8 @@ public enum DecodeFailure: String, Error, Sendable, CaseIterable, CustomStringCo
     case tooOld = "too_old"
     /// A Sparkplug B metric sent by an alias that no birth certificate announced (since this agent started).
     case unknownAlias = "unknown_alias"
+    /// A value whose magnitude no physical reading has (see `Pipeline.maximumMagnitude`).
+    case implausible
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum DecodeFailure: String, Error, Sendable, CaseIterable, CustomStringCo
         case .fromFuture: "the timestamp is too far in the future"
         case .tooOld: "the timestamp is too far in the past"
         case .unknownAlias: "a Sparkplug B alias that no birth announced (a rebirth is requested)"
+        case .implausible: "the value's magnitude is beyond any physical reading"
         }
     }
 }

@@ -62,8 +62,15 @@ struct PublisherService: Service {
                 lastDropped = dropped
             }
 
-            guard let body = try? alert.jsonBytes() else {
-                logger.error("cannot encode an alert", metadata: ["event": "\(event.id)"])
+            let body: [UInt8]
+            do {
+                body = try alert.jsonBytes()
+            } catch {
+                // Counted and logged; the alerts after it go on.
+                metrics.alertsDropped.increment()
+                counters.values.withLock { $0.alertsDropped += 1 }
+                logger.error("cannot encode an alert; dropped", metadata: [
+                    "event": "\(event.id)", "sensor": "\(event.sensor.rawValue)", "error": "\(error)"])
                 continue
             }
             var messages = [Pending(topic: topics.alert(asset: event.asset, sensor: event.sensor.rawValue), payload: body, retain: false)]
@@ -148,7 +155,11 @@ struct PublisherService: Service {
 
     private func enqueueUpstream(_ incident: UpstreamIncident) async {
         guard let outbox else { return }
-        guard let payload = try? incident.jsonBytes() else { return }
+        guard let payload = try? incident.jsonBytes() else {
+            counters.values.withLock { $0.upstreamEnqueueFailures += 1 }
+            logger.error("cannot encode an upstream event; dropped", metadata: ["incident": "\(incident.incident)"])
+            return
+        }
         do {
             try await outbox.enqueue(topic: topics.upstreamEvents, payload: payload, severity: incident.severityRank,
                                      key: incident.idempotencyKey(agent: topics.agent))
