@@ -19,16 +19,16 @@ public struct AgentMetrics: Sendable {
     let narrationDropped: Counter
     let narrationQueue: Gauge
     let detectionLatency: Metrics.Timer
-    let mqttReceived: Gauge
-    let mqttDropped: Gauge
-    let reconnects: [String: Gauge]
+    let mqttReceived: CumulativeCounter
+    let mqttDropped: CumulativeCounter
+    let reconnects: [String: CumulativeCounter]
     let connected: [String: Gauge]
     let silentSubscriptions: Gauge
     let outboxDepth: Gauge
     let outboxBytes: Gauge
-    let outboxSent: Gauge
-    let outboxDropped: Gauge
-    let outboxCorruptFiles: Gauge
+    let outboxSent: CumulativeCounter
+    let outboxDropped: CumulativeCounter
+    let outboxCorruptFiles: CumulativeCounter
 
     public init(factory: any MetricsFactory) {
         func counter(_ label: String, _ dimensions: [(String, String)] = []) -> Counter {
@@ -60,15 +60,22 @@ public struct AgentMetrics: Sendable {
         narrationQueue = gauge("vigil_narration_queue_depth")
         detectionLatency = Metrics.Timer(label: "vigil_detection_latency_seconds", dimensions: [], preferredDisplayUnit: .seconds,
                                          factory: Self.withDetectionLatencyBuckets(factory))
-        mqttReceived = gauge("vigil_mqtt_received", [("link", "local")])
-        mqttDropped = gauge("vigil_mqtt_inbound_dropped", [("link", "local")])
-        reconnects = Dictionary(uniqueKeysWithValues: ["local", "upstream"].map { ($0, gauge("vigil_mqtt_reconnects", [("link", $0)])) })
+        // Running totals kept by the MQTT client and the outbox, exposed as counters (`_total`): a
+        // dashboard's increase()/rate() handles their reset to 0 when the agent restarts.
+        func cumulative(_ label: String, _ dimensions: [(String, String)] = []) -> CumulativeCounter {
+            CumulativeCounter(counter(label, dimensions))
+        }
+        mqttReceived = cumulative("vigil_mqtt_received_total", [("link", "local")])
+        mqttDropped = cumulative("vigil_mqtt_inbound_dropped_total", [("link", "local")])
+        reconnects = Dictionary(uniqueKeysWithValues: ["local", "upstream"].map {
+            ($0, cumulative("vigil_mqtt_reconnects_total", [("link", $0)]))
+        })
         connected = Dictionary(uniqueKeysWithValues: ["local", "upstream"].map { ($0, gauge("vigil_mqtt_connected", [("link", $0)])) })
         silentSubscriptions = gauge("vigil_mqtt_silent_subscriptions")
         outboxDepth = gauge("vigil_outbox_depth")
         outboxBytes = gauge("vigil_outbox_bytes")
-        outboxSent = gauge("vigil_outbox_sent")
-        outboxDropped = gauge("vigil_outbox_dropped")
-        outboxCorruptFiles = gauge("vigil_outbox_corrupt_files_moved")
+        outboxSent = cumulative("vigil_outbox_sent_total")
+        outboxDropped = cumulative("vigil_outbox_dropped_total")
+        outboxCorruptFiles = cumulative("vigil_outbox_corrupt_files_moved_total")
     }
 }

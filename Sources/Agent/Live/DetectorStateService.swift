@@ -133,8 +133,9 @@ extension LiveAgent {
     /// (after a downgrade; its events wait there for that release). Both happen only at open.
     func recordOutboxSchema(_ outbox: Outbox, factory: any MetricsFactory) async {
         let s = await outbox.statistics()
-        Gauge(label: "vigil_outbox_newer_schema_files_moved", dimensions: [], factory: factory)
-            .record(Int(s.newerSchemaFilesMovedAside))
-        Gauge(label: "vigil_outbox_schema_migrations", dimensions: [], factory: factory).record(Int(s.schemaMigrations))
+        Counter(label: "vigil_outbox_newer_schema_files_moved_total", dimensions: [], factory: factory)
+            .increment(by: Int64(s.newerSchemaFilesMovedAside))
+        Counter(label: "vigil_outbox_schema_migrations_total", dimensions: [], factory: factory)
+            .increment(by: Int64(s.schemaMigrations))
     }
 }

@@ -4,6 +4,18 @@ import MQTT
 import Prometheus
 import ServiceLifecycle
 
+extension LiveAgent {
+    /// What `/metrics` serves: the registry's exposition with a `# HELP` line for every family.
+    public var metricsExposition: [UInt8] { Self.exposition(of: registry) }
+
+    static func exposition(of registry: PrometheusCollectorRegistry) -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(16_384)
+        registry.emit(into: &buffer)
+        return MetricsHelp.annotate(buffer)
+    }
+}
+
 /// Prometheus `/metrics` and a `/healthz` that says whether the agent is connected and ingesting.
 /// Listens on loopback by default (`metrics.listen` in the configuration).
 struct MetricsService: Service {
@@ -28,10 +40,7 @@ struct MetricsService: Service {
         let server = try MetricsHTTPServer(host: host, port: port) { path in
             switch path {
             case "/metrics":
-                var buffer: [UInt8] = []
-                buffer.reserveCapacity(16_384)
-                registry.emit(into: &buffer)
-                return .init(status: 200, contentType: "text/plain; version=0.0.4", body: buffer)
+                return .init(status: 200, contentType: "text/plain; version=0.0.4", body: LiveAgent.exposition(of: registry))
             case "/healthz":
                 let connected = local.isConnected
                 let body = "{\"status\":\"\(connected ? "ok" : "degraded")\",\"local_broker\":\"\(local.connectionState)\"}"

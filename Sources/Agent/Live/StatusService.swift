@@ -78,22 +78,22 @@ struct StatusService: Service {
 
     private func updateGauges() async {
         let s = client.statistics
-        metrics.mqttReceived.record(s.received)
-        metrics.mqttDropped.record(s.dropped)
-        metrics.reconnects["local"]?.record(s.reconnects)
+        metrics.mqttReceived.record(total: s.received)
+        metrics.mqttDropped.record(total: s.dropped)
+        metrics.reconnects["local"]?.record(total: s.reconnects)
         metrics.connected["local"]?.record(client.isConnected ? 1 : 0)
         metrics.silentSubscriptions.record(client.silentSubscriptions.count)
         if let upstream {
-            metrics.reconnects["upstream"]?.record(upstream.statistics.reconnects)
+            metrics.reconnects["upstream"]?.record(total: upstream.statistics.reconnects)
             metrics.connected["upstream"]?.record(upstream.isConnected ? 1 : 0)
         }
         if let outbox {
             let o = await outbox.statistics()
             metrics.outboxDepth.record(o.depth)
             metrics.outboxBytes.record(o.bytes)
-            metrics.outboxSent.record(Int(o.sent))
-            metrics.outboxDropped.record(Int(o.droppedTotal))
-            metrics.outboxCorruptFiles.record(Int(o.corruptFilesMovedAside))
+            metrics.outboxSent.record(total: o.sent)
+            metrics.outboxDropped.record(total: o.droppedTotal)
+            metrics.outboxCorruptFiles.record(total: o.corruptFilesMovedAside)
         }
     }
 }

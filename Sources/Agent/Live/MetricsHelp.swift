@@ -1,0 +1,83 @@
+import Metrics
+import Synchronization
+
+/// The `# HELP` text of every metric the agent exposes. swift-metrics' factory API carries no help
+/// text, so `/metrics` adds these lines to the registry's exposition (`MetricsHelp.annotate`).
+enum MetricsHelp {
+    static let text: [String: String] = [
+        "vigil_readings_total": "Readings accepted by the pipeline (one per value; a Sparkplug B message may carry many).",
+        "vigil_readings_rejected_total": "Readings refused, by reason.",
+        "vigil_events_total": "Anomaly events opened, by kind.",
+        "vigil_events_resolved_total": "Anomaly events resolved.",
+        "vigil_sparkplug_rebirth_requests_total": "Sparkplug B rebirth requests (NCMD Node Control/Rebirth) sent for unknown aliases.",
+        "vigil_alerts_published_total": "Alerts acknowledged by the local broker.",
+        "vigil_alert_publish_retries_total": "Alert publishes retried after a failed send or a missing PUBACK.",
+        "vigil_alerts_dropped_total": "Alerts dropped: local backlog full while the broker was unreachable, or not encodable.",
+        "vigil_narrations_total": "Alert narratives, by source (model or template).",
+        "vigil_narration_latency_seconds": "Time from an event's submission to its narrative.",
+        "vigil_narration_dropped_total": "Events dropped from the narration queue when it was full (narrated by the template).",
+        "vigil_narration_queue_depth": "Events waiting for narration.",
+        "vigil_detection_latency_seconds": "Time to decode and run detection on one message.",
+        "vigil_mqtt_received_total": "Messages received from the local broker.",
+        "vigil_mqtt_inbound_dropped_total": "Inbound messages dropped because the ingest buffer was full.",
+        "vigil_mqtt_reconnects_total": "Reconnections to a broker, by link.",
+        "vigil_mqtt_connected": "1 while connected to the broker, by link.",
+        "vigil_mqtt_silent_subscriptions": "Subscriptions that have received nothing within the silence timeout.",
+        "vigil_outbox_depth": "Upstream events waiting in the outbox.",
+        "vigil_outbox_bytes": "Bytes of the upstream events waiting in the outbox.",
+        "vigil_outbox_sent_total": "Upstream events acknowledged by the upstream broker.",
+        "vigil_outbox_dropped_total": "Upstream events dropped by the outbox's bounds (rows, bytes, age).",
+        "vigil_outbox_corrupt_files_moved_total": "Corrupt outbox database files moved aside.",
+        "vigil_outbox_newer_schema_files_moved_total": "Outbox files of a newer release moved aside at open.",
+        "vigil_outbox_schema_migrations_total": "Outbox schema migrations done at open.",
+        "vigil_detector_state_restored": "1 when this start restored a saved detector state, else 0.",
+        "vigil_detector_state_discarded_total": "Saved detector states not used, by reason.",
+        "vigil_detector_state_saves_total": "Detector state saves.",
+        "vigil_detector_state_save_failures_total": "Detector state saves that failed.",
+        "vigil_detector_state_last_save_timestamp_seconds": "When the detector state was last saved (seconds since 1970).",
+        "vigil_reconciled_alarms_total": "Retained active alarms reconciled at start, by action (cleared or republished).",
+        "vigil_reconciled_incidents_total": "Upstream incidents left open by an earlier run and resolved at start.",
+    ]
+
+    /// The help of a metric missing from `text` (so the exposition stays valid).
+    static func fallback(_ name: String) -> String { "Vigil metric \(name)." }
+
+    /// The exposition with a `# HELP` line before each `# TYPE` line that has none.
+    static func annotate(_ exposition: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(exposition.count + 4096)
+        var previousWasHelp = false
+        for line in exposition.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            if line.starts(with: "# TYPE ".utf8), !previousWasHelp {
+                let name = String(decoding: line.dropFirst(7).prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
+                out += "# HELP \(name) \(text[name] ?? fallback(name))\n".utf8
+            }
+            previousWasHelp = line.starts(with: "# HELP ".utf8)
+            out += line
+            out.append(UInt8(ascii: "\n"))
+        }
+        out.removeLast()   // one newline was added per line, and the split's last line ends none
+        return out
+    }
+}
+
+/// A Prometheus counter fed with a running total kept elsewhere (the MQTT client's and the outbox's
+/// statistics): it adds what the total grew by since the last reading, so it only ever goes up.
+final class CumulativeCounter: Sendable {
+    private let counter: Counter
+    private let last = Mutex<Int64?>(nil)
+
+    init(_ counter: Counter) {
+        self.counter = counter
+    }
+
+    func record<T: BinaryInteger>(total: T) {
+        let total = Int64(clamping: total)
+        let grown: Int64 = last.withLock { last in
+            defer { last = total }
+            guard let previous = last else { return total }
+            return total > previous ? total - previous : 0
+        }
+        if grown > 0 { counter.increment(by: grown) }
+    }
+}
