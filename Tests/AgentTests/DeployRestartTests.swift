@@ -363,8 +363,8 @@ import VigilTestSupport
         let agent = LiveAgent(configuration: configuration, catalog: catalog, model: nil, registry: nil, logger: logger)
         // Building the services opens the outbox (nothing connects until they run).
         _ = try await agent.makeServiceGroup(signals: false)
-        #expect(sample(agent, "vigil_outbox_newer_schema_files_moved") == 1)
-        #expect(sample(agent, "vigil_outbox_schema_migrations") == 0)
+        #expect(sample(agent, "vigil_outbox_newer_schema_files_moved_total") == 1)
+        #expect(sample(agent, "vigil_outbox_schema_migrations_total") == 0)
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         let kept = names.filter { $0.hasPrefix("outbox.db.schema2-") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }
         #expect(kept.count == 1, "\(names)")
