@@ -71,7 +71,8 @@ public struct UpstreamDistiller: Sendable {
     /// At most this many kinds and sensors are listed in a resolved stage.
     static let listLimit = 8
 
-    struct Open: Sendable {
+    /// An incident still open, as it is saved across restarts (`UpstreamIncidentFile`).
+    public struct Open: Sendable, Codable, Equatable {
         var incident: UpstreamIncident
         var openEvents: Set<String>
         var events: Int
@@ -89,6 +90,36 @@ public struct UpstreamDistiller: Sendable {
 
     /// Assets with an incident open now.
     public var openIncidents: Int { open.count }
+
+    /// The open incidents, to save: a restart must not forget them.
+    public var saved: [Open] { open.keys.sorted().compactMap { open[$0] } }
+
+    /// Takes back the incidents saved by an earlier run. An incident whose asset has events open in
+    /// the restored detector stays open, waiting for those events; the others were left open by a
+    /// crash (their resolved alerts never came, or came unsaved) and are resolved now, at `now`.
+    /// Returns those resolved stages, to send.
+    public mutating func restore(_ saved: [Open], openEvents: [AnomalyEvent], now: String) -> [UpstreamIncident] {
+        var byAsset: [String: Set<String>] = [:]
+        for e in openEvents where e.stage == .opened { byAsset[e.asset, default: []].insert(e.id) }
+        var resolved: [UpstreamIncident] = []
+        for var entry in saved where open[entry.incident.asset] == nil {
+            let asset = entry.incident.asset
+            if let events = byAsset[asset], !events.isEmpty {
+                entry.openEvents = events
+                open[asset] = entry
+                continue
+            }
+            var incident = Self.stage(.resolved, of: entry.worst, site: site, incident: entry.incident.incident)
+            incident.severity = entry.incident.severity
+            incident.start = entry.incident.start
+            incident.end = now
+            incident.events = entry.events
+            incident.kinds = entry.kinds == [incident.kind] ? nil : entry.kinds
+            incident.sensors = entry.sensors == [incident.sensor] ? nil : entry.sensors
+            resolved.append(incident)
+        }
+        return resolved
+    }
 
     public mutating func distill(_ alert: AlertMessage) -> UpstreamIncident? {
         let asset = alert.asset

@@ -17,9 +17,13 @@ struct IngestService: Service {
     let logger: Logger
     let rejections = RejectionLog()
     let rebirths = RebirthLimiter()
+    /// Takes the messages of the active-alarm topics (subscribed briefly to reconcile them).
+    let retainedAlarms: RetainedAlarmCollector?
 
-    init(client: MQTTClient, pipeline: SharedPipeline, worker: NarrationWorker, metrics: AgentMetrics, logger: Logger) {
+    init(client: MQTTClient, pipeline: SharedPipeline, worker: NarrationWorker, metrics: AgentMetrics,
+         retainedAlarms: RetainedAlarmCollector? = nil, logger: Logger) {
         self.client = client
+        self.retainedAlarms = retainedAlarms
         self.pipeline = pipeline
         self.worker = worker
         self.metrics = metrics
@@ -37,6 +41,7 @@ struct IngestService: Service {
 
     private func ingest() async {
         for await message in client.messages.cancelOnGracefulShutdown() {
+            if let retainedAlarms, retainedAlarms.take(message) { continue }
             let started = ContinuousClock.now
             let now = wallClockMillis()
             let (events, accepted, refused, rebirth) = pipeline.withLock { p in

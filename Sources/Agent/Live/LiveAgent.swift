@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 import Logging
+import Metrics
 import MQTT
 import Narration
 import Outbox
@@ -59,6 +60,11 @@ public struct LiveAgent {
         // Before any reading: restores the detector's learned state, or moves an unusable file aside.
         let detectorState = makeDetectorStateService(factory: PrometheusMetricsFactory(registry: registry))
         let counters = AgentCounters()
+        // What the restored state has open: the retained alarms and upstream incidents to reconcile.
+        let openAtStart = pipeline.withLock { $0.detector.openEvents }
+        let alarms = ActiveAlarms(ActiveAlarms.restored(openAtStart, catalog: catalog, agent: config.agentName))
+        let retainedAlarms = RetainedAlarmCollector(prefix: topics.active(sensor: ""))
+        let factory = PrometheusMetricsFactory(registry: registry)
 
         let offline = AgentStatus(agent: config.agentName, state: "offline", version: VigilVersion.string,
                                   model: model?.name).jsonBytes()
@@ -100,16 +106,26 @@ public struct LiveAgent {
         }
         services.append(LocalLinkService(client: local, topics: catalog.subscriptionTopics,
                                          silentAfter: localConfig.subscriptionSilenceTimeout, logger: logger))
+        services.append(AlarmReconcileService(
+            client: local, alarms: alarms, collector: retainedAlarms,
+            cleared: Counter(label: "vigil_reconciled_alarms_total", dimensions: [("action", "cleared")], factory: factory),
+            republished: Counter(label: "vigil_reconciled_alarms_total", dimensions: [("action", "republished")], factory: factory),
+            logger: logger.with(label: "vigil.alarms")))
         services.append(StatusService(client: local, outbox: outbox, topics: topics,
                                       interval: .milliseconds(Int64(config.statusInterval * 1000)),
                                       model: config.narrationEnabled ? model?.name : nil, pipeline: shared,
                                       worker: worker, counters: counters, metrics: metrics, upstream: upstream, logger: logger))
-        services.append(PublisherService(client: local, worker: worker, outbox: outbox, catalog: catalog, topics: topics,
-                                         metrics: metrics, counters: counters, logger: logger))
+        services.append(PublisherService(
+            client: local, worker: worker, outbox: outbox, catalog: catalog, topics: topics,
+            metrics: metrics, counters: counters, logger: logger, alarms: alarms,
+            incidentFile: outbox == nil ? nil : UpstreamIncidentFile(besideOutbox: config.outbox.path),
+            openAtStart: openAtStart,
+            reconciledIncidents: outbox == nil ? nil : Counter(label: "vigil_reconciled_incidents_total", dimensions: [], factory: factory)))
         services.append(NarrationService(worker: worker))
         // Listed before ingest, so it stops after it: the state saved on shutdown holds every reading.
         if let detectorState { services.append(detectorState) }
-        services.append(IngestService(client: local, pipeline: shared, worker: worker, metrics: metrics, logger: logger))
+        services.append(IngestService(client: local, pipeline: shared, worker: worker, metrics: metrics,
+                                      retainedAlarms: retainedAlarms, logger: logger))
         if let listen = config.metricsListen {
             services.append(MetricsService(listen: listen, registry: registry, local: local, logger: logger))
         }

@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 import Logging
+import Metrics
 import MQTT
 import Narration
 import Outbox
@@ -32,6 +33,14 @@ struct PublisherService: Service {
     let metrics: AgentMetrics
     let counters: AgentCounters
     let logger: Logger
+    /// The retained active alarms that should be on the broker (reconciled on each connection).
+    let alarms: ActiveAlarms
+    /// Where the open upstream incidents are saved (nil without an upstream link).
+    let incidentFile: UpstreamIncidentFile?
+    /// The events the restored detector state has open.
+    let openAtStart: [AnomalyEvent]
+    /// Incidents left open by an earlier run and resolved at this start.
+    let reconciledIncidents: Counter?
     /// Alerts kept while the local broker is unreachable.
     let backlogCapacity = 10_000
     /// Messages handed to the client before their PUBACKs are awaited.
@@ -48,6 +57,7 @@ struct PublisherService: Service {
         var backlogHead = 0
         var lastDropped = 0
         var distiller = UpstreamDistiller(site: topics.site)
+        await restoreIncidents(into: &distiller)
         // Results end when the narration worker has drained (it stops before this service).
         for await narrated in worker.results {
             let event = narrated.event
@@ -75,10 +85,17 @@ struct PublisherService: Service {
             }
             var messages = [Pending(topic: topics.alert(asset: event.asset, sensor: event.sensor.rawValue), payload: body, retain: false)]
             switch event.stage {
-            case .opened: messages.append(Pending(topic: topics.active(sensor: event.sensor.rawValue), payload: body, retain: true))
-            case .resolved: messages.append(Pending(topic: topics.active(sensor: event.sensor.rawValue), payload: [], retain: true))
+            case .opened:
+                alarms.opened(sensor: event.sensor.rawValue, body: body)
+                messages.append(Pending(topic: topics.active(sensor: event.sensor.rawValue), payload: body, retain: true))
+            case .resolved:
+                alarms.resolved(sensor: event.sensor.rawValue)
+                messages.append(Pending(topic: topics.active(sensor: event.sensor.rawValue), payload: [], retain: true))
             }
-            if let incident = distiller.distill(alert) { await enqueueUpstream(incident) }
+            if let incident = distiller.distill(alert) {
+                await enqueueUpstream(incident)
+                saveIncidents(distiller)
+            }
 
             // Anything still waiting goes first, in order.
             backlog.append(contentsOf: messages)
@@ -151,6 +168,38 @@ struct PublisherService: Service {
             try? await Task.sleep(for: .milliseconds(100))
         }
         return client.isConnected
+    }
+
+    /// Takes back the incidents an earlier run left open: those whose asset still has events open
+    /// stay open; the others are resolved upstream now (a crash lost their resolved stage).
+    private func restoreIncidents(into distiller: inout UpstreamDistiller) async {
+        guard outbox != nil, let file = incidentFile else { return }
+        let saved: [UpstreamDistiller.Open]
+        do {
+            guard let loaded = try file.load() else { return }
+            saved = loaded
+        } catch {
+            logger.error("the saved upstream incidents cannot be read; they are not reconciled",
+                         metadata: ["path": "\(file.path)", "error": "\(error)"])
+            return
+        }
+        let resolved = distiller.restore(saved, openEvents: openAtStart, now: Timestamp.rfc3339(wallClockMillis()))
+        for incident in resolved { await enqueueUpstream(incident) }
+        if !resolved.isEmpty {
+            reconciledIncidents?.increment(by: resolved.count)
+            logger.notice("upstream incidents left open by an earlier run resolved",
+                          metadata: ["resolved": "\(resolved.count)", "kept_open": "\(distiller.openIncidents)"])
+        }
+        saveIncidents(distiller)
+    }
+
+    private func saveIncidents(_ distiller: UpstreamDistiller) {
+        guard outbox != nil, let file = incidentFile else { return }
+        do {
+            try file.save(distiller.saved)
+        } catch {
+            logger.error("cannot save the open upstream incidents", metadata: ["path": "\(file.path)", "error": "\(error)"])
+        }
     }
 
     private func enqueueUpstream(_ incident: UpstreamIncident) async {
