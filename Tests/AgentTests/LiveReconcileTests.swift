@@ -165,4 +165,75 @@ struct LiveReconcileTests {
         try await task.value
         await observer.disconnect()
     }
+
+    /// The whole path: a live agent opens an incident upstream and dies before its detector state
+    /// holds the event (cancelled, its state file removed: what a SIGKILL between two saves leaves);
+    /// the next start resolves the incident upstream.
+    @Test(.timeLimit(.minutes(2))) func aLiveIncidentOpenAtACrashIsResolvedByTheNextStart() async throws {
+        let broker = try MosquittoBroker()
+        defer { broker.stop() }
+        let directory = try TemporaryDirectory(prefix: "vigil-reconcile-crash")
+        defer { directory.remove() }
+        let config = try configuration(broker, directory, upstream: true)
+        let observer = try MQTTClient(configuration: MQTTConfiguration(host: broker.host, port: broker.port, clientID: "observer"))
+        try await observer.connect()
+        try await observer.subscribe(config.upstreamTopic ?? "vigil/north/test/events", qos: .atLeastOnce)
+        let events = AlertLog()
+        let reader = Task { for await m in observer.messages { events.append(m) } }
+        var logger = Logger(label: "reconcile-test")
+        logger.logLevel = .warning
+
+        let first = LiveAgent(configuration: config, catalog: catalog, model: nil, registry: nil, logger: logger)
+        let firstGroup = try await first.makeServiceGroup(signals: false)
+        let firstTask = Task { try await firstGroup.run() }
+        let feeder = try MQTTClient(configuration: MQTTConfiguration(host: broker.host, port: broker.port, clientID: "feeder"))
+        try await feeder.connect()
+        let topic = try #require(catalog.sensor("pump1.flow")).topic
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var opened: String?
+        for round in 0..<20 where opened == nil {
+            // Until the agent has subscribed and learnt a baseline, then out of range.
+            for i in 0..<100 {
+                let ts = now - 300_000 + Int64(round * 100 + i) * 100
+                try await feeder.publish(topic: topic, payload: Array("{\"ts\":\(ts),\"value\":\(100 + i % 5)}".utf8), qos: .atLeastOnce)
+            }
+            for k in 0..<5 {
+                let ts = now - 300_000 + Int64(round * 100 + 99) * 100 + Int64(k + 1) * 10
+                try await feeder.publish(topic: topic, payload: Array("{\"ts\":\(ts),\"value\":950}".utf8), qos: .atLeastOnce)
+            }
+            for _ in 0..<10 where opened == nil {
+                try await Task.sleep(for: .milliseconds(100))
+                opened = events.messages.lazy.compactMap { m -> String? in
+                    guard let value = try? JSONValue.parse(m.payload), case .object(let members) = value,
+                          members.contains(where: { $0.0 == "stage" && $0.1 == .string("opened") }),
+                          case .string(let id)? = members.first(where: { $0.0 == "incident" })?.1 else { return nil }
+                    return id
+                }.first
+            }
+        }
+        let incident = try #require(opened, "no incident opened upstream")
+        await feeder.disconnect()
+        // The crash: no graceful shutdown, and no detector state that knows the event.
+        firstTask.cancel()
+        _ = try? await firstTask.value
+        try? FileManager.default.removeItem(atPath: config.detectorState.path)
+        #expect(try UpstreamIncidentFile(besideOutbox: config.outbox.path).load()?.count == 1)
+
+        let second = LiveAgent(configuration: config, catalog: catalog, model: nil, registry: nil, logger: logger)
+        let secondGroup = try await second.makeServiceGroup(signals: false)
+        let secondTask = Task { try await secondGroup.run() }
+        var resolved = false
+        for _ in 0..<100 where !resolved {
+            try await Task.sleep(for: .milliseconds(100))
+            resolved = events.messages.contains {
+                let text = String(decoding: $0.payload, as: UTF8.self)
+                return text.contains("\"stage\":\"resolved\"") && text.contains("\"incident\":\"\(incident)\"")
+            }
+        }
+        #expect(resolved, "the incident open at the crash was never resolved upstream")
+        reader.cancel()
+        await secondGroup.triggerGracefulShutdown()
+        try await secondTask.value
+        await observer.disconnect()
+    }
 }
