@@ -111,6 +111,17 @@ struct LiveReconcileTests {
             #expect(text.contains("\"stage\":\"opened\""), "\(text)")
             var schema = try JSONSchemaValidator(directory: RepositoryPaths.file("schemas"), file: "alert.schema.json")
             #expect(try schema.validate(JSONValue.parse(body)).isEmpty)
+
+            // The broker restarts without its retained store: on reconnection the open alarm is back.
+            broker.kill()
+            try await Task.sleep(for: .milliseconds(300))
+            try broker.restart()
+            var again: [String: [UInt8]] = [:]
+            for attempt in 0..<30 where again["vigil/test/active/pump1.flow"] == nil {
+                try await Task.sleep(for: .milliseconds(300))
+                again = (try? await retained(broker, "vigil/test/active/#", id: "after-restart-\(attempt)")) ?? [:]
+            }
+            #expect(again["vigil/test/active/pump1.flow"] == body, "the open alarm was not republished after the broker lost it")
         }
         reader.cancel()
         await group.triggerGracefulShutdown()
