@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need on a Debian machine that has the Swift toolchain:
 # the C libraries Vigil links (libmosquitto, libsqlite3), the mosquitto broker and clients that the
-# tests and the demo start, and the default model (through deploy/provision-model.sh).
+# tests and the demo start, the arm64 cross compiler and QEMU that check the NEON kernels, and the
+# default model (through deploy/provision-model.sh).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -15,7 +16,9 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 
 # libcurl4-openssl-dev: the tests fetch /metrics with URLSession (FoundationNetworking links libcurl); vigil itself does not need it.
-packages=(pkg-config mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libcurl4-openssl-dev openssl python3 python3-pip unzip)
+# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user-static: deploy/arm64-kernel-check.sh checks the arm64 (NEON) kernels under emulation.
+packages=(pkg-config mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libcurl4-openssl-dev openssl python3 python3-pip unzip
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
