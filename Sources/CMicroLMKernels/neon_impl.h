@@ -18,82 +18,110 @@ MLK_INLINE float MLK_NAME(round_half)(float x) { return (float)(__fp16)x; }
 
 // MARK: 32-element formats: register tiles of RM weight rows x RN activation rows
 
+/// The halves at p, p + stride, p + 2 stride and p + 3 stride (a scale of 4 weight rows), as floats.
+MLK_INLINE float32x4_t MLK_NAME(load_scales4)(const char *p, int64_t stride) {
+    uint16x4_t h = vld1_dup_u16((const uint16_t *)p);
+    h = vld1_lane_u16((const uint16_t *)(p + stride), h, 1);
+    h = vld1_lane_u16((const uint16_t *)(p + 2 * stride), h, 2);
+    h = vld1_lane_u16((const uint16_t *)(p + 3 * stride), h, 3);
+    return vcvt_f32_f16(vreinterpret_f16_u16(h));
+}
+
+/// acc += float(dots) * s for a tile of RM (1 or 4) rows. With 4 rows, lane i of acc is row i
+/// (the 4 rows' dot vectors reduced pairwise into one); with 1, acc's lanes are partial sums
+/// of the row (s in lane 0).
+#define MLK_SCALE_ACC(RM, acc, dot, s)                                                            \
+    do {                                                                                          \
+        if ((RM) == 4) {                                                                          \
+            const int32x4_t sums = vpaddq_s32(vpaddq_s32(dot[0], dot[1]), vpaddq_s32(dot[2], dot[3])); \
+            acc = vfmaq_f32(acc, vcvtq_f32_s32(sums), (s));                                       \
+        } else {                                                                                  \
+            acc = vfmaq_laneq_f32(acc, vcvtq_f32_s32(dot[0]), (s), 0);                            \
+        }                                                                                         \
+    } while (0)
+
+/// Y[j * ldy + i] for the tile's rows i < RM: acc (and the offset term macc) as MLK_SCALE_ACC left them.
+#define MLK_STORE_TILE(RM, Yj, acc, macc)                                                \
+    do {                                                                                 \
+        if ((RM) == 4) vst1q_f32((Yj), vaddq_f32((acc), (macc)));                        \
+        else (Yj)[0] = vaddvq_f32(acc) + vgetq_lane_f32((macc), 0);                       \
+    } while (0)
+
 /// kind 0 = Q4_0 (q - 8, exact in s8), 1 = Q4_1 (d * q, plus m times the activation sum s).
+/// RM is 1 or 4.
 MLK_INLINE void MLK_NAME(tile_q4)(int RM, int RN, int kind, const char *W, int64_t rowbytes,
                                   int64_t nblk, const mlk_block_q8a *X, float *Y, int64_t ldy) {
-    float32x4_t acc[4][MLK_TILE_RN];
-    float32x4_t macc[MLK_TILE_RN];
-    for (int j = 0; j < RN; j++) {
-        macc[j] = vdupq_n_f32(0);
-        for (int i = 0; i < RM; i++) acc[i][j] = vdupq_n_f32(0);
-    }
+    float32x4_t acc[MLK_TILE_RN], macc[MLK_TILE_RN];
+    for (int j = 0; j < RN; j++) acc[j] = macc[j] = vdupq_n_f32(0);
     const int blockbytes = kind == 0 ? 18 : 20;
     const uint8x16_t m4 = vdupq_n_u8(0x0F);
     for (int64_t k = 0; k < nblk; k++) {
+        const char *b0 = W + k * blockbytes;
         int8x16_t wlo[4], whi[4];
-        float wd[4], wm[4] = {0, 0, 0, 0};
+        // d (and m) of the tile's rows: offsets 0 and 2 of both block layouts
+        float32x4_t wd, wm = vdupq_n_f32(0);
+        if (RM == 4) {
+            wd = MLK_NAME(load_scales4)(b0, rowbytes);
+            if (kind == 1) wm = MLK_NAME(load_scales4)(b0 + 2, rowbytes);
+        } else {
+            mlk_half h[2];
+            memcpy(h, b0, sizeof h);
+            wd = vsetq_lane_f32(MLK_NAME(h2f)(h[0]), vdupq_n_f32(0), 0);
+            if (kind == 1) wm = vsetq_lane_f32(MLK_NAME(h2f)(h[1]), vdupq_n_f32(0), 0);
+        }
         for (int i = 0; i < RM; i++) {
-            const char *b = W + i * rowbytes + k * blockbytes;
-            uint8x16_t v;
+            const uint8x16_t v = vld1q_u8((const uint8_t *)b0 + i * rowbytes + (kind == 0 ? 2 : 4));
             if (kind == 0) {
-                const mlk_block_q4_0 *q = (const mlk_block_q4_0 *)b;
-                v = vld1q_u8(q->qs);
-                wd[i] = MLK_NAME(h2f)(q->d);
                 wlo[i] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, m4)), vdupq_n_s8(8));
                 whi[i] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), vdupq_n_s8(8));
             } else {
-                const mlk_block_q4_1 *q = (const mlk_block_q4_1 *)b;
-                v = vld1q_u8(q->qs);
-                wd[i] = MLK_NAME(h2f)(q->d);
-                wm[i] = MLK_NAME(h2f)(q->m);
                 wlo[i] = vreinterpretq_s8_u8(vandq_u8(v, m4));
                 whi[i] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
             }
         }
-        const float32x4_t wmv = vld1q_f32(wm);
         for (int j = 0; j < RN; j++) {
             const mlk_block_q8a *x = X + j * nblk + k;
             const int8x16_t x0 = vld1q_s8(x->qs), x1 = vld1q_s8(x->qs + 16);
-            if (kind == 1) macc[j] = vfmaq_n_f32(macc[j], wmv, x->s);
-            for (int i = 0; i < RM; i++) {
-                int32x4_t dot = MLK_DOT32S(vdupq_n_s32(0), wlo[i], x0, whi[i], x1);
-                acc[i][j] = vfmaq_n_f32(acc[i][j], vcvtq_f32_s32(dot), wd[i] * x->d);
-            }
+            if (kind == 1) macc[j] = vfmaq_n_f32(macc[j], wm, x->s);
+            int32x4_t dot[4];
+            for (int i = 0; i < RM; i++) dot[i] = MLK_DOT32S(vdupq_n_s32(0), wlo[i], x0, whi[i], x1);
+            const float32x4_t sc = vmulq_n_f32(wd, x->d);
+            MLK_SCALE_ACC(RM, acc[j], dot, sc);
         }
     }
-    for (int j = 0; j < RN; j++) {
-        float m[4];
-        vst1q_f32(m, macc[j]);
-        for (int i = 0; i < RM; i++) Y[j * ldy + i] = vaddvq_f32(acc[i][j]) + m[i];
-    }
+    for (int j = 0; j < RN; j++) MLK_STORE_TILE(RM, Y + j * ldy, acc[j], macc[j]);
 }
 
 /// As tile_q4, for Q8_0 weights (any s8 values, so two products per s16 lane at most).
 MLK_INLINE void MLK_NAME(tile_q8_0)(int RM, int RN, const char *W, int64_t rowbytes,
                                     int64_t nblk, const mlk_block_q8a *X, float *Y, int64_t ldy) {
-    float32x4_t acc[4][MLK_TILE_RN];
-    for (int j = 0; j < RN; j++)
-        for (int i = 0; i < RM; i++) acc[i][j] = vdupq_n_f32(0);
+    float32x4_t acc[MLK_TILE_RN];
+    for (int j = 0; j < RN; j++) acc[j] = vdupq_n_f32(0);
     for (int64_t k = 0; k < nblk; k++) {
+        const char *b0 = W + k * 34;
         int8x16_t w0[4], w1[4];
-        float wd[4];
+        float32x4_t wd;
+        if (RM == 4) {
+            wd = MLK_NAME(load_scales4)(b0, rowbytes);
+        } else {
+            mlk_half h;
+            memcpy(&h, b0, sizeof h);
+            wd = vsetq_lane_f32(MLK_NAME(h2f)(h), vdupq_n_f32(0), 0);
+        }
         for (int i = 0; i < RM; i++) {
-            const mlk_block_q8_0 *q = (const mlk_block_q8_0 *)(W + i * rowbytes) + k;
-            w0[i] = vld1q_s8(q->qs);
-            w1[i] = vld1q_s8(q->qs + 16);
-            wd[i] = MLK_NAME(h2f)(q->d);
+            w0[i] = vld1q_s8((const int8_t *)(b0 + i * rowbytes + 2));
+            w1[i] = vld1q_s8((const int8_t *)(b0 + i * rowbytes + 18));
         }
         for (int j = 0; j < RN; j++) {
             const mlk_block_q8a *x = X + j * nblk + k;
             const int8x16_t x0 = vld1q_s8(x->qs), x1 = vld1q_s8(x->qs + 16);
-            for (int i = 0; i < RM; i++) {
-                int32x4_t dot = MLK_DOT16(MLK_DOT16(vdupq_n_s32(0), w0[i], x0), w1[i], x1);
-                acc[i][j] = vfmaq_n_f32(acc[i][j], vcvtq_f32_s32(dot), wd[i] * x->d);
-            }
+            int32x4_t dot[4];
+            for (int i = 0; i < RM; i++) dot[i] = MLK_DOT16(MLK_DOT16(vdupq_n_s32(0), w0[i], x0), w1[i], x1);
+            const float32x4_t sc = vmulq_n_f32(wd, x->d);
+            MLK_SCALE_ACC(RM, acc[j], dot, sc);
         }
     }
-    for (int j = 0; j < RN; j++)
-        for (int i = 0; i < RM; i++) Y[j * ldy + i] = vaddvq_f32(acc[i][j]);
+    for (int j = 0; j < RN; j++) MLK_STORE_TILE(RM, Y + j * ldy, acc[j], vdupq_n_f32(0));
 }
 
 // Rows in groups of 4, activation rows in groups of MLK_TILE_RN, remainders with smaller
@@ -430,3 +458,5 @@ static MLK_ATTR void MLK_NAME(f32_to_f16)(const float *x, mlk_half *y, int64_t n
 
 #undef MLK_INLINE
 #undef MLK_NEON_GEMM_DRIVER
+#undef MLK_SCALE_ACC
+#undef MLK_STORE_TILE
