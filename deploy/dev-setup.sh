@@ -16,9 +16,12 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 
 # libcurl4-openssl-dev: the tests fetch /metrics with URLSession (FoundationNetworking links libcurl); vigil itself does not need it.
-# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user-static: deploy/arm64-kernel-check.sh checks the arm64 (NEON) kernels under emulation.
-packages=(pkg-config mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libcurl4-openssl-dev openssl python3 python3-pip unzip
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+packages=(pkg-config mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libcurl4-openssl-dev openssl python3 python3-pip unzip)
+# deploy/arm64-kernel-check.sh checks the arm64 (NEON) kernels under emulation with a cross compiler and
+# qemu-user-static; an arm64 machine checks its own CPU natively instead (and has no cross packages).
+if [ "$(dpkg --print-architecture)" != arm64 ]; then
+  packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
