@@ -11,7 +11,9 @@ this. An instruction count is not a cycle count: on an in-order Cortex-A53 a 128
 instruction often costs 2 issue slots, and memory bandwidth bounds large products, so the
 ratios are an estimate of the compute speed-up, not a measurement.
 
-    deploy/arm64-insn-count.py DIR/kernel_check-arm64-clang [--quick]
+    deploy/arm64-insn-count.py DIR/kernel_check-arm64-clang [--quick] [--only TEXT]
+
+--quick: two small shapes; --only TEXT: the workloads whose name contains TEXT.
 """
 import os
 import re
@@ -91,6 +93,9 @@ def main():
         raise SystemExit(__doc__)
     binary = sys.argv[1]
     workloads = QUICK if "--quick" in sys.argv else WORKLOADS
+    if "--only" in sys.argv:
+        text = sys.argv[sys.argv.index("--only") + 1]
+        workloads = [w for w in workloads if text in w[0]]
     print(f"arm64 instructions executed (qemu-aarch64 -d exec), {os.path.basename(binary)}")
     print(f"{'workload':<62} {'scalar':>14} {'neon':>14} {'neon+dotprod':>14}  scalar/neon  scalar/dotprod")
     for name, typ, rows, cols, batch, scale in workloads:

@@ -185,7 +185,7 @@ static MLK_ATTR void MLK_NAME(gemm_q4_K)(const void *W, int64_t n, int64_t r0, i
         const mlk_block_q4_K *w = (const mlk_block_q4_K *)W + r * nsb;
         for (int64_t b0 = 0; b0 < nb; b0 += 4) {
             const int nr = nb - b0 < 4 ? (int)(nb - b0) : 4;
-            float sum[4] = {0, 0, 0, 0};
+            float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
             for (int64_t s = 0; s < nsb; s++) {
                 const mlk_block_q4_K *blk = w + s;
                 const float d = MLK_NAME(h2f)(blk->d), dmin = MLK_NAME(h2f)(blk->dmin);
@@ -211,21 +211,38 @@ static MLK_ATTR void MLK_NAME(gemm_q4_K)(const void *W, int64_t n, int64_t r0, i
                     q[4 * p + 2] = vreinterpretq_s8_u8(vshrq_n_u8(v0, 4));
                     q[4 * p + 3] = vreinterpretq_s8_u8(vshrq_n_u8(v1, 4));
                 }
+                const float32x4_t dsc0 = vld1q_f32(dsc), dsc1 = vld1q_f32(dsc + 4);
+                const float32x4_t mmn0 = vld1q_f32(mmn), mmn1 = vld1q_f32(mmn + 4);
                 for (int bb = 0; bb < nr; bb++) {
                     const mlk_block_q8a *x = xq + (b0 + bb) * nblk + s * 8;
-                    float32x4_t fs = vdupq_n_f32(0);
-                    float ms = 0;  // the mins: sum over sub-blocks of dmin * min * sum(x)
+                    int32x4_t dt[8];
+                    int16x8_t xs[8];
                     for (int j = 0; j < 8; j++) {
                         const int8x16_t x0 = vld1q_s8(x[j].qs), x1 = vld1q_s8(x[j].qs + 16);
-                        const int32x4_t dot = MLK_DOT32S(vdupq_n_s32(0), q[2 * j], x0, q[2 * j + 1], x1);
-                        const int32_t xsum = vaddlvq_s8(x0) + vaddlvq_s8(x1);
-                        fs = vfmaq_n_f32(fs, vcvtq_f32_s32(dot), dsc[j] * x[j].d);
-                        ms += mmn[j] * x[j].d * (float)xsum;
+                        dt[j] = MLK_DOT32S(vdupq_n_s32(0), q[2 * j], x0, q[2 * j + 1], x1);
+                        xs[j] = vpadalq_s8(vpaddlq_s8(x0), x1);  // partial sums of x, |.| <= 32 * 127
                     }
-                    sum[bb] += vaddvq_f32(fs) - ms;
+                    // pairwise reductions: lane j of d03 (d47) is sub-block j's (j + 4's) dot, lane j of xsum its sum(x)
+                    const int32x4_t d03 = vpaddq_s32(vpaddq_s32(dt[0], dt[1]), vpaddq_s32(dt[2], dt[3]));
+                    const int32x4_t d47 = vpaddq_s32(vpaddq_s32(dt[4], dt[5]), vpaddq_s32(dt[6], dt[7]));
+                    const int16x8_t xsum = vpaddq_s16(vpaddq_s16(vpaddq_s16(xs[0], xs[1]), vpaddq_s16(xs[2], xs[3])),
+                                                      vpaddq_s16(vpaddq_s16(xs[4], xs[5]), vpaddq_s16(xs[6], xs[7])));
+                    float32x4_t xd0 = vld1q_dup_f32(&x[0].d), xd1 = vld1q_dup_f32(&x[4].d);
+                    xd0 = vld1q_lane_f32(&x[1].d, xd0, 1);
+                    xd0 = vld1q_lane_f32(&x[2].d, xd0, 2);
+                    xd0 = vld1q_lane_f32(&x[3].d, xd0, 3);
+                    xd1 = vld1q_lane_f32(&x[5].d, xd1, 1);
+                    xd1 = vld1q_lane_f32(&x[6].d, xd1, 2);
+                    xd1 = vld1q_lane_f32(&x[7].d, xd1, 3);
+                    float32x4_t a = acc[bb];
+                    a = vfmaq_f32(a, vcvtq_f32_s32(d03), vmulq_f32(dsc0, xd0));
+                    a = vfmaq_f32(a, vcvtq_f32_s32(d47), vmulq_f32(dsc1, xd1));
+                    a = vfmsq_f32(a, vcvtq_f32_s32(vmovl_s16(vget_low_s16(xsum))), vmulq_f32(mmn0, xd0));
+                    a = vfmsq_f32(a, vcvtq_f32_s32(vmovl_high_s16(xsum)), vmulq_f32(mmn1, xd1));
+                    acc[bb] = a;
                 }
             }
-            for (int bb = 0; bb < nr; bb++) Y[(b0 + bb) * ldy + r] = sum[bb];
+            for (int bb = 0; bb < nr; bb++) Y[(b0 + bb) * ldy + r] = vaddvq_f32(acc[bb]);
         }
     }
 }
