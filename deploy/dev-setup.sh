@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need on a Debian machine that has the Swift toolchain:
 # the C libraries Vigil links (libmosquitto, libsqlite3), the mosquitto broker and clients that the
-# tests and the demo start, and the default model (through deploy/provision-model.sh).
+# tests and the demo start, the arm64 cross compiler and QEMU that check the NEON kernels, and the
+# default model (through deploy/provision-model.sh).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,6 +17,11 @@ fi
 
 # libcurl4-openssl-dev: the tests fetch /metrics with URLSession (FoundationNetworking links libcurl); vigil itself does not need it.
 packages=(pkg-config mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libcurl4-openssl-dev openssl python3 python3-pip unzip)
+# deploy/arm64-kernel-check.sh checks the arm64 (NEON) kernels under emulation with a cross compiler and
+# qemu-user-static; an arm64 machine checks its own CPU natively instead (and has no cross packages).
+if [ "$(dpkg --print-architecture)" != arm64 ]; then
+  packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

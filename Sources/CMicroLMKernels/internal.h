@@ -24,12 +24,18 @@ typedef struct {
 
 /// The table in force.
 const mlk_impl *mlk_impl_get(void);
+/// The table at `level`, capped at the best the CPU has (for tests of every level).
+const mlk_impl *mlk_impl_at(int level);
 
 /// Scalar implementations (portable; the reference for the SIMD ones).
 extern const mlk_impl mlk_impl_scalar;
 #if defined(__x86_64__) || defined(__i386__)
 extern const mlk_impl mlk_impl_avx2;
 extern const mlk_impl mlk_impl_vnni;
+#endif
+#if defined(__aarch64__)
+extern const mlk_impl mlk_impl_neon;
+extern const mlk_impl mlk_impl_dotprod;
 #endif
 
 float mlk_h2f(mlk_half h);

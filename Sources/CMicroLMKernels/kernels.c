@@ -1,9 +1,16 @@
 // Run-time choice of kernels and the single-threaded public entry points.
 #include "internal.h"
 #include <pthread.h>
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#endif
 
 static mlk_impl impls[3];
 static int best_level = 0;
+static const char *level_names[3] = {"scalar", "scalar", "scalar"};
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void fill(mlk_impl *dst, const mlk_impl *src) {
@@ -34,22 +41,51 @@ static void init(void) {
             fill(&impls[2], &mlk_impl_vnni);
         }
     }
+    if (best_level >= 1) level_names[1] = level_names[2] = "avx2";
+    if (best_level >= 2) level_names[2] = "avx512vnni";
+#elif defined(__aarch64__)
+    // Every arm64 CPU has NEON (Advanced SIMD); sdot/udot (ARMv8.2 dotprod) is optional:
+    // Cortex-A55/A75/A76 and later have it, Cortex-A53/A72 (Raspberry Pi 3/4) do not.
+    best_level = 1;
+    fill(&impls[1], &mlk_impl_neon);
+    fill(&impls[2], &mlk_impl_neon);
+    level_names[1] = level_names[2] = "neon";
+    int dotprod = 0;
+#if defined(__linux__)
+    dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__ARM_FEATURE_DOTPROD)
+    dotprod = 1;
+#endif
+    if (dotprod) {
+        best_level = 2;
+        fill(&impls[2], &mlk_impl_dotprod);
+        level_names[2] = "neon+dotprod";
+    }
 #endif
 }
 
-static const mlk_impl *impl_at(int level) {
+const mlk_impl *mlk_impl_at(int level) {
     pthread_once(&once, init);
     if (level > best_level) level = best_level;
     if (level < 0) level = 0;
     return &impls[level];
 }
 
-const mlk_impl *mlk_impl_get(void) { return impl_at(3); }
+const mlk_impl *mlk_impl_get(void) { return mlk_impl_at(3); }
 
 int mlk_simd_level(void) {
     pthread_once(&once, init);
     return best_level;
 }
+
+const char *mlk_level_name(int level) {
+    pthread_once(&once, init);
+    if (level > best_level) level = best_level;
+    if (level < 0) level = 0;
+    return level_names[level];
+}
+
+const char *mlk_kernel_path(void) { return mlk_level_name(3); }
 
 int mlk_type_supported(int type) {
     switch (type) {
@@ -97,12 +133,12 @@ void mlk_quantize_q8a(const float *x, mlk_block_q8a *y, int64_t n) { mlk_impl_ge
 float mlk_exp_sum(const float *x, float max, float *y, int64_t n) { return mlk_impl_get()->exp_sum(x, max, y, n); }
 
 void mlk_quantize_q8a_at(int level, const float *x, mlk_block_q8a *y, int64_t n) {
-    impl_at(level)->quantize_q8a(x, y, n);
+    mlk_impl_at(level)->quantize_q8a(x, y, n);
 }
 
 void mlk_gemm_at(int level, int type, const void *W, int64_t n, int64_t r0, int64_t r1,
                  const void *X, int64_t nb, float *Y, int64_t ldy) {
-    mlk_gemm_fn f = gemm_for(impl_at(level), type);
+    mlk_gemm_fn f = gemm_for(mlk_impl_at(level), type);
     if (f && mlk_row_size(type, n) > 0) f(W, n, r0, r1, X, nb, Y, ldy);
 }
 

@@ -77,7 +77,7 @@ struct BenchGenerateCommand: ParsableCommand {
             let median = s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
             return "\(name): median \(format(median)) tok/s (min \(format(s.first!)), max \(format(s.last!)))"
         }
-        print("vigil MicroLM, \(session.threadCount) threads, \(runs) runs, model \(path), SIMD level \(Kernels.simdLevel)")
+        print("vigil MicroLM, \(session.threadCount) threads, \(runs) runs, model \(path), kernels \(Kernels.path) (SIMD level \(Kernels.simdLevel))")
         print(row("prompt (256 tokens, one batch)", prompt))
         print(row("generate (64 tokens after the prompt)", generate))
         print("load: \(format(model.loadSeconds * 1000)) ms, peak RSS: \(peakResidentMiB()) MiB")
@@ -202,7 +202,7 @@ struct GenerateCommand: AsyncParsableCommand {
                 "load: \(format(model.loadSeconds * 1000)) ms",
                 "prompt: \(r.promptTokenCount) tokens in \(format(r.promptSeconds * 1000)) ms (\(format(promptRate)) tok/s)",
                 "generation: \(r.tokens.count) tokens in \(format(r.generationSeconds * 1000)) ms (\(format(r.tokensPerSecond)) tok/s), finish: \(r.finishReason)",
-                "threads: \(session.threadCount), peak RSS: \(peakResidentMiB()) MiB",
+                "threads: \(session.threadCount), kernels: \(Kernels.path), peak RSS: \(peakResidentMiB()) MiB",
             ]
             FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }

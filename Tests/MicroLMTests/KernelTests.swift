@@ -173,6 +173,21 @@ struct KernelTests {
         }
     }
 
+    @Test("the kernel path is named, and level 0 is the scalar code")
+    func kernelPath() {
+        #if arch(arm64)
+        let names: [String] = ["neon", "neon+dotprod"]
+        #elseif arch(x86_64)
+        let names: [String] = ["scalar", "avx2", "avx512vnni"]
+        #else
+        let names: [String] = ["scalar"]
+        #endif
+        #expect(names.contains(Kernels.path))
+        #expect(Kernels.pathName(level: 0) == "scalar")
+        #expect(Kernels.pathName(level: Kernels.simdLevel) == Kernels.path)
+        #expect(Kernels.pathName(level: 9) == Kernels.path)
+    }
+
     @Test("unsupported type or shape gives nil")
     func unsupported() {
         #expect(Kernels.matmul(type: .q5_0, weights: [UInt8](repeating: 0, count: 22), rows: 1, columns: 32,

@@ -2,8 +2,9 @@
 //
 // Quantized block layouts (the byte layout of the GGUF/ggml formats), activation
 // quantization, dot products and matrix products over them, attention, and a
-// persistent thread pool. Each kernel has a portable scalar version and x86
-// versions (AVX2+FMA+F16C, and AVX-512 VNNI) chosen once at run time.
+// persistent thread pool. Each kernel has a portable scalar version, x86 versions
+// (AVX2+FMA+F16C, and AVX-512 VNNI) and arm64 versions (NEON, and NEON with the
+// dot-product extension), chosen once at run time.
 #ifndef CMICROLMKERNELS_H
 #define CMICROLMKERNELS_H
 
@@ -89,8 +90,14 @@ enum {
 int mlk_type_supported(int type);
 /// Whether a matrix of `type` multiplies quantized activations (`mlk_block_q8a`) rather than floats.
 int mlk_type_uses_q8a(int type);
-/// Which implementation runs: 0 scalar, 1 AVX2, 2 AVX-512 VNNI (the best the CPU has).
+/// Which implementation runs (the best the CPU has): 0 scalar; on x86-64 1 AVX2,
+/// 2 AVX-512 VNNI; on arm64 1 NEON, 2 NEON with the dot-product extension (sdot).
 int mlk_simd_level(void);
+/// The name of the implementation at `level` on this CPU ("scalar", "avx2", "avx512vnni",
+/// "neon", "neon+dotprod"), capped at what the CPU has as the `_at` functions are.
+const char *mlk_level_name(int level);
+/// The name of the implementation that runs: mlk_level_name(mlk_simd_level()).
+const char *mlk_kernel_path(void);
 
 /// One half <-> float conversion (portable bit manipulation, round to nearest even).
 float mlk_h2f_public(mlk_half h);

@@ -2,11 +2,19 @@ import CMicroLMKernels
 
 /// Entry points to the C kernels for code and tests outside the forward pass.
 ///
-/// Levels: 0 is the portable scalar code, 1 AVX2, 2 AVX-512 VNNI; a level above what the
-/// CPU has runs the best it has. The forward pass always runs the best level.
+/// Levels: 0 is the portable scalar code; on x86-64 1 is AVX2 and 2 AVX-512 VNNI, on arm64
+/// 1 is NEON and 2 NEON with the dot-product extension. A level above what the CPU has runs
+/// the best it has. The forward pass always runs the best level.
 public enum Kernels {
-    /// The best level this CPU runs (0 scalar, 1 AVX2, 2 AVX-512 VNNI).
+    /// The best level this CPU runs (0 scalar; 1 AVX2 or NEON; 2 AVX-512 VNNI or NEON+dotprod).
     public static var simdLevel: Int { Int(mlk_simd_level()) }
+
+    /// The name of the kernels the forward pass runs: "scalar", "avx2", "avx512vnni", "neon"
+    /// or "neon+dotprod".
+    public static var path: String { String(cString: mlk_kernel_path()) }
+
+    /// The name of the kernels that run at `level` on this CPU (capped at the best it has).
+    public static func pathName(level: Int) -> String { String(cString: mlk_level_name(Int32(level))) }
 
     /// An activation block: `d = max|x| / 127`, `q = round(x / d)`, `s = d * Σq`.
     public struct ActivationBlock: Sendable, Equatable {
