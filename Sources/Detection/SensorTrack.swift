@@ -134,6 +134,11 @@ struct SensorTrack {
         if count == 1 {
             level = x; mean = x; lastX = x; lastT = t; runStart = t; firstT = t
             pushValue(x)
+            // The very first reading is checked against the engineering limits too: they need no baseline.
+            if settings.limitsOn, x < settings.low || x > settings.high {
+                o.score = 1
+                o.dominant = .limits
+            }
             return o
         }
 

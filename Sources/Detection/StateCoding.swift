@@ -199,6 +199,7 @@ extension EventTrack {
         try c.code(&historyT); try c.code(&historyV); try c.code(&historyHead); try c.code(&historyCount)
         try c.code(&duringT); try c.code(&duringV); try c.code(&duringCount); try c.code(&duringStride)
         try c.code(&duringSkip)
+        try c.code(&heardAt); try c.code(&latestT)
         guard historyHead >= 0, historyHead < Self.historyCapacity, historyCount >= 0,
               historyCount <= Self.historyCapacity, duringCount >= 0, duringCount <= Self.duringCapacity,
               duringStride >= 1, duringStride < 1 << 40, duringSkip >= 0
@@ -209,7 +210,8 @@ extension EventTrack {
 extension PlantDetector {
     /// Version of the state layout; a state of another version is refused.
     /// 2: seasons found in the data and discovered sensor pairs (version 1 states are refused: warm up afresh).
-    public static let stateVersion: UInt32 = 2
+    /// 3: when each sensor was last heard, and the alarm-management state of its events.
+    public static let stateVersion: UInt32 = 3
     static let stateMagic: [UInt8] = Array("VGDS".utf8)
 
     /// FNV-1a 64 of the state's bytes, stored after them.
@@ -279,9 +281,9 @@ extension PlantDetector {
         var version: Int64 = 0
         try r.code(&version)
         guard version == Int64(Self.stateVersion) else {
-            if version == 1 {
+            if version == 1 || version == 2 {
                 throw DetectionError(.invalidState,
-                    "detector state version 1 was written by an older Vigil (without detected seasons and sensor pairs); it cannot be restored, the detector warms up afresh")
+                    "detector state version \(version) was written by an older Vigil; it cannot be restored, the detector warms up afresh")
             }
             throw DetectionError(.invalidState, "detector state version \(version), expected \(Self.stateVersion)")
         }
