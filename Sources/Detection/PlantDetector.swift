@@ -220,7 +220,9 @@ public final class PlantDetector {
                 eventTracks[i].relearned = true
                 tracks[i].acceptPresentLevel()
             }
-            if score >= c.closeThreshold {
+            // A level that came back to where it was before the event is quiet, whatever the window statistics
+            // still say about the way back (they compare with windows the event itself filled).
+            if score >= c.closeThreshold && !tracks[i].isBack(at: baseline, kind: eventTracks[i].kind) {
                 eventTracks[i].lastAboveCount = count
                 eventTracks[i].lastAboveT = t
             } else if count - eventTracks[i].lastAboveCount >= c.quietReadings,
@@ -348,6 +350,10 @@ public final class PlantDetector {
             event.window = Array(before.suffix(keepBefore)) + downsample(during, limit: budget - keepBefore)
         }
         events.append(event)
+        if tracks[i].isBack(at: eventTracks[i].baseline, kind: eventTracks[i].kind) {
+            // Back to normal: what the baselines learned during the event was the event, not the normal.
+            tracks[i].returnToBaseline(eventTracks[i].baseline)
+        }
         eventTracks[i].opened = nil
         eventTracks[i].pending = false
         eventTracks[i].elevated = false

@@ -117,6 +117,16 @@ extension Calibration {
     }
 }
 
+extension ModeMemory {
+    mutating func code<C: StateCoder>(_ c: inout C) throws {
+        for k in 0..<Self.capacity {
+            try c.code(&center[k]); try c.code(&spread[k]); try c.code(&weight[k]); try c.code(&dwell[k])
+        }
+        try c.code(&current); try c.code(&stay)
+        guard current >= -1, current < Self.capacity else { throw StateReader.corrupt("a mode out of range") }
+    }
+}
+
 extension SeasonSearch {
     mutating func code<C: StateCoder>(_ c: inout C) throws {
         try c.code(&block); try c.code(&blockSum); try c.code(&blockCount); try c.code(&count)
@@ -147,6 +157,7 @@ extension SensorTrack {
         try c.code(&season); try c.code(&seasonVisited); try c.code(&seasonSpread); try c.code(&seasonLearned)
         try seasonSearch.code(&c); try c.code(&seasonFoundMs); try c.code(&seasonFoundBins)
         try c.code(&pairs)
+        try modes.code(&c)
         try c.code(&partnerCount)
         for k in 0..<Self.maxPartners {
             var v = Int(partners[k])
