@@ -91,6 +91,28 @@ public enum QuietCorpus {
         return out
     }
 
+    /// What one series raised: the alerts opened (after warm-up: the corpus has no limits) and their kinds.
+    public struct Outcome: Sendable {
+        public var name: String
+        public var readings: Int
+        public var alerts: [AnomalyEvent]
+    }
+
+    /// Streams every series through a fresh one-sensor detector (as `vigil score` does: warm-up by readings).
+    public static func run(configuration: DetectorConfiguration = .init(), seed: UInt64 = 1) -> [Outcome] {
+        var c = configuration
+        c.warmUpSeconds = .infinity
+        return series(seed: seed).map { s in
+            let detector = PlantDetector(catalog: .adHoc(columns: ["value"]), configuration: c)
+            var events: [AnomalyEvent] = []
+            for k in s.timestamps.indices {
+                detector.advance(to: s.timestamps[k], events: &events)
+                _ = detector.ingest(sensor: 0, timestamp: s.timestamps[k], value: s.values[k], events: &events)
+            }
+            return Outcome(name: s.name, readings: s.values.count, alerts: events.filter { $0.stage == .opened })
+        }
+    }
+
     /// A small deterministic generator (SplitMix64) with Gaussian draws.
     struct Generator {
         var state: UInt64
