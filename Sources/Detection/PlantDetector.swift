@@ -14,8 +14,10 @@ import Telemetry
 ///   spike statistic;
 /// - worst case: once per lap of a ring (every 32-40 readings) its sum is recomputed (at most 96 + 64 adds), an
 ///   open event's window is halved when full (28 moves), and after an arithmetic overflow a sensor relearns
-///   from scratch (the only allocation without an event). State: 3,984 bytes per sensor with a season (configured
-///   or searched for: the search window and the profile share one 96-value buffer), under 4 KiB with default bins.
+///   from scratch (the only allocation without an event);
+/// - mode memory (`ModeMemory`): 8 levels, a nearest-level search and one update per reading.
+/// State: 4,272 bytes per sensor with a season (configured or searched for: the search window and the profile
+/// share one 96-value buffer).
 /// Measured with `vigil bench detect` (release): see the command's output.
 /// `advance(to:)` is O(sensors) per call.
 public final class PlantDetector {
