@@ -1,4 +1,5 @@
 import Foundation
+import Detection
 import Telemetry
 
 extension ReplayRunner.Report {
@@ -22,6 +23,7 @@ extension ReplayRunner.Report {
         }
         let kinds = s.events.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
         lines.append("  events     \(s.eventsTotal) opened\(kinds.isEmpty ? "" : " (\(kinds.joined(separator: ", ")))"), \(s.resolved) resolved, \(openAtEnd) still open at the end")
+        lines.append("  alarm health \(alarmHealth.line)")
         let sources = narrativeSources.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         lines.append("  alerts     \(alerts)\(sources.isEmpty ? "" : " (narrative: \(sources.joined(separator: ", ")))")")
         if ingestedBytes > 0 {

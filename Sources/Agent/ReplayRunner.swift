@@ -45,6 +45,8 @@ public struct ReplayRunner {
         public var upstreamMessages: Int
         public var upstreamBytes: Int
         public var score: ReplayScore?
+        /// Alerts per 10 minutes, floods, chattering and standing alerts (ISA-18.2 / EEMUA 191).
+        public var alarmHealth = AlarmHealthSummary()
     }
 
     public var options: Options
@@ -86,12 +88,14 @@ public struct ReplayRunner {
         // The outbox numbers a new file from the wall clock in ms × 1000: 16 digits, as in the field.
         var sequence: UInt64 = 1_790_000_000_000_000
         var scored: [ReplayScore.EventSummary] = []
+        var health = AlarmHealth()
         let progress = options.progress ? ProgressBar(total: reader.totalBytes) : nil
         let wallStart = ContinuousClock.now
         var firstPlant: Int64?
 
         func handle(_ events: [AnomalyEvent]) async throws {
             for event in events {
+                health.record(event)
                 let narrative = await narrator.narrate(event)
                 let alert = AlertMessage(event: event, catalog: catalog, agent: options.agent, narrative: narrative)
                 alertBytes += try alert.jsonBytes().count
@@ -157,6 +161,8 @@ public struct ReplayRunner {
             openAtEnd: pipeline.detector.openEvents.count,
             wallSeconds: (ContinuousClock.now - wallStart).inSeconds, ingestedBytes: reader.totalBytes,
             ingestedWireBytes: wireBytes, alertBytes: alertBytes, upstreamMessages: upstreamMessages,
-            upstreamBytes: upstreamBytes, score: score)
+            upstreamBytes: upstreamBytes, score: score,
+            alarmHealth: health.summary(start: pipeline.statistics.firstTimestamp,
+                                        end: pipeline.statistics.lastTimestamp ?? 0))
     }
 }

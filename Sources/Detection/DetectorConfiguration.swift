@@ -12,8 +12,9 @@ public struct DetectorConfiguration: Sendable, Equatable {
     /// (infinity: readings alone decide, as `vigil score` does).
     public var warmUpSeconds: Double = 600
     public var minimumWarmUpReadings: Int = 60
-    /// An event opens when the score reaches this.
-    public var openThreshold: Double = 0.5
+    /// An event opens when the score reaches this: 0.6 is a one-in-a-million reading (after the Bonferroni
+    /// correction), so a plant of 20 sensors read every 2 s sees a chance alarm about once in a day, not hourly.
+    public var openThreshold: Double = 0.6
     /// An open event counts as quiet while the score stays below this (hysteresis).
     public var closeThreshold: Double = 0.25
     /// Quiet readings in a row, after which an open event resolves.

@@ -46,6 +46,11 @@ struct EventTrack {
     var lastID = ""
     var idRepeat = 0
 
+    /// When the sensor was last heard (the detector's clock or the reading's time, whichever is later), and the
+    /// latest reading time seen (readings may arrive out of order).
+    var heardAt: Int64 = 0
+    var latestT: Int64 = 0
+
     var isOpen: Bool { opened != nil }
 
     @inline(__always)

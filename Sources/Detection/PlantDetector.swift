@@ -14,8 +14,10 @@ import Telemetry
 ///   spike statistic;
 /// - worst case: once per lap of a ring (every 32-40 readings) its sum is recomputed (at most 96 + 64 adds), an
 ///   open event's window is halved when full (28 moves), and after an arithmetic overflow a sensor relearns
-///   from scratch (the only allocation without an event). State: 3,984 bytes per sensor with a season (configured
-///   or searched for: the search window and the profile share one 96-value buffer), under 4 KiB with default bins.
+///   from scratch (the only allocation without an event);
+/// - mode memory (`ModeMemory`): 8 levels, a nearest-level search and one update per reading.
+/// State: 4,272 bytes per sensor with a season (configured or searched for: the search window and the profile
+/// share one 96-value buffer).
 /// Measured with `vigil bench detect` (release): see the command's output.
 /// `advance(to:)` is O(sensors) per call.
 public final class PlantDetector {
@@ -32,6 +34,9 @@ public final class PlantDetector {
     var discoveries: [PairDiscovery]
     let discoveryGroup: [Int32]
     let discoverySlot: [Int32]
+    /// The latest time the clock was advanced to (ms): a reading counts as heard at this time or its own,
+    /// whichever is later, so late or out-of-order readings cannot make a sensor look silent.
+    var clock: Int64 = .min
 
     public init(catalog: Catalog, configuration: DetectorConfiguration = .init()) {
         self.catalog = catalog
@@ -117,6 +122,10 @@ public final class PlantDetector {
     /// Readings of an unknown index and non-finite values are ignored (score 0).
     public func ingest(sensor i: Int, timestamp t: Int64, value x: Double, events: inout [AnomalyEvent]) -> Double {
         guard i >= 0, i < tracks.count, x.isFinite else { return 0 }
+        // An exact repeat of the last reading (same time, same value) is a redelivery, not a new reading.
+        if tracks[i].count > 0, t == tracks[i].lastT, x == tracks[i].lastX { return 0 }
+        eventTracks[i].heardAt = max(clock, t)
+        eventTracks[i].latestT = tracks[i].count > 0 ? max(eventTracks[i].latestT, t) : t
 
         var partnerValues = PartnerValues()
         let partnerCount = tracks[i].partnerCount
@@ -142,14 +151,22 @@ public final class PlantDetector {
         eventTracks[i].remember(t: t, x: x)
         let g = Int(discoveryGroup[i])
         if g >= 0, !discoveries[g].done { discover(g, slot: Int(discoverySlot[i]), sensor: i, t: t, x: x) }
-        // Engineering limits need no learned baseline: a breach counts even during warm-up.
-        if !tracks[i].warm && o.dominant != .limits { return 0 }
+        if !tracks[i].warm {
+            // Engineering limits need no learned baseline: a breach counts even during warm-up, and the event it
+            // opened resolves by the same rules as later (the other detectors stay silent meanwhile).
+            guard o.dominant == .limits || eventTracks[i].isOpen else { return 0 }
+            var limitsOnly = o
+            if o.dominant != .limits { limitsOnly.score = 0; limitsOnly.dominant = .none }
+            assemble(i, t: t, x: x, limitsOnly, events: &events)
+            return limitsOnly.score
+        }
         assemble(i, t: t, x: x, o, events: &events)
         return o.score
     }
 
     /// The clock moved to `now` (ms): silence detection (no reading for `silencePeriods` sample periods).
     public func advance(to now: Int64, events: inout [AnomalyEvent]) {
+        if now > clock { clock = now }
         for i in tracks.indices {
             let track = tracks[i]
             guard track.settings.silenceOn, track.warm,
@@ -157,10 +174,12 @@ public final class PlantDetector {
             else { continue }
             let period = track.settings.periodMs > 0 ? track.settings.periodMs : track.interval
             let limit = max(configuration.silencePeriods * period, configuration.minimumSilenceSeconds * 1000)
-            guard Double(now &- track.lastT) > limit else { continue }
-            if eventTracks[i].isOpen { resolve(i, end: track.lastT, events: &events) }
+            // Silence is judged on when the sensor was last heard, not on its readings' timestamps.
+            guard track.count > 0, Double(now &- eventTracks[i].heardAt) > limit else { continue }
+            let last = eventTracks[i].latestT
+            if eventTracks[i].isOpen { resolve(i, end: last, events: &events) }
             eventTracks[i].pending = false
-            open(i, kind: .silence, start: track.lastT, detectedAt: now, x: track.lastX, score: 1, events: &events)
+            open(i, kind: .silence, start: last, detectedAt: now, x: track.lastX, score: 1, events: &events)
         }
     }
 
@@ -184,9 +203,11 @@ public final class PlantDetector {
             eventTracks[i].elevated = false
         }
 
-        if eventTracks[i].isOpen, o.dominant == .limits, eventTracks[i].kind != .outOfRange {
-            // A limit crossed during another event is its own, critical alarm.
-            resolve(i, end: t, events: &events)
+        if o.dominant == .limits, !(eventTracks[i].isOpen && eventTracks[i].kind == .outOfRange) {
+            // Engineering limits are never suppressed: a limit crossed during another event, while a spike
+            // candidate waits, or in the cooldown after an event is its own, critical alarm.
+            if eventTracks[i].isOpen { resolve(i, end: t, events: &events) }
+            eventTracks[i].pending = false
             eventTracks[i].cooldownUntil = 0
             open(i, kind: .outOfRange, start: t, detectedAt: t, x: x, score: score, events: &events)
             return
@@ -201,7 +222,9 @@ public final class PlantDetector {
                 eventTracks[i].relearned = true
                 tracks[i].acceptPresentLevel()
             }
-            if score >= c.closeThreshold {
+            // A level that came back to where it was before the event is quiet, whatever the window statistics
+            // still say about the way back (they compare with windows the event itself filled).
+            if score >= c.closeThreshold && !tracks[i].isBack(at: baseline, kind: eventTracks[i].kind) {
                 eventTracks[i].lastAboveCount = count
                 eventTracks[i].lastAboveT = t
             } else if count - eventTracks[i].lastAboveCount >= c.quietReadings,
@@ -329,6 +352,10 @@ public final class PlantDetector {
             event.window = Array(before.suffix(keepBefore)) + downsample(during, limit: budget - keepBefore)
         }
         events.append(event)
+        if tracks[i].isBack(at: eventTracks[i].baseline, kind: eventTracks[i].kind) {
+            // Back to normal: what the baselines learned during the event was the event, not the normal.
+            tracks[i].returnToBaseline(eventTracks[i].baseline)
+        }
         eventTracks[i].opened = nil
         eventTracks[i].pending = false
         eventTracks[i].elevated = false

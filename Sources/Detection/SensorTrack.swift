@@ -18,6 +18,8 @@ struct Observation {
     var levelZ = 0.0
     /// Signed, calibrated z of the recent window against the long baseline.
     var driftZ = 0.0
+    /// The reading moved to another level the sensor knows well: its evidence was discounted.
+    var familiar = false
 }
 
 /// The streaming statistics of one sensor: fixed-capacity buffers allocated at init, O(1) work per reading.
@@ -74,6 +76,9 @@ struct SensorTrack {
     var stayRate = 0.0
     var stayCount = 0
     var repeatRate = 0.0
+
+    /// The levels the sensor has dwelt at (`ModeMemory`): a jump to one it knew is not news.
+    var modes = ModeMemory()
 
     // Online calibration: EWMA of the clipped square of each detector's raw z at normal times.
     var calibrationCount = 0
@@ -134,6 +139,11 @@ struct SensorTrack {
         if count == 1 {
             level = x; mean = x; lastX = x; lastT = t; runStart = t; firstT = t
             pushValue(x)
+            // The very first reading is checked against the engineering limits too: they need no baseline.
+            if settings.limitsOn, x < settings.low || x > settings.high {
+                o.score = 1
+                o.dominant = .limits
+            }
             return o
         }
 
@@ -239,6 +249,18 @@ struct SensorTrack {
         if log10Stuck < log10P { log10P = log10Stuck; dominant = .stuck }
         log10P += s.log10TestCount
         o.score = TailProbability.score(log10P: log10P)
+        // A move to another level the sensor already knows (a square wave, a duty cycle, the other quantum) is
+        // what it did before: the level, drift, volatility and spike evidence of that reading is discounted.
+        // Not while an event is open: a fault that stays where it went stays reported.
+        if !abnormal, count > c.minimumWarmUpReadings, o.score >= closeThreshold,
+           modes.isFamiliarMove(x: x, baseline: mean, reference: referenceSum / Double(max(s.referenceWindow, 1))) {
+            switch dominant {
+            case .spike, .levelShift, .drift, .volatilityShift:
+                o.score = min(o.score, 0.5 * closeThreshold)
+                o.familiar = true
+            default: break
+            }
+        }
         if s.limitsOn, x < s.low || x > s.high {
             o.score = 1
             dominant = .limits
@@ -246,6 +268,7 @@ struct SensorTrack {
         o.dominant = dominant
 
         // Learn. The one-step level always follows (clipped); the baselines learn at normal times only.
+        modes.learn(x, noise: max(sigmaInnovation, floor))
         let normal = !abnormal && o.score < closeThreshold
         // Window statistics learn only at clearly normal times (a creeping anomaly must not become the norm);
         // the spike statistic also learns from elevated readings, so that a heavy tail is learned as such.
@@ -374,6 +397,30 @@ struct SensorTrack {
     mutating func applyFoundSeason() {
         guard seasonFoundMs > 0 else { return }
         settings.useDetectedSeason(milliseconds: seasonFoundMs, bins: seasonFoundBins)
+    }
+
+    /// Whether the recent window is back at `baseline` (within three standard errors of its mean), for the kinds
+    /// of event that move the level.
+    @inline(__always)
+    func isBack(at baseline: Double, kind: AnomalyKind) -> Bool {
+        switch kind {
+        case .levelShift, .drift, .spike, .dip, .seasonal: break
+        default: return false
+        }
+        guard valuesCount >= settings.recentWindow else { return false }
+        let w = Double(settings.recentWindow)
+        return abs(recentSum / w - baseline) <= 3 * sigma / w.squareRoot()
+    }
+
+    /// The level came back after an event: the baseline is the one from before it, and the windows forget the
+    /// excursion (so the way back is not a level shift of its own).
+    mutating func returnToBaseline(_ baseline: Double) {
+        mean = baseline
+        guard warmedUpWindows else { return }
+        let m = recentSum / Double(settings.recentWindow)
+        for k in values.indices { values[k] = m }
+        recentSum = m * Double(settings.recentWindow)
+        referenceSum = m * Double(settings.referenceWindow)
     }
 
     /// Takes the recent window as the new normal level and spread (after a long event).

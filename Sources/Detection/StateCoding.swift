@@ -117,6 +117,16 @@ extension Calibration {
     }
 }
 
+extension ModeMemory {
+    mutating func code<C: StateCoder>(_ c: inout C) throws {
+        for k in 0..<Self.capacity {
+            try c.code(&center[k]); try c.code(&spread[k]); try c.code(&weight[k]); try c.code(&dwell[k])
+        }
+        try c.code(&current); try c.code(&stay)
+        guard current >= -1, current < Self.capacity else { throw StateReader.corrupt("a mode out of range") }
+    }
+}
+
 extension SeasonSearch {
     mutating func code<C: StateCoder>(_ c: inout C) throws {
         try c.code(&block); try c.code(&blockSum); try c.code(&blockCount); try c.code(&count)
@@ -147,6 +157,7 @@ extension SensorTrack {
         try c.code(&season); try c.code(&seasonVisited); try c.code(&seasonSpread); try c.code(&seasonLearned)
         try seasonSearch.code(&c); try c.code(&seasonFoundMs); try c.code(&seasonFoundBins)
         try c.code(&pairs)
+        try modes.code(&c)
         try c.code(&partnerCount)
         for k in 0..<Self.maxPartners {
             var v = Int(partners[k])
@@ -199,6 +210,7 @@ extension EventTrack {
         try c.code(&historyT); try c.code(&historyV); try c.code(&historyHead); try c.code(&historyCount)
         try c.code(&duringT); try c.code(&duringV); try c.code(&duringCount); try c.code(&duringStride)
         try c.code(&duringSkip)
+        try c.code(&heardAt); try c.code(&latestT)
         guard historyHead >= 0, historyHead < Self.historyCapacity, historyCount >= 0,
               historyCount <= Self.historyCapacity, duringCount >= 0, duringCount <= Self.duringCapacity,
               duringStride >= 1, duringStride < 1 << 40, duringSkip >= 0
@@ -209,7 +221,8 @@ extension EventTrack {
 extension PlantDetector {
     /// Version of the state layout; a state of another version is refused.
     /// 2: seasons found in the data and discovered sensor pairs (version 1 states are refused: warm up afresh).
-    public static let stateVersion: UInt32 = 2
+    /// 3: when each sensor was last heard, and the alarm-management state of its events.
+    public static let stateVersion: UInt32 = 3
     static let stateMagic: [UInt8] = Array("VGDS".utf8)
 
     /// FNV-1a 64 of the state's bytes, stored after them.
@@ -279,9 +292,9 @@ extension PlantDetector {
         var version: Int64 = 0
         try r.code(&version)
         guard version == Int64(Self.stateVersion) else {
-            if version == 1 {
+            if version == 1 || version == 2 {
                 throw DetectionError(.invalidState,
-                    "detector state version 1 was written by an older Vigil (without detected seasons and sensor pairs); it cannot be restored, the detector warms up afresh")
+                    "detector state version \(version) was written by an older Vigil; it cannot be restored, the detector warms up afresh")
             }
             throw DetectionError(.invalidState, "detector state version \(version), expected \(Self.stateVersion)")
         }

@@ -4,9 +4,9 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure Vigil's parts: detector, SKAB benchmark, language model engine, outbox, live agent.",
+        abstract: "Measure Vigil's parts: detector, SKAB benchmark, no-anomaly corpus, language model engine, outbox, live agent.",
         subcommands: [
-            BenchDetectCommand.self, BenchSKABCommand.self, BenchGenerateCommand.self, BenchOutboxCommand.self,
+            BenchDetectCommand.self, BenchSKABCommand.self, BenchQuietCommand.self, BenchGenerateCommand.self, BenchOutboxCommand.self,
             BenchLiveCommand.self,
         ]
     )

@@ -168,6 +168,8 @@ struct BenchSKABCommand: ParsableCommand {
             print("  \(row.0.padding(toLength: 23, withPad: " ", startingAt: 0))  \(String(format: "%5.2f", row.f1))   \(far)  \(mar)")
         }
         print(String(format: "  Vigil in rows: F1 %.3f, %d true and %d false positives, %d missed", r.f1, r.tp, r.fp, r.fn))
+        print(String(format: "  Vigil events: %d opened in the test rows, %d during a labelled anomaly (event precision %.2f)",
+                     r.events, r.trueEvents, r.eventPrecision))
         print("")
         print("Changepoint detection (NAB)  standard  low FP  low FN")
         print(String(format: "  Vigil, NAB sigmoid         %6.2f  %6.2f  %6.2f", r.nab[0].score, r.nab[1].score, r.nab[2].score))
@@ -175,6 +177,38 @@ struct BenchSKABCommand: ParsableCommand {
         for row in SKABBenchmark.changepointLeaderboard {
             print("  \(row.0.padding(toLength: 25, withPad: " ", startingAt: 0))  \(String(format: "%6.2f", row.standard))       -       -")
         }
+    }
+}
+
+struct BenchQuietCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quiet",
+        abstract: "Run the no-anomaly acceptance corpus: every alert it raises is a false alarm.",
+        discussion: """
+            Generated, not stored: noisy sines of several periods, square and sawtooth waves, a bounded random \
+            walk, a duty-cycled motor, slow setpoint ramps, quantised sensors, irregular sampling with short \
+            gaps (Detection's QuietCorpus). Each series streams through a fresh detector as `vigil score` does; \
+            the exit status is 1 when any alert opens after warm-up.
+            """
+    )
+
+    @Option(help: "Seed of the generated corpus.")
+    var seed: UInt64 = 1
+
+    func run() throws {
+        let start = Date()
+        let outcomes = QuietCorpus.run(seed: seed)
+        let seconds = Date().timeIntervalSince(start)
+        var total = 0, readings = 0
+        for o in outcomes {
+            total += o.alerts.count
+            readings += o.readings
+            let kinds = Dictionary(grouping: o.alerts, by: \.kind.rawValue).map { "\($0.key) \($0.value.count)" }.sorted()
+            let detail = kinds.isEmpty ? "" : " (\(kinds.joined(separator: ", ")))"
+            print("  \(o.name.padding(toLength: 46, withPad: " ", startingAt: 0)) \(o.readings) readings, \(o.alerts.count) alerts\(detail)")
+        }
+        print("no-anomaly corpus (seed \(seed)): \(outcomes.count) series, \(readings) readings, \(total) alerts after warm-up, \(String(format: "%.2f", seconds)) s")
+        if total > 0 { throw ExitCode(1) }
     }
 }
 

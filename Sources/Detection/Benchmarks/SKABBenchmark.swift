@@ -31,6 +31,11 @@ public struct SKABBenchmark {
         public var tp = 0, fp = 0, tn = 0, fn = 0
         public var nab: [(profile: String, score: Double)] = []
         public var nabTsad: [(profile: String, score: Double)] = []
+        /// Events opened in the test rows, and those of them opened on an anomalous row.
+        public var events = 0
+        public var trueEvents = 0
+        /// Event precision: the share of opened events that opened during a labelled anomaly.
+        public var eventPrecision: Double { events == 0 ? 1 : Double(trueEvents) / Double(events) }
 
         public var f1: Double { Double(tp) / (Double(tp) + Double(fn + fp) / 2) }
         /// False alarm rate, % of normal rows flagged.
@@ -104,6 +109,12 @@ public struct SKABBenchmark {
     }
 
     public static func predictBoth(_ r: Recording, configuration: DetectorConfiguration) -> (flags: [Bool], changes: [Bool]) {
+        let p = predictAll(r, configuration: configuration)
+        return (p.flags, p.changes)
+    }
+
+    /// Also the rows where an event opened.
+    static func predictAll(_ r: Recording, configuration: DetectorConfiguration) -> (flags: [Bool], changes: [Bool], opens: [Int]) {
         var c = configuration
         c.warmUpReadings = trainingRows
         c.warmUpSeconds = .infinity
@@ -111,6 +122,7 @@ public struct SKABBenchmark {
         var events: [AnomalyEvent] = []
         var flags: [Bool] = []
         var changes: [Bool] = []
+        var opens: [Int] = []
         flags.reserveCapacity(r.timestamps.count)
         changes.reserveCapacity(r.timestamps.count)
         for row in r.timestamps.indices {
@@ -121,9 +133,10 @@ public struct SKABBenchmark {
             }
             flags.append(detector.anyAbnormal)
             changes.append(!events.isEmpty)
+            for e in events where e.stage == .opened { opens.append(row) }
             events.removeAll(keepingCapacity: true)
         }
-        return (flags, changes)
+        return (flags, changes, opens)
     }
 
     /// What counts as a predicted changepoint.
@@ -138,8 +151,12 @@ public struct SKABBenchmark {
         var result = Result()
         var corpus: [NABSeries] = []
         for r in recordings {
-            let (flags, changes) = Self.predictBoth(r, configuration: configuration)
+            let (flags, changes, opens) = Self.predictAll(r, configuration: configuration)
             let start = min(Self.trainingRows, r.timestamps.count)
+            for row in opens where row >= start {
+                result.events += 1
+                if r.anomaly[row] { result.trueEvents += 1 }
+            }
             result.files += 1
             var detections: [Bool] = []
             var previous = start > 0 ? flags[start - 1] : false
