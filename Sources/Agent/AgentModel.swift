@@ -16,7 +16,32 @@ public enum AgentModel {
             logger.error("no narration model; alerts will use template text", metadata: ["error": "\(error)"])
             return nil
         }
+        do {
+            try configuration.checkModelFile(at: path)
+        } catch {
+            logger.error("the narration model is not the expected file; alerts will use template text",
+                         metadata: ["error": "\(error)"])
+            return nil
+        }
         return loadModel(path: path, threads: configuration.narrationThreads, logger: logger)
+    }
+
+    /// Throws when the configuration names a model (or `$VIGIL_MODEL` does) that `run` would not
+    /// load: missing, empty, not GGUF or not the expected SHA-256. Nil when no model was asked for
+    /// and none is installed (`run` uses templates); otherwise the path checked.
+    public static func check(configuration: AgentConfiguration) throws -> String? {
+        guard configuration.narrationEnabled else { return nil }
+        let locator = ModelLocator()
+        let path: String
+        do {
+            path = try locator.resolve(explicit: configuration.modelPath)
+        } catch {
+            let asked = (configuration.modelPath ?? locator.environmentPath).map { !$0.isEmpty } ?? false
+            if asked { throw AgentError("\(error)") }
+            return nil
+        }
+        try configuration.checkModelFile(at: path)
+        return path
     }
 
     /// A line for `vigil check-config`.
