@@ -26,20 +26,12 @@ public enum AgentModel {
         return loadModel(path: path, threads: configuration.narrationThreads, logger: logger)
     }
 
-    /// Throws when the configuration names a model (or `$VIGIL_MODEL` does) that `run` would not
-    /// load: missing, empty, not GGUF or not the expected SHA-256. Nil when no model was asked for
-    /// and none is installed (`run` uses templates); otherwise the path checked.
+    /// Throws when the model file found is one `run` would refuse to load: empty, not GGUF or not
+    /// the expected SHA-256. Nil when there is no model file (`run` then uses template text, as
+    /// after `install.sh --no-model`; `describe` says so); otherwise the path checked.
     public static func check(configuration: AgentConfiguration) throws -> String? {
         guard configuration.narrationEnabled else { return nil }
-        let locator = ModelLocator()
-        let path: String
-        do {
-            path = try locator.resolve(explicit: configuration.modelPath)
-        } catch {
-            let asked = (configuration.modelPath ?? locator.environmentPath).map { !$0.isEmpty } ?? false
-            if asked { throw AgentError("\(error)") }
-            return nil
-        }
+        guard let path = try? ModelLocator().resolve(explicit: configuration.modelPath) else { return nil }
         try configuration.checkModelFile(at: path)
         return path
     }
