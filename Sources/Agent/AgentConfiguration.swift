@@ -95,6 +95,9 @@ public struct AgentConfiguration: Sendable {
     public var maxAge: Double = 86_400
     /// A subscription with no message for this long is reported as silent (0 = off).
     public var silentAfter: Double = 120
+    /// Fairness: inbound messages per second accepted on any one topic; more are dropped and
+    /// counted, so a flooding sensor cannot delay the others' readings (0 = no limit).
+    public var maxRatePerTopic: Double = 100
     public var narrationEnabled = true
     public var modelPath: String?
     /// The SHA-256 the model file must have (default: the provisioned SmolLM2 file's).
@@ -173,13 +176,19 @@ public struct AgentConfiguration: Sendable {
         }
 
         if let ingest = root["ingest"] {
-            try ingest.rejectKeys(allowing: ["max_payload_bytes", "max_future_skew", "max_age", "silent_after"])
+            try ingest.rejectKeys(allowing: ["max_payload_bytes", "max_future_skew", "max_age", "silent_after", "max_rate_per_topic"])
             if let v = ingest["max_payload_bytes"] {
                 config.maxPayloadBytes = try v.int()
                 guard (16...1_048_576).contains(config.maxPayloadBytes) else { throw v.error("expected 16 to 1048576 bytes") }
             }
             if let v = ingest["max_future_skew"] { config.maxFutureSkew = try v.seconds(within: 0...ConfigurationBounds.longest) }
             if let v = ingest["max_age"] { config.maxAge = try v.seconds(within: 1...ConfigurationBounds.longest) }
+            if let v = ingest["max_rate_per_topic"] {
+                config.maxRatePerTopic = try v.double()
+                guard config.maxRatePerTopic >= 0, config.maxRatePerTopic <= 1_000_000 else {
+                    throw v.error("expected 0 (no limit) or messages per second per topic, up to 1000000")
+                }
+            }
             if let v = ingest["silent_after"] { config.silentAfter = try v.seconds(within: 0.001...ConfigurationBounds.longest, allowingZero: true) }
         }
 

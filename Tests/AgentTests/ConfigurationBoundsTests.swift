@@ -36,6 +36,7 @@ import VigilTestSupport
          "control character"),
         (minimal + "narration: {model_sha256: abc}\n", "64 hexadecimal digits"),
         (minimal + upstream + "outbox: {max_bytes_per_second: -1}}\n", "expected 0 (unlimited)"),
+        (minimal + "ingest: {max_rate_per_topic: -5}\n", "expected 0 (no limit) or messages per second"),
     ])
     func refusedWithTheKey(_ yaml: String, _ fragment: String) {
         do {
@@ -60,6 +61,11 @@ import VigilTestSupport
             #expect(Int64(exactly: (seconds * 1000).rounded()) != nil)
             _ = Duration.milliseconds(Int64(seconds * 1000))
         }
+    }
+
+    @Test func aFloodingTopicIsRateLimitedByDefault() throws {
+        #expect(try AgentConfiguration.parse(yaml: Self.minimal).maxRatePerTopic == 100)
+        #expect(try AgentConfiguration.parse(yaml: Self.minimal + "ingest: {max_rate_per_topic: 0}\n").maxRatePerTopic == 0)
     }
 
     @Test func metricsOnAnAddressLiteral() throws {
@@ -128,8 +134,11 @@ import VigilTestSupport
         #expect(throws: (any Error).self) { try AgentModel.check(configuration: Self.config(model: path)) }
     }
 
-    @Test func aMissingModelThatWasAskedForIsAnError() throws {
-        #expect(throws: (any Error).self) { try AgentModel.check(configuration: Self.config(model: "/nonexistent/m.gguf")) }
+    /// No model file is not an error: `run` uses template text (an install with --no-model).
+    @Test func aMissingModelMeansTemplateText() throws {
+        let c = try Self.config(model: "/nonexistent/m.gguf")
+        #expect(try AgentModel.check(configuration: c) == nil)
+        #expect(AgentModel.describe(configuration: c).contains("NO MODEL FOUND"))
     }
 
     static func sha256(of path: String) throws -> String {

@@ -65,6 +65,7 @@ public struct LiveAgent {
         var localConfig = mqttConfiguration(config.local)
         localConfig.will = MQTTWill(topic: topics.status, payload: offline, qos: .atLeastOnce, retain: true)
         localConfig.subscriptionSilenceTimeout = config.silentAfter > 0 ? .milliseconds(Int64(config.silentAfter * 1000)) : nil
+        localConfig.perTopicRateLimit = config.maxRatePerTopic > 0 ? MQTTRateLimit(messagesPerSecond: config.maxRatePerTopic) : nil
         let local = try MQTTClient(configuration: localConfig, logger: logger.with(label: "vigil.mqtt.local"))
         warnIfInsecure(config.local)
 
