@@ -11,6 +11,8 @@ struct MetricsService: Service {
     let registry: PrometheusCollectorRegistry
     let local: MQTTClient
     let logger: Logger
+    /// Parts that are failing (outbox writes, detector state saves): `/healthz` says degraded.
+    var health = HealthBoard()
 
     /// `host:port`, `[v6]:port` or `localhost:port`.
     static func parse(listen: String) throws -> (host: String, port: UInt16) {
@@ -25,6 +27,7 @@ struct MetricsService: Service {
         let (host, port) = try Self.parse(listen: listen)
         let registry = self.registry
         let local = self.local
+        let health = self.health
         let server = try MetricsHTTPServer(host: host, port: port) { path in
             switch path {
             case "/metrics":
@@ -33,9 +36,8 @@ struct MetricsService: Service {
                 registry.emit(into: &buffer)
                 return .init(status: 200, contentType: "text/plain; version=0.0.4", body: buffer)
             case "/healthz":
-                let connected = local.isConnected
-                let body = "{\"status\":\"\(connected ? "ok" : "degraded")\",\"local_broker\":\"\(local.connectionState)\"}"
-                return .init(status: connected ? 200 : 503, contentType: "application/json", body: Array(body.utf8))
+                let (status, body) = health.response(localConnected: local.isConnected, localState: "\(local.connectionState)")
+                return .init(status: status, contentType: "application/json", body: Array(body.utf8))
             default:
                 return nil
             }
