@@ -97,7 +97,7 @@ public struct AgentConfiguration: Sendable {
     public var silentAfter: Double = 120
     /// Fairness: inbound messages per second accepted on any one topic; more are dropped and
     /// counted, so a flooding sensor cannot delay the others' readings (0 = no limit).
-    public var maxRatePerTopic: Double = 100
+    public var maxRatePerTopic: Double = 1000
     public var narrationEnabled = true
     public var modelPath: String?
     /// The SHA-256 the model file must have (default: the provisioned SmolLM2 file's).

@@ -64,7 +64,7 @@ import VigilTestSupport
     }
 
     @Test func aFloodingTopicIsRateLimitedByDefault() throws {
-        #expect(try AgentConfiguration.parse(yaml: Self.minimal).maxRatePerTopic == 100)
+        #expect(try AgentConfiguration.parse(yaml: Self.minimal).maxRatePerTopic == 1000)
         #expect(try AgentConfiguration.parse(yaml: Self.minimal + "ingest: {max_rate_per_topic: 0}\n").maxRatePerTopic == 0)
     }
 
