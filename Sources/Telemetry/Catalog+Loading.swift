@@ -180,9 +180,12 @@ extension Catalog {
 
     /// Ids and the site name appear in MQTT topics and in text: keep them to a safe alphabet.
     static func checkName(_ name: String, at node: ConfigNode, what: String) throws {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-        guard !name.isEmpty, name.count <= 64, name.allSatisfy(allowed.contains) else {
+        guard !name.isEmpty, name.utf8.count <= 64, name.utf8.allSatisfy(isNameByte) else {
             throw node.error("expected a \(what) of 1-64 letters, digits, `.`, `_` or `-`, found `\(name.prefix(70))`")
         }
+    }
+
+    static func isNameByte(_ b: UInt8) -> Bool {
+        (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x2E || b == 0x5F || b == 0x2D
     }
 }
