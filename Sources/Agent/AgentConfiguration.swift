@@ -1,4 +1,5 @@
 import Foundation
+import MicroLM
 import Telemetry
 
 /// How to reach one MQTT broker (the plant's local broker or the upstream one).
@@ -94,8 +95,13 @@ public struct AgentConfiguration: Sendable {
     public var maxAge: Double = 86_400
     /// A subscription with no message for this long is reported as silent (0 = off).
     public var silentAfter: Double = 120
+    /// Fairness: inbound messages per second accepted on any one topic; more are dropped and
+    /// counted, so a flooding sensor cannot delay the others' readings (0 = no limit).
+    public var maxRatePerTopic: Double = 1000
     public var narrationEnabled = true
     public var modelPath: String?
+    /// The SHA-256 the model file must have (default: the provisioned SmolLM2 file's).
+    public var modelSHA256 = AgentConfiguration.defaultModelSHA256
     public var narrationDeadline: Double = 1.5
     public var narrationQueue = 16
     public var narrationThreads = 2
@@ -127,6 +133,8 @@ public struct AgentConfiguration: Sendable {
 
     /// The configuration schema version this build reads; older files still load (see `decode`).
     public static let version = 1
+    /// The digest of the default model (deploy/provision-model.sh).
+    public static let defaultModelSHA256 = ModelLocator.defaultSHA256
 
     static func decode(_ root: ConfigNode) throws -> AgentConfiguration {
         try root.rejectKeys(allowing: ["version", "agent", "local", "ingest", "narration", "detector", "upstream", "metrics", "logging"])
@@ -159,30 +167,45 @@ public struct AgentConfiguration: Sendable {
             outbox: OutboxSettings(path: state + "/outbox.db"),
             detectorState: DetectorStateSettings(path: state + "/detector.state"))
         if let prefix = try root["local"]?["topic_prefix"]?.string() {
+            let node = try root.required("local").required("topic_prefix")
             guard !prefix.isEmpty, !prefix.contains("+"), !prefix.contains("#") else {
-                throw try root.required("local").required("topic_prefix").error("expected a topic prefix without wildcards")
+                throw node.error("expected a topic prefix without wildcards")
             }
+            _ = try node.topic()
             config.topicPrefix = prefix
         }
 
         if let ingest = root["ingest"] {
-            try ingest.rejectKeys(allowing: ["max_payload_bytes", "max_future_skew", "max_age", "silent_after"])
+            try ingest.rejectKeys(allowing: ["max_payload_bytes", "max_future_skew", "max_age", "silent_after", "max_rate_per_topic"])
             if let v = ingest["max_payload_bytes"] {
                 config.maxPayloadBytes = try v.int()
                 guard (16...1_048_576).contains(config.maxPayloadBytes) else { throw v.error("expected 16 to 1048576 bytes") }
             }
-            if let v = ingest["max_future_skew"] { config.maxFutureSkew = try v.seconds() }
-            if let v = ingest["max_age"] { config.maxAge = try v.seconds() }
-            if let v = ingest["silent_after"] { config.silentAfter = try v.seconds() }
+            if let v = ingest["max_future_skew"] { config.maxFutureSkew = try v.seconds(within: 0...ConfigurationBounds.longest) }
+            if let v = ingest["max_age"] { config.maxAge = try v.seconds(within: 1...ConfigurationBounds.longest) }
+            if let v = ingest["max_rate_per_topic"] {
+                config.maxRatePerTopic = try v.double()
+                guard config.maxRatePerTopic >= 0, config.maxRatePerTopic <= 1_000_000 else {
+                    throw v.error("expected 0 (no limit) or messages per second per topic, up to 1000000")
+                }
+            }
+            if let v = ingest["silent_after"] { config.silentAfter = try v.seconds(within: 0.001...ConfigurationBounds.longest, allowingZero: true) }
         }
 
         if let narration = root["narration"] {
-            try narration.rejectKeys(allowing: ["enabled", "model", "deadline", "queue", "threads"])
+            try narration.rejectKeys(allowing: ["enabled", "model", "model_sha256", "deadline", "queue", "threads"])
             if let v = narration["enabled"] { config.narrationEnabled = try v.bool() }
             if let v = narration["model"] { config.modelPath = resolve(try v.string()) }
+            if let v = narration["model_sha256"] {
+                let digest = try v.string().lowercased()
+                guard digest.count == 64, digest.allSatisfy(\.isHexDigit) else {
+                    throw v.error("expected the model file's SHA-256 as 64 hexadecimal digits (`sha256sum FILE`)")
+                }
+                config.modelSHA256 = digest
+            }
             if let v = narration["deadline"] {
-                config.narrationDeadline = try v.seconds()
-                guard config.narrationDeadline > 0 else { throw v.error("expected a deadline above zero") }
+                guard try v.seconds() > 0 else { throw v.error("expected a deadline above zero") }
+                config.narrationDeadline = try v.seconds(within: 0.001...3600)
             }
             if let v = narration["queue"] {
                 config.narrationQueue = try v.int()
@@ -199,10 +222,10 @@ public struct AgentConfiguration: Sendable {
             if let v = detector["persist_state"] { config.detectorState.persist = try v.bool() }
             if let v = detector["state_file"] { config.detectorState.path = resolve(try v.string()) }
             if let v = detector["save_interval"] {
-                config.detectorState.saveInterval = try v.seconds()
-                guard config.detectorState.saveInterval == 0 || config.detectorState.saveInterval >= 1 else {
+                guard try v.seconds() == 0 || v.seconds() >= 1 else {
                     throw v.error("expected 0 (save on shutdown only) or at least 1s")
                 }
+                config.detectorState.saveInterval = try v.seconds(within: 1...ConfigurationBounds.longest, allowingZero: true)
             }
         }
 
@@ -211,15 +234,15 @@ public struct AgentConfiguration: Sendable {
             if enabled {
                 config.upstream = try decodeBroker(upstream, defaultClientID: "vigil-\(name)-up",
                                                    extraKeys: ["enabled", "topic", "outbox", "status_interval"])
-                if let t = upstream["topic"] { config.upstreamTopic = try t.string() }
-                if let v = upstream["status_interval"] { config.statusInterval = try v.seconds() }
+                if let t = upstream["topic"] { config.upstreamTopic = try t.topic() }
+                if let v = upstream["status_interval"] { config.statusInterval = try v.seconds(within: 1...ConfigurationBounds.longest) }
                 if let o = upstream["outbox"] {
                     try o.rejectKeys(allowing: ["path", "max_rows", "max_bytes", "max_age", "policy", "max_in_flight",
                                              "max_bytes_per_second", "live_first"])
                     if let v = o["path"] { config.outbox.path = resolve(try v.string()) }
                     if let v = o["max_rows"] { config.outbox.maxRows = try v.int() }
                     if let v = o["max_bytes"] { config.outbox.maxBytes = try v.int() }
-                    if let v = o["max_age"] { config.outbox.maxAge = try v.seconds() }
+                    if let v = o["max_age"] { config.outbox.maxAge = try v.seconds(within: 1...ConfigurationBounds.longest) }
                     if let v = o["policy"] {
                         let policy = try v.string()
                         let policies = ["drop_oldest_lowest_severity", "drop_newest", "block"]
@@ -229,7 +252,10 @@ public struct AgentConfiguration: Sendable {
                         config.outbox.policy = policy
                     }
                     if let v = o["max_in_flight"] { config.outbox.maxInFlight = try v.int() }
-                    if let v = o["max_bytes_per_second"] { config.outbox.maxBytesPerSecond = try v.int() }
+                    if let v = o["max_bytes_per_second"] {
+                        config.outbox.maxBytesPerSecond = try v.int()
+                        guard config.outbox.maxBytesPerSecond >= 0 else { throw v.error("expected 0 (unlimited) or a positive rate") }
+                    }
                     if let v = o["live_first"] { config.outbox.liveFirst = try v.bool() }
                     guard config.outbox.maxRows > 0, config.outbox.maxBytes > 0, config.outbox.maxInFlight > 0 else {
                         throw o.error("expected max_rows, max_bytes and max_in_flight above zero")
@@ -247,6 +273,10 @@ public struct AgentConfiguration: Sendable {
                 guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
                       (0...65535).contains(port)
                 else { throw v.error("expected host:port, e.g. 127.0.0.1:9464") }
+                let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+                guard ConfigurationBounds.isAddressLiteral(host) else {
+                    throw v.error("expected an IPv4 or IPv6 address (or localhost) before the port, found `\(host)`: the metrics server does not resolve host names")
+                }
                 config.metricsListen = listen
             }
         }
@@ -285,7 +315,12 @@ public struct AgentConfiguration: Sendable {
             guard ["3.1.1", "5"].contains(p) else { throw v.error("expected `3.1.1` or `5`") }
             broker.protocolVersion = p
         }
-        if let v = node["keepalive"] { broker.keepAlive = try v.seconds() }
+        if let v = node["keepalive"] {
+            broker.keepAlive = try v.seconds()
+            guard broker.keepAlive == 0 || (5...65_535).contains(broker.keepAlive) else {
+                throw v.error("expected 0 (off) or a keepalive from 5s to 65535s (MQTT's limit)")
+            }
+        }
         if let v = node["username"] { broker.username = try v.string() }
         if let v = node["username_env"] {
             let name = try v.string()
@@ -325,8 +360,8 @@ public struct AgentConfiguration: Sendable {
         }
         if let r = node["reconnect"] {
             try r.rejectKeys(allowing: ["min", "max"])
-            if let v = r["min"] { broker.reconnectMin = try v.seconds() }
-            if let v = r["max"] { broker.reconnectMax = try v.seconds() }
+            if let v = r["min"] { broker.reconnectMin = try v.seconds(within: 0.001...86_400) }
+            if let v = r["max"] { broker.reconnectMax = try v.seconds(within: 0.001...86_400) }
             guard broker.reconnectMin > 0, broker.reconnectMax >= broker.reconnectMin else {
                 throw r.error("expected 0 < min <= max")
             }

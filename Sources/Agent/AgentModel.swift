@@ -16,7 +16,24 @@ public enum AgentModel {
             logger.error("no narration model; alerts will use template text", metadata: ["error": "\(error)"])
             return nil
         }
+        do {
+            try configuration.checkModelFile(at: path)
+        } catch {
+            logger.error("the narration model is not the expected file; alerts will use template text",
+                         metadata: ["error": "\(error)"])
+            return nil
+        }
         return loadModel(path: path, threads: configuration.narrationThreads, logger: logger)
+    }
+
+    /// Throws when the model file found is one `run` would refuse to load: empty, not GGUF or not
+    /// the expected SHA-256. Nil when there is no model file (`run` then uses template text, as
+    /// after `install.sh --no-model`; `describe` says so); otherwise the path checked.
+    public static func check(configuration: AgentConfiguration) throws -> String? {
+        guard configuration.narrationEnabled else { return nil }
+        guard let path = try? ModelLocator().resolve(explicit: configuration.modelPath) else { return nil }
+        try configuration.checkModelFile(at: path)
+        return path
     }
 
     /// A line for `vigil check-config`.

@@ -13,7 +13,8 @@ public struct BrokerReplay {
     /// Plant seconds per wall second; nil: as fast as the broker acknowledges.
     public var speed: Double?
     public var qos: Int = 1
-    /// Shift timestamps so that the recording starts now (a live agent refuses readings from months ago).
+    /// Re-base the recording's timestamps onto now (a live agent refuses readings from months ago,
+    /// and, beyond `ingest.max_future_skew`, from the future); see `restampOffset`. False keeps them.
     public var restamp = true
     public var progress = false
 
@@ -34,10 +35,15 @@ public struct BrokerReplay {
         let reader = try RecordingReader(path: recording)
         var columnTopic: [String?] = []
         var columnDecimals: [Int] = []
+        // Columns name sensors by id, topic or name, as in offline replay.
         for column in reader.columns {
             let index = catalog.index(of: SensorID(column)) ?? catalog.indexByTopic[column]
+                ?? catalog.sensors.firstIndex { $0.name == column }
             columnTopic.append(index.map { catalog.sensors[$0].topic })
             columnDecimals.append(index.map { catalog.sensors[$0].decimals + 2 } ?? 4)
+        }
+        if reader.format == .csv || !reader.columns.isEmpty, columnTopic.allSatisfy({ $0 == nil }) {
+            throw reader.noMatchingColumnsError()
         }
         let client = try MQTTClient(configuration: mqttConfiguration(broker), logger: logger)
         try await client.connect()
@@ -45,6 +51,7 @@ public struct BrokerReplay {
         let qos: MQTTQoS = qos == 0 ? .atMostOnce : qos == 2 ? .exactlyOnce : .atLeastOnce
         let wallStart = ContinuousClock.now
         let nowMillis = Int64(Date().timeIntervalSince1970 * 1000)
+        let offset = restamp ? try Self.restampOffset(recording: recording, now: nowMillis, speed: speed) : 0
         var first: Int64?
         var published = 0
         var skipped = 0
@@ -58,7 +65,7 @@ public struct BrokerReplay {
                 let elapsed = ContinuousClock.now - wallStart
                 if due > elapsed { try await Task.sleep(for: due - elapsed) }
             }
-            let stamped = restamp ? nowMillis + (t - t0) : t
+            let stamped = t + offset
             let topic: String
             let payload: [UInt8]
             switch item {
@@ -79,8 +86,30 @@ public struct BrokerReplay {
         }
         bar?.finish()
         await client.disconnect()
+        if published == 0 { throw reader.noReadingsError() }
         return Report(published: published, skipped: skipped, issues: reader.issueCount,
                       wallSeconds: (ContinuousClock.now - wallStart).inSeconds)
+    }
+
+    /// What to add to a recorded timestamp so a default agent accepts it. Paced at plant speed or
+    /// slower, the recording starts now and plays like live data; faster (or as fast as possible),
+    /// it ends now, so that no reading is stamped ahead of the wall clock (a day's recording
+    /// published in seconds would otherwise be refused as from the future).
+    public static func restampOffset(first: Int64, last: Int64, now: Int64, speed: Double?) -> Int64 {
+        if let speed, speed <= 1 { return now - first }
+        return now - last
+    }
+
+    static func restampOffset(recording: String, now: Int64, speed: Double?) throws -> Int64 {
+        let scan = try RecordingReader(path: recording)
+        var first = Int64.max
+        var last = Int64.min
+        while let item = scan.next() {
+            first = min(first, item.timestamp)
+            last = max(last, item.timestamp)
+        }
+        guard first <= last else { return 0 }
+        return restampOffset(first: first, last: last, now: now, speed: speed)
     }
 
     /// The payload a CSV cell becomes: `{"ts":<epoch ms>,"value":<number>,"quality":"good"}`.

@@ -72,9 +72,8 @@ public struct ReplayRunner {
             if index == nil { ignored.append(column) }
             columnIndex.append(index)
         }
-        if reader.format == .csv, columnIndex.allSatisfy({ $0 == nil }) {
-            throw TelemetryError(.invalidRecording,
-                                 "\(options.recording): no column matches a sensor of the catalog (by id, topic or name)")
+        if reader.format == .csv || !reader.columns.isEmpty, columnIndex.allSatisfy({ $0 == nil }) {
+            throw reader.noMatchingColumnsError()
         }
 
         var alerts = 0
@@ -153,6 +152,11 @@ public struct ReplayRunner {
             }
         }
         progress?.finish()
+        if pipeline.statistics.readings == 0, !Task.isCancelled {
+            let rejected = pipeline.statistics.rejected.sorted { $0.value > $1.value }
+                .map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+            throw reader.noReadingsError(rejected: rejected)
+        }
 
         let score = options.labels.map { ReplayScore.score(events: scored, labels: $0) }
         return Report(

@@ -78,10 +78,16 @@ extension PlantDetector {
     /// Groups for the assets whose sensors the catalog relates to none: the candidates of each.
     static func discoveryGroups(catalog: Catalog, tracks: [SensorTrack]) -> [PairDiscovery] {
         var groups: [PairDiscovery] = []
-        var seen: Set<String> = []
-        for sensor in catalog.sensors where !seen.contains(sensor.asset) {
-            seen.insert(sensor.asset)
-            let onAsset = catalog.sensors.indices.filter { catalog.sensors[$0].asset == sensor.asset }
+        // The sensors of each asset in one pass, assets in order of first appearance (a scan of
+        // every sensor per asset was quadratic on a large catalog).
+        var order: [String] = []
+        var byAsset: [String: [Int]] = [:]
+        for (i, s) in catalog.sensors.enumerated() {
+            if byAsset[s.asset] == nil { order.append(s.asset) }
+            byAsset[s.asset, default: []].append(i)
+        }
+        for asset in order {
+            let onAsset = byAsset[asset] ?? []
             // Relations named in the catalog (in either direction) take precedence over discovery.
             guard !onAsset.contains(where: { !catalog.sensors[$0].related.isEmpty || tracks[$0].partnerCount > 0 })
             else { continue }

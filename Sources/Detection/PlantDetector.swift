@@ -55,6 +55,9 @@ public final class PlantDetector {
 
         var tracks: [SensorTrack] = []
         var described: [[Int]] = []
+        // The sensors of each asset, in catalog order (one pass: a scan per sensor was quadratic).
+        var byAsset: [String: [Int]] = [:]
+        for (j, s) in catalog.sensors.enumerated() { byAsset[s.asset, default: []].append(j) }
         for (i, sensor) in catalog.sensors.enumerated() {
             var track = SensorTrack(settings: SensorSettings(sensor: sensor))
             var partners: [Int] = []
@@ -64,7 +67,7 @@ public final class PlantDetector {
             track.partnerCount = min(partners.count, SensorTrack.maxPartners)
             for p in 0..<track.partnerCount { track.partners[p] = Int32(partners[p]) }
             var list = partners
-            for (j, s) in catalog.sensors.enumerated() where j != i && s.asset == sensor.asset && !list.contains(j) {
+            for j in byAsset[sensor.asset] ?? [] where j != i && !list.contains(j) {
                 list.append(j)
             }
             described.append(list)

@@ -139,10 +139,10 @@ public final class MQTTClient: Sendable {
                 }
                 let order = state.subscriptions[filter]?.order ?? state.nextSubscriptionOrder
                 state.nextSubscriptionOrder += 1
-                state.subscriptions[filter] = .init(
+                state.setSubscription(.init(
                     filter: topicFilter, qos: qos, silenceTimeout: timeout,
                     lastActivity: .now, silent: false, order: order
-                )
+                ))
                 guard state.connected else {
                     continuation.resume()
                     return
@@ -150,7 +150,7 @@ public final class MQTTClient: Sendable {
                 var mid: Int32 = 0
                 let rc = mosquitto_subscribe_v5(handle, &mid, filter, qos.rawValue, 0, nil)
                 guard rc == MosquittoError.success else {
-                    state.subscriptions.removeValue(forKey: filter)
+                    state.removeSubscription(filter)
                     continuation.resume(throwing: MQTTError.library(MosquittoError(code: rc), context: "subscribing to '\(filter)'"))
                     return
                 }
@@ -167,7 +167,7 @@ public final class MQTTClient: Sendable {
         let handle = connection.handle
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             connection.shared.withLock { state in
-                state.subscriptions.removeValue(forKey: filter)
+                state.removeSubscription(filter)
                 guard state.connected else {
                     continuation.resume()
                     return

@@ -122,6 +122,11 @@ public struct MQTTConfiguration: Sendable, Equatable {
     /// QoS 0 to a subscriber that sends nothing back waits for it. Off saves a system call per
     /// read and some segments at the cost of that latency.
     public var lowLatencySocket = true
+    /// Fairness: at most this many inbound messages per second on any one topic (a token bucket
+    /// per topic, refilled continuously, holding up to `burst`); more are dropped on arrival and
+    /// counted (`statistics.rateLimited`), so one flooding sensor cannot fill the inbound buffer
+    /// and delay every other topic's messages. nil: no limit.
+    public var perTopicRateLimit: MQTTRateLimit?
 
     public init(
         host: String = "127.0.0.1",
@@ -191,6 +196,9 @@ public struct MQTTConfiguration: Sendable, Equatable {
         if let timeout = subscriptionSilenceTimeout, timeout <= .zero {
             throw .invalidConfiguration("subscriptionSilenceTimeout must be positive")
         }
+        if let limit = perTopicRateLimit, !(limit.messagesPerSecond > 0) || limit.burst < 1 {
+            throw .invalidConfiguration("perTopicRateLimit needs a positive rate and a burst of at least 1")
+        }
         if let tls {
             if (tls.certificateFile == nil) != (tls.keyFile == nil) {
                 throw .invalidConfiguration("tls.certificateFile and tls.keyFile go together")
@@ -217,5 +225,17 @@ extension Duration {
     var clampedMilliseconds: Int32 {
         let ms = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
         return Int32(clamping: ms)
+    }
+}
+
+/// A per-topic inbound rate limit (see `MQTTConfiguration.perTopicRateLimit`).
+public struct MQTTRateLimit: Sendable, Equatable {
+    public var messagesPerSecond: Double
+    /// Messages a quiet topic may deliver at once.
+    public var burst: Int
+
+    public init(messagesPerSecond: Double, burst: Int? = nil) {
+        self.messagesPerSecond = messagesPerSecond
+        self.burst = burst ?? max(1, Int((messagesPerSecond * 2).rounded(.up)))
     }
 }

@@ -113,4 +113,8 @@ public struct MQTTStatistics: Sendable, Equatable {
     public var subscriptionRejections: Int
     /// Subscriptions the watchdog reports silent right now.
     public var silentSubscriptions: Int
+    /// Inbound messages dropped on arrival by the per-topic rate limit (`perTopicRateLimit`).
+    public var rateLimited: Int = 0
+    /// Topics whose messages the rate limit has dropped, at most 100, busiest first.
+    public var rateLimitedTopics: [String: Int] = [:]
 }

@@ -52,12 +52,24 @@ final class MosquittoConnection: @unchecked Sendable {
         var pendingPublishes: [Int32: PublishAcknowledgement] = [:]
         var pendingSubscribes: [Int32: PendingSubscribe] = [:]
         var pendingUnsubscribes: [Int32: CheckedContinuation<Void, any Error>] = [:]
+        /// By filter. Change it only through `setSubscription` and `removeSubscription`, which keep
+        /// the watchdog's indexes below in step.
         var subscriptions: [String: Subscription] = [:]
         var nextSubscriptionOrder = 0
+        /// Subscriptions with a silence timeout, and those of them with wildcards: a message's
+        /// topic finds a concrete filter by a dictionary lookup, and only wildcard filters are
+        /// matched one by one (a catalog of 100k concrete topics costs one lookup per message).
+        var watchedCount = 0
+        var watchedWildcards: Set<String> = []
+        /// No watched subscription can fall silent before this instant (nil: none can until a
+        /// message resumes one or a subscription is added), so the periodic check skips its scan.
+        var earliestSilence: ContinuousClock.Instant?
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
         /// The broker's last refusal (CONNACK), for the error of a failed first connect.
         var lastRefusal: MQTTError?
     }
+
+    // The subscription bookkeeping (see `SharedState.subscriptions`).
 
     struct PendingSubscribe {
         let filter: String
@@ -85,6 +97,17 @@ final class MosquittoConnection: @unchecked Sendable {
         var logHookInstalled = false
         /// errno as libmosquitto left it when it reported the connection closed.
         var lastDisconnectErrno: Int32 = 0
+        /// The per-topic rate limit's buckets (`MQTTConfiguration.perTopicRateLimit`).
+        var buckets: [String: TopicBucket] = [:]
+    }
+
+    /// A token bucket: `tokens` at `refilled`; a message takes one.
+    struct TopicBucket {
+        var tokens: Double
+        var refilled: ContinuousClock.Instant
+        /// Drops since the last log line about this topic, and when that line was written.
+        var dropsSinceLog = 0
+        var loggedAt: ContinuousClock.Instant?
     }
 
     final class Counters: Sendable {
@@ -96,6 +119,9 @@ final class MosquittoConnection: @unchecked Sendable {
         let connectionsLost = Atomic<Int>(0)
         let silenceEvents = Atomic<Int>(0)
         let subscriptionRejections = Atomic<Int>(0)
+        let rateLimited = Atomic<Int>(0)
+        /// Per-topic drop counts of the rate limit (a few topics; updated on the loop thread).
+        let rateLimitedTopics = StateLock<[String: Int]>([:])
 
         func snapshot(silentSubscriptions: Int) -> MQTTStatistics {
             MQTTStatistics(
@@ -107,7 +133,9 @@ final class MosquittoConnection: @unchecked Sendable {
                 connectionsLost: connectionsLost.load(ordering: .relaxed),
                 silenceEvents: silenceEvents.load(ordering: .relaxed),
                 subscriptionRejections: subscriptionRejections.load(ordering: .relaxed),
-                silentSubscriptions: silentSubscriptions
+                silentSubscriptions: silentSubscriptions,
+                rateLimited: rateLimited.load(ordering: .relaxed),
+                rateLimitedTopics: rateLimitedTopics.withLock { $0 }
             )
         }
     }
@@ -268,9 +296,7 @@ final class MosquittoConnection: @unchecked Sendable {
             let first = state.firstConnect
             state.firstConnect = nil
             if state.phase == .starting { state.phase = .running }
-            for key in Array(state.subscriptions.keys) where state.subscriptions[key]?.silent == false {
-                state.subscriptions[key]?.lastActivity = now
-            }
+            state.restartSilenceClocks(at: now)
             if !sessionPresent {
                 // A new session has no subscriptions: send them all again, in the order they were made.
                 let ordered = state.subscriptions.values.sorted { $0.order < $1.order }
@@ -324,7 +350,7 @@ final class MosquittoConnection: @unchecked Sendable {
     private func didSubscribe(mid: Int32, granted: Int32) {
         let pending: PendingSubscribe? = shared.withLock { state in
             guard let pending = state.pendingSubscribes.removeValue(forKey: mid) else { return nil }
-            if granted >= 0x80 { state.subscriptions.removeValue(forKey: pending.filter) }
+            if granted >= 0x80 { state.removeSubscription(pending.filter) }
             return pending
         }
         guard let pending else { return }
@@ -356,6 +382,7 @@ final class MosquittoConnection: @unchecked Sendable {
         }
         counters.received.wrappingAdd(1, ordering: .relaxed)
         if hasWatchedSubscriptions.load(ordering: .relaxed) { noteActivity(on: topic) }
+        if let limit = configuration.perTopicRateLimit, !admit(topic: topic, limit: limit) { return }
         let received = MQTTMessage(
             topic: topic, payload: payload, qos: MQTTQoS(rawValue: raw.qos) ?? .atMostOnce,
             retain: raw.retain, receivedAt: Date()
@@ -368,6 +395,38 @@ final class MosquittoConnection: @unchecked Sendable {
             counters.dropped.wrappingAdd(1, ordering: .relaxed)
         @unknown default: break
         }
+    }
+
+    /// The per-topic rate limit, on the loop thread: true when the message may be delivered.
+    private func admit(topic: String, limit: MQTTRateLimit) -> Bool {
+        let now = ContinuousClock.now
+        let burst = Double(limit.burst)
+        var bucket = loop.buckets[topic] ?? TopicBucket(tokens: burst, refilled: now)
+        let elapsed = bucket.refilled.duration(to: now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        bucket.tokens = min(burst, bucket.tokens + seconds * limit.messagesPerSecond)
+        bucket.refilled = now
+        let admitted = bucket.tokens >= 1
+        if admitted {
+            bucket.tokens -= 1
+        } else {
+            counters.rateLimited.wrappingAdd(1, ordering: .relaxed)
+            counters.rateLimitedTopics.withLock { topics in
+                if topics[topic] != nil || topics.count < 100 { topics[topic, default: 0] += 1 }
+            }
+            bucket.dropsSinceLog += 1
+            // One line per flooding topic at most every 10 s, with the count: never a line per drop.
+            if bucket.loggedAt.map({ $0.duration(to: now) >= .seconds(10) }) ?? true {
+                logger.warning("MQTT topic over its rate limit; messages dropped", metadata: [
+                    "topic": "\(topic)", "dropped": "\(bucket.dropsSinceLog)",
+                    "limit_per_s": "\(limit.messagesPerSecond)",
+                ])
+                bucket.dropsSinceLog = 0
+                bucket.loggedAt = now
+            }
+        }
+        loop.buckets[topic] = bucket
+        return admitted
     }
 
     // MARK: - Connection state
@@ -407,17 +466,13 @@ final class MosquittoConnection: @unchecked Sendable {
     private func noteActivity(on topic: String) {
         let now = ContinuousClock.now
         var resumed: [String] = []
+        let key = topic
         var topic = topic
         topic.withUTF8 { utf8 in
             shared.withLock { state in
-                for key in state.subscriptions.keys {
-                    guard let subscription = state.subscriptions[key], subscription.silenceTimeout != nil,
-                          subscription.filter.matches(utf8: utf8) else { continue }
-                    state.subscriptions[key]?.lastActivity = now
-                    if subscription.silent {
-                        state.subscriptions[key]?.silent = false
-                        resumed.append(key)
-                    }
+                if state.noteActivity(filter: key, at: now) { resumed.append(key) }
+                for key in state.watchedWildcards where state.subscriptions[key]?.filter.matches(utf8: utf8) == true {
+                    if state.noteActivity(filter: key, at: now) { resumed.append(key) }
                 }
             }
         }
@@ -431,18 +486,8 @@ final class MosquittoConnection: @unchecked Sendable {
         guard hasWatchedSubscriptions.load(ordering: .relaxed) else { return }
         let now = ContinuousClock.now
         let events: [MQTTWatchdogEvent] = shared.withLock { state in
-            guard state.connected else { return [] }
-            var events: [MQTTWatchdogEvent] = []
-            for key in state.subscriptions.keys {
-                guard let subscription = state.subscriptions[key], !subscription.silent,
-                      let timeout = subscription.silenceTimeout else { continue }
-                let silence = subscription.lastActivity.duration(to: now)
-                if silence >= timeout {
-                    state.subscriptions[key]?.silent = true
-                    events.append(.silent(filter: key, silence: silence))
-                }
-            }
-            return events
+            guard state.connected, let earliest = state.earliestSilence, now >= earliest else { return [] }
+            return state.markSilent(at: now)
         }
         for event in events {
             counters.silenceEvents.wrappingAdd(1, ordering: .relaxed)
@@ -454,7 +499,7 @@ final class MosquittoConnection: @unchecked Sendable {
     }
 
     func refreshWatchedFlag() {
-        let watched = shared.withLock { state in state.subscriptions.values.contains { $0.silenceTimeout != nil } }
+        let watched = shared.withLock { state in state.watchedCount > 0 }
         hasWatchedSubscriptions.store(watched, ordering: .relaxed)
     }
 

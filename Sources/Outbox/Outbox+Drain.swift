@@ -80,7 +80,7 @@ extension Outbox {
             case .failed(let delivered):
                 failures = delivered ? 1 : failures + 1
                 let delay = backoff(failures)
-                logger.warning("Outbox send failed; retrying", metadata: ["delay": "\(delay)"])
+                warnings.warn("retry", logger, "Outbox send failed; retrying", ["delay": "\(delay)"])
                 let clock = ContinuousClock()
                 let deadline = clock.now.advanced(by: delay)
                 while clock.now < deadline, !Task.isCancelled, link.state.withLock({ $0.generation }) == generation {
@@ -144,7 +144,7 @@ extension Outbox {
                                 after: backlogCursor, upTo: boundary, limit: room - buffer.count)
                         }
                     } catch {
-                        logger.error("Outbox could not read pending events", metadata: ["error": "\(error)"])
+                        warnings.warn("fetch", logger, "Outbox could not read pending events", ["error": "\(error)"], level: .error)
                         storageFailed = true
                         continue
                     }
@@ -167,8 +167,7 @@ extension Outbox {
                 do {
                     acknowledgement = try await transport.send(message)
                 } catch {
-                    logger.warning(
-                        "Outbox send failed", metadata: ["sequence": "\(message.sequence)", "error": "\(error)"])
+                    warnings.warn("send", logger, "Outbox send failed", ["sequence": "\(message.sequence)", "error": "\(error)"])
                     tracker.state.withLock {
                         $0.failed = true
                         $0.failures += 1
@@ -230,7 +229,8 @@ extension Outbox {
             try await storage.deleteAcknowledged(sequences, failures: failures)
             return true
         } catch {
-            logger.error("Outbox could not delete acknowledged events", metadata: ["error": "\(error)"])
+            warnings.warn("delete", logger, "Outbox could not delete acknowledged events; they will be sent again", ["error": "\(error)"],
+                          level: .error)
             return false
         }
     }

@@ -52,6 +52,8 @@ public final class Outbox: Sendable {
     /// Wakes the drainer of the active `run` (enqueue, link change, acknowledgement, ticks).
     let doorbell = Locked<AsyncStream<Void>.Continuation?>(nil)
     let running = Locked(false)
+    /// The drainer's repeated warnings, at most one line per kind every 10 s.
+    let warnings = WarningLimiter()
 
     private init(configuration: OutboxConfiguration, storage: Storage, logger: Logger) {
         self.configuration = configuration

@@ -46,6 +46,9 @@ public struct OutboxStatistics: Sendable, Equatable {
     public var newerSchemaFilesMovedAside: UInt64 = 0
     /// Files of an older schema migrated on open.
     public var schemaMigrations: UInt64 = 0
+    /// Why the last write failed (e.g. the disk is full); nil when the last commit succeeded.
+    /// While set, new events may be dropped (counted in `dropped`): the agent is degraded.
+    public var writeFailure: String? = nil
 
     /// All drops, whatever the reason.
     public var droppedTotal: UInt64 { dropped.values.reduce(0, +) }

@@ -80,6 +80,13 @@ extension Storage {
                 if self.rows == 0, (try db.int64("PRAGMA freelist_count") ?? 0) > 256 {
                     try db.execute("PRAGMA incremental_vacuum")
                 }
+                // Keep the WAL small: after a drain, and every 1000 deletes, checkpoint it into the
+                // database and truncate it (after a full disk it would otherwise grow into the room
+                // that came back). Busy or failing, it is tried again next time.
+                self.deletesSinceCheckpoint += sequences.count
+                if self.rows == 0 || self.deletesSinceCheckpoint >= 1000 {
+                    self.checkpointWAL(db)
+                }
                 self.retryBlocked()
             } catch {
                 throw self.handle(error)
@@ -106,6 +113,16 @@ extension Storage {
             } catch {
                 throw self.handle(error)
             }
+        }
+    }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)`; a failure is logged (rate-limited) and retried later.
+    func checkpointWAL(_ db: SQLiteConnection) {
+        do {
+            try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            deletesSinceCheckpoint = 0
+        } catch {
+            warnLimited("checkpoint", "Outbox could not checkpoint its WAL; retried after the next deliveries", ["error": "\(error)"])
         }
     }
 
@@ -138,7 +155,8 @@ extension Storage {
             dropped: dropped,
             corruptFilesMovedAside: counters.corruptFilesMovedAside,
             newerSchemaFilesMovedAside: counters.newerSchemaFilesMovedAside,
-            schemaMigrations: counters.schemaMigrations)
+            schemaMigrations: counters.schemaMigrations,
+            writeFailure: writeFailure)
     }
 
     /// Closes without waiting (the owner went away without `close`).

@@ -49,8 +49,10 @@ extension Storage {
         guard !requests.isEmpty else { return }
         do {
             let outcomes = try storeTransaction(requests)
+            writeFailure = nil
             for (request, result) in outcomes { request.finish(result) }
         } catch let error as SQLiteError where error.isFull {
+            noteWriteFailure("disk full (\(error))")
             for (index, request) in requests.enumerated() {
                 if configuration.fullPolicy == .block && !blocked.isEmpty {
                     blocked.append(contentsOf: requests[index...])
@@ -69,9 +71,30 @@ extension Storage {
                 for request in requests { request.finish(.failure(converted)) }
             }
         } catch {
+            noteWriteFailure("\(error)")
             let converted = handle(error)
             for request in requests { request.finish(.failure(converted)) }
         }
+    }
+
+    /// Records a failed write: for `/healthz` (degraded) and one rate-limited log line.
+    func noteWriteFailure(_ reason: String) {
+        writeFailure = reason
+        warnLimited("write", "Outbox cannot write; events are dropped by the full policy and counted", ["reason": "\(reason)"])
+    }
+
+    /// A warning at most once every 10 s per `kind`, saying how many like it were held back: a full
+    /// disk must not turn into hundreds of log lines a second (themselves filling the disk).
+    func warnLimited(_ kind: String, _ message: Logger.Message, _ metadata: Logger.Metadata) {
+        let now = ContinuousClock.now
+        if let last = warnings[kind], last.at.duration(to: now) < .seconds(10) {
+            warnings[kind]?.suppressed += 1
+            return
+        }
+        var metadata = metadata
+        if let suppressed = warnings[kind]?.suppressed, suppressed > 0 { metadata["suppressed_since_last"] = "\(suppressed)" }
+        warnings[kind] = (now, 0)
+        logger.warning(message, metadata: metadata)
     }
 
     /// The disk is full: make room by the policy, a few times, then give up on this event.
@@ -80,6 +103,7 @@ extension Storage {
         for _ in 0..<8 {
             do {
                 let outcomes = try storeTransaction([request])
+                writeFailure = nil
                 for (request, result) in outcomes { request.finish(result) }
                 return
             } catch let error as SQLiteError where error.isFull {
@@ -107,7 +131,8 @@ extension Storage {
 
     func drop(_ request: EnqueueRequest, _ reason: OutboxDropReason) {
         counters.dropped[reason, default: 0] += 1
-        logger.warning("Outbox dropped a new event", metadata: ["reason": "\(reason.rawValue)", "topic": "\(request.topic)"])
+        warnLimited("drop-new-\(reason.rawValue)", "Outbox dropped a new event",
+                    ["reason": "\(reason.rawValue)", "topic": "\(request.topic)", "dropped_total": "\(counters.dropped[reason, default: 0])"])
         request.finish(.success(.dropped(reason)))
     }
 
@@ -141,7 +166,8 @@ extension Storage {
         guard configuration.fullPolicy != .dropOldestLowestSeverity || victimSeverity <= severity else { return false }
         guard try deleteRow(statements, sequence) else { return false }
         counters.dropped[reason, default: 0] += 1
-        logger.warning("Outbox dropped a stored event", metadata: ["reason": "\(reason.rawValue)", "sequence": "\(sequence)"])
+        warnLimited("drop-stored-\(reason.rawValue)", "Outbox dropped a stored event",
+                    ["reason": "\(reason.rawValue)", "sequence": "\(sequence)", "dropped_total": "\(counters.dropped[reason, default: 0])"])
         return true
     }
 

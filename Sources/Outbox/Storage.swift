@@ -27,6 +27,12 @@ final class Storage: @unchecked Sendable {
     var lastPrune: Int64?
     var counters = Counters()
     var closed = false
+    /// Why the last write failed (disk full, I/O error); nil once a commit succeeds again.
+    var writeFailure: String?
+    /// Deletes since the WAL was last checkpointed and truncated.
+    var deletesSinceCheckpoint = 0
+    /// Rate-limited warnings: per kind, when the last line was written and how many were held back.
+    var warnings: [String: (at: ContinuousClock.Instant, suppressed: Int)] = [:]
 
     struct Counters {
         var enqueued: UInt64 = 0

@@ -40,28 +40,36 @@ public enum RecordingFormat: String, Sendable, CaseIterable {
     }
 }
 
-/// Reads a recorded log — a wide CSV (timestamp + one column per sensor, as historians export)
-/// or JSON lines (`{"ts","topic","payload"}`, as a broker capture) — item by item.
+/// Reads a recorded log item by item: a wide CSV (timestamp + one column per sensor, as historians
+/// export; `,`, `;` or tab separated, `1,5` decimal commas with `;` or tab), a long CSV
+/// (`ts,sensor,value` rows), JSON lines (`{"ts","topic","payload"}`, as a broker capture), Telegraf
+/// JSON (`{"name","tags","fields","timestamp"}`) or InfluxDB line protocol. The long, Telegraf and
+/// line-protocol forms are read whole at open and served in time order; their columns are named
+/// `tags.topic`, `tags.sensor` or `<measurement>.<field>` (see `Recording+Formats.swift`).
 /// Bad rows are reported with their line number and skipped.
 public final class RecordingReader {
     public let path: String
     public let format: RecordingFormat
     /// CSV: the value column names (without the timestamp column). JSONL: empty.
-    public private(set) var columns: [String] = []
+    public internal(set) var columns: [String] = []
     /// The first issues (at most `maximumStoredIssues`); `issueCount` counts them all.
     public private(set) var issues: [RecordingIssue] = []
     public private(set) var issueCount = 0
     public static let maximumStoredIssues = 100
 
-    private let bytes: [UInt8]
-    private var offset = 0
-    private var line = 0
-    private var pending: [RecordedItem] = []
-    private var pendingIndex = 0
+    let bytes: [UInt8]
+    var offset = 0
+    var line = 0
+    var pending: [RecordedItem] = []
+    var pendingIndex = 0
+    /// True when the whole file was read into `pending` at open (long CSV, Telegraf, line protocol).
+    var preloaded = false
     // CSV
-    private var separator: UInt8 = UInt8(ascii: ",")
-    private var timestampColumn = 0
-    private var valueColumns: [Int] = []  // file column index of each value column
+    var separator: UInt8 = UInt8(ascii: ",")
+    var timestampColumn = 0
+    var valueColumns: [Int] = []  // file column index of each value column
+    /// The layout read (for messages): `wide CSV`, `long CSV`, `JSON lines`, `Telegraf JSON`, `line protocol`.
+    public internal(set) var layout = "wide CSV"
 
     public var totalBytes: Int { bytes.count }
     public var bytesRead: Int { offset }
@@ -74,16 +82,17 @@ public final class RecordingReader {
         self.path = path
         self.bytes = [UInt8](data)
         self.format = format ?? RecordingFormat(path: path)
-        if self.format == .csv { try readHeader(timestampColumnName: name) }
+        if try preloadForeignLayout() { return }
+        if self.format == .csv { try readHeader(timestampColumnName: name) } else { layout = "JSON lines" }
     }
 
-    private func report(_ message: String) {
+    func report(_ message: String) {
         issueCount += 1
         if issues.count < Self.maximumStoredIssues { issues.append(RecordingIssue(line: line, message: message)) }
     }
 
     /// The next line without its terminator, or nil at the end.
-    private func nextLine() -> ArraySlice<UInt8>? {
+    func nextLine() -> ArraySlice<UInt8>? {
         guard offset < bytes.count else { return nil }
         line += 1
         let start = offset
@@ -102,6 +111,7 @@ public final class RecordingReader {
                 defer { pendingIndex += 1 }
                 return pending[pendingIndex]
             }
+            if preloaded { return nil }
             pending.removeAll(keepingCapacity: true)
             pendingIndex = 0
             guard let text = nextLine() else { return nil }
@@ -139,6 +149,9 @@ public final class RecordingReader {
         }
         valueColumns = names.indices.filter { $0 != timestampColumn }
         columns = valueColumns.map { names[$0] }
+        if let long = Self.longLayout(names, timestampColumn: timestampColumn) {
+            try preloadLongCSV(sensorColumn: long.sensor, valueColumn: long.value, fieldCount: names.count)
+        }
     }
 
     func splitCSV(_ text: ArraySlice<UInt8>) -> [String] {
@@ -170,7 +183,7 @@ public final class RecordingReader {
 
     private func parseCSVRow(_ text: ArraySlice<UInt8>) {
         let fields = splitCSV(text)
-        guard fields.count > timestampColumn, let timestamp = Timestamp.parse(fields[timestampColumn]) else {
+        guard fields.count > timestampColumn, let timestamp = Self.timestamp(fields[timestampColumn]) else {
             report("cannot read the timestamp `\(fields.first?.prefix(40) ?? "")`; row skipped")
             return
         }
@@ -181,7 +194,7 @@ public final class RecordingReader {
         for (k, column) in valueColumns.enumerated() {
             let cell = fields[column].trimmingCharacters(in: .whitespaces)
             if cell.isEmpty { continue }
-            guard let value = Double(cell), value.isFinite else {
+            guard let value = number(cell), value.isFinite else {
                 report("column `\(columns[k])`: `\(cell.prefix(40))` is not a finite number; cell skipped")
                 continue
             }

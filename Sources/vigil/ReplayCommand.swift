@@ -55,8 +55,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "With --broker: the QoS of the published readings (0, 1 or 2).")
     var qos: Int = 1
 
-    @Flag(help: "With --broker: keep the recorded timestamps instead of shifting them to start now.")
-    var noRestamp = false
+    @Flag(name: [.customLong("keep-timestamps"), .customLong("no-restamp")],
+          help: "With --broker: keep the recorded timestamps. By default they are re-based onto now so that a default agent accepts them: at --speed 1 or slower the recording starts now; faster, it ends now (nothing is stamped in the future).")
+    var keepTimestamps = false
 
     @Option(help: ArgumentHelp("The narration model (default: $VIGIL_MODEL, ./models/…, /var/lib/vigil/models/…).", valueName: "file"))
     var model: String?
@@ -93,7 +94,7 @@ struct ReplayCommand: AsyncParsableCommand {
             var replay = BrokerReplay(recording: recording, catalog: catalog, broker: settings)
             replay.speed = speed
             replay.qos = qos
-            replay.restamp = !noRestamp
+            replay.restamp = !keepTimestamps
             replay.progress = isatty(STDERR_FILENO) == 1
             let report = try await replay.run(logger: Logger(label: "vigil.replay"))
             FileHandle.standardError.write(Data(String(

@@ -28,6 +28,7 @@ struct RunCommand: AsyncParsableCommand {
         Bootstrap.logging(level: configuration.logLevel, format: configuration.logFormat)
         let logger = Logger(label: "vigil")
         let catalog = try configuration.loadCatalog()
+        try configuration.validate(catalog: catalog)
         let model = try AgentModel.load(configuration: configuration, logger: logger)
         try await LiveAgent(configuration: configuration, catalog: catalog, model: model, registry: registry,
                             logger: logger).run()
@@ -47,6 +48,8 @@ struct CheckConfigCommand: ParsableCommand {
     func run() throws {
         let c = try AgentConfiguration.load(file: config)
         let catalog = try c.loadCatalog()
+        try c.validate(catalog: catalog)
+        let model = try AgentModel.check(configuration: c)
         print("\(config): OK")
         print("  agent      \(c.agentName) (topics under \(c.topicPrefix)/\(c.agentName)/)")
         print("  catalog    \(c.catalogPath): \(catalog.assets.count) assets, \(catalog.sensors.count) sensors, site \(catalog.site)")
@@ -57,7 +60,7 @@ struct CheckConfigCommand: ParsableCommand {
             print("  upstream   off")
         }
         if c.narrationEnabled {
-            let status = AgentModel.describe(configuration: c)
+            let status = model.map { "model \($0) (SHA-256 checked)" } ?? AgentModel.describe(configuration: c)
             print("  narration  \(status), deadline \(c.narrationDeadline) s, queue \(c.narrationQueue)")
         } else {
             print("  narration  templates only (narration.enabled: false)")

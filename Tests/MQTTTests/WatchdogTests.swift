@@ -36,4 +36,43 @@ struct WatchdogTests {
         #expect(second == .resumed(filter: "sensors/press-1/#"))
         await client.disconnect()
     }
+
+    /// Concrete topics (a catalog's) are found by lookup, not by matching every filter: the one with
+    /// traffic stays active, the quiet one is reported, a wildcard filter still sees the traffic.
+    @Test("concrete-topic subscriptions: the quiet one is reported, the busy one is not")
+    func concreteTopics() async throws {
+        guard let broker = try startBroker() else { return }
+        let client = try await connectedClient(configuration(broker))
+        let events = client.watchdogEvents
+        let sensors = (0..<2_000).map { "plant/a\($0 / 10)/s\($0)" }
+        for topic in sensors { try await client.subscribe(topic, qos: .atMostOnce, silenceTimeout: .seconds(30)) }
+        try await client.subscribe("plant/busy", qos: .atMostOnce, silenceTimeout: .milliseconds(600))
+        try await client.subscribe("plant/quiet", qos: .atMostOnce, silenceTimeout: .milliseconds(600))
+        try await client.subscribe("plant/+", qos: .atMostOnce, silenceTimeout: .milliseconds(600))
+        let feeder = Task {
+            while !Task.isCancelled {
+                try? await client.publish(topic: "plant/busy", string: "1", qos: .atMostOnce)
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        defer { feeder.cancel() }
+        let first = try await within(10, "a silence report") { () -> MQTTWatchdogEvent? in
+            for await event in events { return event }
+            return nil
+        }
+        guard case .silent(let filter, _)? = first else {
+            Issue.record("expected a silence event, got \(String(describing: first))")
+            return
+        }
+        #expect(filter == "plant/quiet")
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(client.silentSubscriptions == ["plant/quiet"])
+        try await client.publish(topic: "plant/quiet", string: "2", qos: .atMostOnce)
+        let second = try await within(10, "a resume report") { () -> MQTTWatchdogEvent? in
+            for await event in events { return event }
+            return nil
+        }
+        #expect(second == .resumed(filter: "plant/quiet"))
+        await client.disconnect()
+    }
 }

@@ -40,6 +40,8 @@ struct DetectorStateService: Service {
     let interval: Duration?
     let metrics: DetectorStateMetrics
     let logger: Logger
+    /// Told when a save fails (and when one succeeds again), for `/healthz`.
+    var health: HealthBoard?
     private let queue = DispatchQueue(label: "vigil-detector-state")
     private let savedProgress = LockedCount()
 
@@ -80,6 +82,7 @@ struct DetectorStateService: Service {
         }
         switch result {
         case .success:
+            health?.set("detector_state", nil)
             savedProgress.set(progress)
             metrics.saves.increment()
             metrics.lastSave.record(Double(wallClockMillis()) / 1000)
@@ -87,6 +90,7 @@ struct DetectorStateService: Service {
             if final { logger.info("detector state saved", metadata: metadata) } else { logger.debug("detector state saved", metadata: metadata) }
             return true
         case .failure(let error):
+            health?.set("detector_state", "the detector state cannot be saved: \(error)")
             metrics.saveFailures.increment()
             logger.error("detector state not saved; a restart will mean a new warm-up", metadata: ["error": "\(error)"])
             return false

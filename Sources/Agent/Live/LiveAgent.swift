@@ -58,7 +58,9 @@ public struct LiveAgent {
         let topics = self.topics
         let metrics = AgentMetrics(factory: PrometheusMetricsFactory(registry: registry))
         // Before any reading: restores the detector's learned state, or moves an unusable file aside.
-        let detectorState = makeDetectorStateService(factory: PrometheusMetricsFactory(registry: registry))
+        var detectorState = makeDetectorStateService(factory: PrometheusMetricsFactory(registry: registry))
+        let health = HealthBoard()
+        detectorState?.health = health
         let counters = AgentCounters()
         // What the restored state has open: the retained alarms and upstream incidents to reconcile.
         let openAtStart = pipeline.withLock { $0.detector.openEvents }
@@ -71,6 +73,7 @@ public struct LiveAgent {
         var localConfig = mqttConfiguration(config.local)
         localConfig.will = MQTTWill(topic: topics.status, payload: offline, qos: .atLeastOnce, retain: true)
         localConfig.subscriptionSilenceTimeout = config.silentAfter > 0 ? .milliseconds(Int64(config.silentAfter * 1000)) : nil
+        localConfig.perTopicRateLimit = config.maxRatePerTopic > 0 ? MQTTRateLimit(messagesPerSecond: config.maxRatePerTopic, burst: max(1, Int(config.maxRatePerTopic * 5))) : nil
         let local = try MQTTClient(configuration: localConfig, logger: logger.with(label: "vigil.mqtt.local"))
         warnIfInsecure(config.local)
 
@@ -101,6 +104,8 @@ public struct LiveAgent {
 
         var services: [any Service] = []
         if let outbox, let upstream {
+            // Before the outbox, so it stops after it (the outbox ends when the upstream link closes).
+            services.append(OutboxHealthService(outbox: outbox, health: health))
             services.append(OutboxService(outbox: outbox, upstream: upstream, logger: logger.with(label: "vigil.outbox")))
             services.append(UpstreamLinkService(client: upstream, logger: logger.with(label: "vigil.mqtt.upstream")))
         }
@@ -127,7 +132,7 @@ public struct LiveAgent {
         services.append(IngestService(client: local, pipeline: shared, worker: worker, metrics: metrics,
                                       retainedAlarms: retainedAlarms, logger: logger))
         if let listen = config.metricsListen {
-            services.append(MetricsService(listen: listen, registry: registry, local: local, logger: logger))
+            services.append(MetricsService(listen: listen, registry: registry, local: local, logger: logger, health: health))
         }
         // Last: the first to hear of a shutdown, so systemd learns of it at once.
         let readings = pipeline

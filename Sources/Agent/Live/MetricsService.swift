@@ -23,6 +23,8 @@ struct MetricsService: Service {
     let registry: PrometheusCollectorRegistry
     let local: MQTTClient
     let logger: Logger
+    /// Parts that are failing (outbox writes, detector state saves): `/healthz` says degraded.
+    var health = HealthBoard()
 
     /// `host:port`, `[v6]:port` or `localhost:port`.
     static func parse(listen: String) throws -> (host: String, port: UInt16) {
@@ -37,14 +39,14 @@ struct MetricsService: Service {
         let (host, port) = try Self.parse(listen: listen)
         let registry = self.registry
         let local = self.local
+        let health = self.health
         let server = try MetricsHTTPServer(host: host, port: port) { path in
             switch path {
             case "/metrics":
                 return .init(status: 200, contentType: "text/plain; version=0.0.4", body: LiveAgent.exposition(of: registry))
             case "/healthz":
-                let connected = local.isConnected
-                let body = "{\"status\":\"\(connected ? "ok" : "degraded")\",\"local_broker\":\"\(local.connectionState)\"}"
-                return .init(status: connected ? 200 : 503, contentType: "application/json", body: Array(body.utf8))
+                let (status, body) = health.response(localConnected: local.isConnected, localState: "\(local.connectionState)")
+                return .init(status: status, contentType: "application/json", body: Array(body.utf8))
             default:
                 return nil
             }
