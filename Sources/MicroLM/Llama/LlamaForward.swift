@@ -8,6 +8,8 @@ import CMicroLMKernels
 struct LlamaForward {
     let config: LlamaConfig
     let weights: LlamaWeights
+    /// Low-rank corrections added to the products of the matrices it covers; nil for the base model.
+    let adapter: LoRAAdapter?
     let state: RunState
     let pool: ThreadPool
 
@@ -33,9 +35,11 @@ struct LlamaForward {
         }
 
         for (l, layer) in w.layers.enumerated() {
+            let lora = adapter?.layers[l]
             // Attention.
             for t in 0..<nb { rmsNorm(s.xb + t * dim, s.x + t * dim, layer.attentionNorm, dim, c.rmsNormEpsilon) }
             matmul((layer.wq, s.q), (layer.wk, s.k), (layer.wv, s.v), input: s.xb, columns: dim, batch: nb)
+            if let lora { addLowRank((lora.q, s.q), (lora.k, s.k), (lora.v, s.v), input: s.xb, batch: nb) }
             rope(s.q, batch: nb, heads: c.headCount)
             rope(s.k, batch: nb, heads: c.headCountKV)
             let kc = s.keyCache + l * n * kvDim, vc = s.valueCache + l * n * kvDim
@@ -45,13 +49,16 @@ struct LlamaForward {
                           Int32(c.headCountKV), Int32(c.headDimension), 1 / Float(c.headDimension).squareRoot(),
                           s.attentionScratch, Int64(n))
             matmul((layer.wo, s.xb), input: s.att, columns: dim, batch: nb)
+            if let lora { addLowRank((lora.o, s.xb), input: s.att, batch: nb) }
             add(s.x, s.xb, nb * dim)
 
             // Feed-forward.
             for t in 0..<nb { rmsNorm(s.xb + t * dim, s.x + t * dim, layer.ffnNorm, dim, c.rmsNormEpsilon) }
             matmul((layer.gate, s.hb), (layer.up, s.hb2), input: s.xb, columns: dim, batch: nb)
+            if let lora { addLowRank((lora.gate, s.hb), (lora.up, s.hb2), input: s.xb, batch: nb) }
             mlk_swiglu(pool.pointer, s.hb, s.hb2, Int64(nb * ffn))
             matmul((layer.down, s.xb), input: s.hb, columns: ffn, batch: nb)
+            if let lora { addLowRank((lora.down, s.xb), input: s.hb, batch: nb) }
             add(s.x, s.xb, nb * dim)
         }
 
@@ -78,6 +85,54 @@ struct LlamaForward {
         withUnsafeMutableBytes(of: &jobs) { raw in
             mlk_matmul(pool.pointer, raw.baseAddress!.assumingMemoryBound(to: mlk_matmul_job.self), Int32(count),
                        Int64(columns), state.xq, input, Int64(batch))
+        }
+    }
+
+    typealias LowRank = (pair: LoRAAdapter.Pair?, output: UnsafeMutablePointer<Float>)
+
+    /// output_j += (input · A_jᵀ) · B_jᵀ for up to three adapter pairs that share their input
+    /// (B already holds the scale): first the rank-wide products into `state.loraRank`, then each
+    /// B into `state.loraOutput`, added to the output. One token runs on the calling thread (the
+    /// products are a few thousand multiply-adds, less than a step of the pool costs); a batch
+    /// runs on the pool.
+    private func addLowRank(_ a: LowRank, _ b: LowRank? = nil, _ c: LowRank? = nil,
+                            input: UnsafeMutablePointer<Float>, batch nb: Int) {
+        // The pairs present, in order, without building an array (the forward pass allocates nothing).
+        func each(_ body: (Int, LoRAAdapter.Pair, UnsafeMutablePointer<Float>) -> Void) {
+            if let p = a.pair { body(0, p, a.output) }
+            if let b, let p = b.pair { body(1, p, b.output) }
+            if let c, let p = c.pair { body(2, p, c.output) }
+        }
+        let f32 = Int32(GGMLType.f32.rawValue)
+        let stride = nb * state.loraMaxRank
+        // Down to the rank: x (nb x columns) · Aᵀ -> mid_j (nb x rank_j) at loraRank + j * stride.
+        withUnsafeTemporaryAllocation(of: mlk_matmul_job.self, capacity: 3) { jobs in
+            var count = 0, columns = 0
+            each { j, pair, _ in
+                columns = pair.columns
+                jobs[count] = mlk_matmul_job(type: f32, w: pair.a, rows: Int64(pair.rank),
+                                             y: state.loraRank + j * stride, ldy: Int64(pair.rank))
+                count += 1
+            }
+            guard count > 0 else { return }
+            if nb == 1 {
+                for i in 0..<count {
+                    mlk_gemm(f32, jobs[i].w, Int64(columns), 0, jobs[i].rows, input, 1, jobs[i].y, jobs[i].ldy)
+                }
+            } else {
+                mlk_matmul(pool.pointer, jobs.baseAddress!, Int32(count), Int64(columns), nil, input, Int64(nb))
+            }
+        }
+        // Up to the output: mid_j (nb x rank_j) · Bᵀ -> loraOutput (nb x rows_j), added to output_j.
+        each { j, pair, output in
+            let mid = state.loraRank + j * stride, out = state.loraOutput
+            if nb == 1 {
+                mlk_gemm(f32, pair.b, Int64(pair.rank), 0, Int64(pair.rows), mid, 1, out, Int64(pair.rows))
+            } else {
+                var job = mlk_matmul_job(type: f32, w: pair.b, rows: Int64(pair.rows), y: out, ldy: Int64(pair.rows))
+                mlk_matmul(pool.pointer, &job, 1, Int64(pair.rank), nil, mid, Int64(nb))
+            }
+            add(output, out, nb * pair.rows)
         }
     }
 
