@@ -91,10 +91,10 @@ struct LlamaForward {
     typealias LowRank = (pair: LoRAAdapter.Pair?, output: UnsafeMutablePointer<Float>)
 
     /// output_j += (input · A_jᵀ) · B_jᵀ for up to three adapter pairs that share their input
-    /// (B already holds the scale): first the rank-wide products into `state.loraRank`, then each
-    /// B into `state.loraOutput`, added to the output. One token runs on the calling thread (the
-    /// products are a few thousand multiply-adds, less than a step of the pool costs); a batch
-    /// runs on the pool.
+    /// (B already holds the scale). First the rank-wide products into `state.loraRank` (one token
+    /// on the calling thread: a few thousand multiply-adds cost less than a step of the pool; a
+    /// batch on the pool), then per token `rank` multiply-adds of contiguous rows of Bᵀ into the
+    /// output (a dot product of length `rank` per output would waste the SIMD width).
     private func addLowRank(_ a: LowRank, _ b: LowRank? = nil, _ c: LowRank? = nil,
                             input: UnsafeMutablePointer<Float>, batch nb: Int) {
         // The pairs present, in order, without building an array (the forward pass allocates nothing).
@@ -123,16 +123,13 @@ struct LlamaForward {
                 mlk_matmul(pool.pointer, jobs.baseAddress!, Int32(count), Int64(columns), nil, input, Int64(nb))
             }
         }
-        // Up to the output: mid_j (nb x rank_j) · Bᵀ -> loraOutput (nb x rows_j), added to output_j.
+        // Up to the output: output_j[t] += Σ_k mid_j[t][k] · Bᵀ_j[k].
         each { j, pair, output in
-            let mid = state.loraRank + j * stride, out = state.loraOutput
-            if nb == 1 {
-                mlk_gemm(f32, pair.b, Int64(pair.rank), 0, Int64(pair.rows), mid, 1, out, Int64(pair.rows))
-            } else {
-                var job = mlk_matmul_job(type: f32, w: pair.b, rows: Int64(pair.rows), y: out, ldy: Int64(pair.rows))
-                mlk_matmul(pool.pointer, &job, 1, Int64(pair.rank), nil, mid, Int64(nb))
+            let mid = state.loraRank + j * stride
+            for t in 0..<nb {
+                let y = output + t * pair.rows, m = mid + t * pair.rank
+                for k in 0..<pair.rank { axpy(y, m[k], pair.bt + k * pair.rows, pair.rows) }
             }
-            add(output, out, nb * pair.rows)
         }
     }
 
@@ -161,6 +158,23 @@ private func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Floa
     for i in 0..<n { sum += Double(x[i]) * Double(x[i]) }
     let scale = 1 / (Float(sum / Double(n)) + eps).squareRoot()
     for i in 0..<n { out[i] = x[i] * scale * weight[i] }
+}
+
+/// y += a · x.
+@inline(__always)
+private func axpy(_ y: UnsafeMutablePointer<Float>, _ a: Float, _ x: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    let av = SIMD8<Float>(repeating: a)
+    while i + 8 <= n {
+        let yr = UnsafeMutableRawPointer(y + i), xr = UnsafeRawPointer(x + i)
+        yr.storeBytes(of: yr.loadUnaligned(as: SIMD8<Float>.self) + av * xr.loadUnaligned(as: SIMD8<Float>.self),
+                      as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n {
+        y[i] += a * x[i]
+        i += 1
+    }
 }
 
 @inline(__always)

@@ -12,15 +12,16 @@
 /// output). So `ne0(lora_a) == ne0(W)`, `ne1(lora_b) == ne1(W)`, `ne1(lora_a) == ne0(lora_b)`.
 ///
 /// A and B are kept as floats in memory (F16 and Q8_0 dequantized at load, the scale folded
-/// into B): a rank-8 adapter of all seven matrices of SmolLM2-135M is about 10 MB.
+/// into B): a rank-8 adapter of all seven matrices of 16 blocks of SmolLM2-135M is about 5 MB.
 public final class LoRAAdapter: @unchecked Sendable {
-    /// One adapted matrix: A `[rank][columns]`, B `[rows][rank]` already multiplied by the scale.
+    /// One adapted matrix: A `[rank][columns]` as in the file, and B transposed, `[rank][rows]`,
+    /// already multiplied by the scale (so B (A x) is `rank` contiguous multiply-adds of output rows).
     struct Pair {
         let rank: Int
         let rows: Int
         let columns: Int
         let a: UnsafeMutablePointer<Float>
-        let b: UnsafeMutablePointer<Float>
+        let bt: UnsafeMutablePointer<Float>
     }
 
     /// The pairs of one block, nil for a matrix the adapter leaves as it is.
@@ -131,8 +132,13 @@ public final class LoRAAdapter: @unchecked Sendable {
                 let pa = try Self.floats(file, a, count: rank * shape.columns, scale: 1, fail: fail)
                 owned.append(pa)
                 let pb = try Self.floats(file, b, count: shape.rows * rank, scale: scale, fail: fail)
-                owned.append(pb)
-                let pair = Pair(rank: rank, rows: shape.rows, columns: shape.columns, a: pa, b: pb)
+                defer { pb.deallocate() }
+                let bt = UnsafeMutablePointer<Float>.allocate(capacity: rank * shape.rows)
+                owned.append(bt)
+                for r in 0..<shape.rows {
+                    for k in 0..<rank { bt[k * shape.rows + r] = pb[r * rank + k] }
+                }
+                let pair = Pair(rank: rank, rows: shape.rows, columns: shape.columns, a: pa, bt: bt)
                 maxRank = max(maxRank, rank)
                 switch place.matrix {
                 case "attn_q": layers[place.layer].q = pair

@@ -30,7 +30,6 @@ final class RunState {
     let inverseFrequency: [Double]  // [ropeDim / 2]: base^(-2i / ropeDim)
     let loraMaxRank: Int  // the adapter's largest rank, 0 without one
     let loraRank: UnsafeMutablePointer<Float>  // [3][maxBatch][loraMaxRank] A · x of up to three pairs
-    let loraOutput: UnsafeMutablePointer<Float>  // [maxBatch][max(dim, ffn)] B · (A · x), before it is added
 
     init(config c: LlamaConfig, contextLength: Int, maxBatch: Int, threads: Int, loraRank: Int = 0) throws {
         self.maxBatch = maxBatch
@@ -54,7 +53,6 @@ final class RunState {
         attentionScratch = floats(threads * (contextLength + 2 * c.headDimension))
         loraMaxRank = loraRank
         self.loraRank = floats(max(1, 3 * maxBatch * loraRank))
-        loraOutput = floats(loraRank > 0 ? maxBatch * max(dim, ffn) : 1)
         let half = c.ropeDimensionCount / 2
         ropeCos = floats(maxBatch * half)
         ropeSin = floats(maxBatch * half)
@@ -72,7 +70,7 @@ final class RunState {
     }
 
     deinit {
-        for p in [x, xb, q, k, v, att, hb, hb2, logits, attentionScratch, ropeCos, ropeSin, loraRank, loraOutput] { p.deallocate() }
+        for p in [x, xb, q, k, v, att, hb, hb2, logits, attentionScratch, ropeCos, ropeSin, loraRank] { p.deallocate() }
         xq.deallocate()
         free(keyCache)
         free(valueCache)
