@@ -15,6 +15,11 @@ public struct ModelLocator: Sendable {
     public static let defaultSHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     public static let systemDirectory = "/var/lib/vigil/models"
     public static let environmentVariable = "VIGIL_MODEL"
+    /// The narration LoRA adapter for the default model (tools/narration-train), committed in the
+    /// repository at this path (relative to its root), and its SHA-256: pass both to
+    /// `LanguageModel.load(path:adapter:adapterSHA256:)` so that another file is refused.
+    public static let narrationAdapterPath = "sensors/narration/adapter/vigil-narration-lora.gguf"
+    public static let narrationAdapterSHA256 = "4eb4134b552c32aea7ffd5c4530bbea5a4948afcad8100501db4e1e4ab91630d"
 
     public var environmentPath: String?
     public var currentDirectory: String

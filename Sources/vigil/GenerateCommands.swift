@@ -10,6 +10,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Threads for the kernels (default: the cores available).")
     var threads: Int?
 
+    @Option(help: ArgumentHelp("A LoRA adapter (GGUF, llama.cpp's format) to apply on top of the model.", valueName: "file"))
+    var adapter: String?
+
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
     }
@@ -19,6 +22,24 @@ struct EngineOptions: ParsableArguments {
             return try ModelLocator().resolve(explicit: model)
         } catch {
             throw ValidationError("\(error)")
+        }
+    }
+
+    /// The model at `resolveModel()` with the `--adapter`, or an error that says which file failed.
+    func loadModel() throws -> (path: String, model: LanguageModel) {
+        let path = try resolveModel()
+        let model: LanguageModel
+        do {
+            model = try LanguageModel.load(path: path)
+        } catch {
+            throw CommandFailure("cannot load the model '\(path)': \(error)")
+        }
+        guard let adapter else { return (path, model) }
+        do {
+            let lora = try LoRAAdapter(path: adapter, config: model.config, architecture: model.file.architecture ?? "llama")
+            return (path, model.applying(lora))
+        } catch {
+            throw CommandFailure("cannot load the adapter: \(error)")
         }
     }
 }
@@ -47,13 +68,8 @@ struct BenchGenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let path = try engine.resolveModel()
-        let model: LanguageModel
-        do {
-            model = try LanguageModel.load(path: path)
-        } catch {
-            throw CommandFailure("cannot load the model '\(path)': \(error)")
-        }
+        let (path, model) = try engine.loadModel()
+        if let a = model.adapter { print("LoRA adapter \(a.path): \(a.matrixCount) matrices, rank \(a.maxRank), alpha \(a.alpha)") }
         let session = try InferenceSession(model: model, contextLength: 1024, threads: engine.threads, batchSize: 512)
         let text = String(repeating: "The pump discharge pressure fell sharply while the motor current rose. ", count: 40)
         let ids = Array(model.tokenizer.encode(text, parseSpecial: false).prefix(256))
@@ -122,6 +138,7 @@ struct GenerateCommand: AsyncParsableCommand {
               vigil generate "What does a centrifugal pump do?"
               vigil generate --raw --max-tokens 20 "The pump discharge pressure"
               vigil generate --temperature 0.7 --seed 3 --stop "." --timing "Describe a bearing fault."
+              vigil generate --adapter sensors/narration/adapter/vigil-narration-lora.gguf --system "…" "Facts: …"
             """
     )
 
@@ -174,13 +191,7 @@ struct GenerateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let path = try engine.resolveModel()
-        let model: LanguageModel
-        do {
-            model = try LanguageModel.load(path: path)
-        } catch {
-            throw CommandFailure("cannot load the model '\(path)': \(error)")
-        }
+        let (_, model) = try engine.loadModel()
         let session = try InferenceSession(model: model, contextLength: 2048, threads: engine.threads)
         let sampling = SamplingOptions(temperature: temperature, topK: topK, topP: topP, minP: minP,
                                        repetitionPenalty: repeatPenalty, seed: seed)

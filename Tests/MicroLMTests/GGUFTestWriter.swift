@@ -8,6 +8,9 @@ struct GGUFTestWriter {
         var name: String
         var dimensions: [Int]
         var type: GGMLType
+        /// The tensor's bytes, written as they are (shorter than the shape makes a truncated file);
+        /// nil for a deterministic pattern of the right size.
+        var data: [UInt8]? = nil
     }
 
     /// A header field and where it is in the output.
@@ -54,7 +57,11 @@ struct GGUFTestWriter {
         }
         while bytes.count % alignment != 0 { bytes.append(0) }
         for (index, size) in sizes.enumerated() {
-            for i in 0..<size { bytes.append(UInt8(truncatingIfNeeded: i &* 31 &+ index)) }
+            if let data = tensors[index].data {
+                bytes.append(contentsOf: data.prefix(size))
+            } else {
+                for i in 0..<size { bytes.append(UInt8(truncatingIfNeeded: i &* 31 &+ index)) }
+            }
             while bytes.count % alignment != 0 { bytes.append(0) }
         }
         return bytes

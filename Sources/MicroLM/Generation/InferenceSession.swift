@@ -37,8 +37,9 @@ public final class InferenceSession: @unchecked Sendable {
         self.contextLength = n
         self.batchSize = max(1, min(batchSize, 1024))
         pool = ThreadPool(threads: threads ?? ThreadPool.availableCores)
-        state = try RunState(config: model.config, contextLength: n, maxBatch: self.batchSize, threads: pool.threadCount)
-        forward = LlamaForward(config: model.config, weights: model.weights, state: state, pool: pool)
+        state = try RunState(config: model.config, contextLength: n, maxBatch: self.batchSize, threads: pool.threadCount,
+                             loraRank: model.adapter?.maxRank ?? 0)
+        forward = LlamaForward(config: model.config, weights: model.weights, adapter: model.adapter, state: state, pool: pool)
     }
 
     /// Appends `newTokens` to the cache (in batches of `batchSize`) and leaves the logits after the

@@ -8,6 +8,8 @@ import CMicroLMKernels
 struct LlamaForward {
     let config: LlamaConfig
     let weights: LlamaWeights
+    /// Low-rank corrections added to the products of the matrices it covers; nil for the base model.
+    let adapter: LoRAAdapter?
     let state: RunState
     let pool: ThreadPool
 
@@ -33,9 +35,11 @@ struct LlamaForward {
         }
 
         for (l, layer) in w.layers.enumerated() {
+            let lora = adapter?.layers[l]
             // Attention.
             for t in 0..<nb { rmsNorm(s.xb + t * dim, s.x + t * dim, layer.attentionNorm, dim, c.rmsNormEpsilon) }
             matmul((layer.wq, s.q), (layer.wk, s.k), (layer.wv, s.v), input: s.xb, columns: dim, batch: nb)
+            if let lora { addLowRank((lora.q, s.q), (lora.k, s.k), (lora.v, s.v), input: s.xb, batch: nb) }
             rope(s.q, batch: nb, heads: c.headCount)
             rope(s.k, batch: nb, heads: c.headCountKV)
             let kc = s.keyCache + l * n * kvDim, vc = s.valueCache + l * n * kvDim
@@ -45,13 +49,16 @@ struct LlamaForward {
                           Int32(c.headCountKV), Int32(c.headDimension), 1 / Float(c.headDimension).squareRoot(),
                           s.attentionScratch, Int64(n))
             matmul((layer.wo, s.xb), input: s.att, columns: dim, batch: nb)
+            if let lora { addLowRank((lora.o, s.xb), input: s.att, batch: nb) }
             add(s.x, s.xb, nb * dim)
 
             // Feed-forward.
             for t in 0..<nb { rmsNorm(s.xb + t * dim, s.x + t * dim, layer.ffnNorm, dim, c.rmsNormEpsilon) }
             matmul((layer.gate, s.hb), (layer.up, s.hb2), input: s.xb, columns: dim, batch: nb)
+            if let lora { addLowRank((lora.gate, s.hb), (lora.up, s.hb2), input: s.xb, batch: nb) }
             mlk_swiglu(pool.pointer, s.hb, s.hb2, Int64(nb * ffn))
             matmul((layer.down, s.xb), input: s.hb, columns: ffn, batch: nb)
+            if let lora { addLowRank((lora.down, s.xb), input: s.hb, batch: nb) }
             add(s.x, s.xb, nb * dim)
         }
 
@@ -81,6 +88,51 @@ struct LlamaForward {
         }
     }
 
+    typealias LowRank = (pair: LoRAAdapter.Pair?, output: UnsafeMutablePointer<Float>)
+
+    /// output_j += (input · A_jᵀ) · B_jᵀ for up to three adapter pairs that share their input
+    /// (B already holds the scale). First the rank-wide products into `state.loraRank` (one token
+    /// on the calling thread: a few thousand multiply-adds cost less than a step of the pool; a
+    /// batch on the pool), then per token `rank` multiply-adds of contiguous rows of Bᵀ into the
+    /// output (a dot product of length `rank` per output would waste the SIMD width).
+    private func addLowRank(_ a: LowRank, _ b: LowRank? = nil, _ c: LowRank? = nil,
+                            input: UnsafeMutablePointer<Float>, batch nb: Int) {
+        // The pairs present, in order, without building an array (the forward pass allocates nothing).
+        func each(_ body: (Int, LoRAAdapter.Pair, UnsafeMutablePointer<Float>) -> Void) {
+            if let p = a.pair { body(0, p, a.output) }
+            if let b, let p = b.pair { body(1, p, b.output) }
+            if let c, let p = c.pair { body(2, p, c.output) }
+        }
+        let f32 = Int32(GGMLType.f32.rawValue)
+        let stride = nb * state.loraMaxRank
+        // Down to the rank: x (nb x columns) · Aᵀ -> mid_j (nb x rank_j) at loraRank + j * stride.
+        withUnsafeTemporaryAllocation(of: mlk_matmul_job.self, capacity: 3) { jobs in
+            var count = 0, columns = 0
+            each { j, pair, _ in
+                columns = pair.columns
+                jobs[count] = mlk_matmul_job(type: f32, w: pair.a, rows: Int64(pair.rank),
+                                             y: state.loraRank + j * stride, ldy: Int64(pair.rank))
+                count += 1
+            }
+            guard count > 0 else { return }
+            if nb == 1 {
+                for i in 0..<count {
+                    mlk_gemm(f32, jobs[i].w, Int64(columns), 0, jobs[i].rows, input, 1, jobs[i].y, jobs[i].ldy)
+                }
+            } else {
+                mlk_matmul(pool.pointer, jobs.baseAddress!, Int32(count), Int64(columns), nil, input, Int64(nb))
+            }
+        }
+        // Up to the output: output_j[t] += Σ_k mid_j[t][k] · Bᵀ_j[k].
+        each { j, pair, output in
+            let mid = state.loraRank + j * stride
+            for t in 0..<nb {
+                let y = output + t * pair.rows, m = mid + t * pair.rank
+                for k in 0..<pair.rank { axpy(y, m[k], pair.bt + k * pair.rows, pair.rows) }
+            }
+        }
+    }
+
     /// Rotates adjacent pairs (2i, 2i+1) of each head by the angle of its position ("normal" RoPE).
     private func rope(_ x: UnsafeMutablePointer<Float>, batch: Int, heads: Int) {
         let hd = config.headDimension, half = config.ropeDimensionCount / 2
@@ -106,6 +158,23 @@ private func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Floa
     for i in 0..<n { sum += Double(x[i]) * Double(x[i]) }
     let scale = 1 / (Float(sum / Double(n)) + eps).squareRoot()
     for i in 0..<n { out[i] = x[i] * scale * weight[i] }
+}
+
+/// y += a · x.
+@inline(__always)
+private func axpy(_ y: UnsafeMutablePointer<Float>, _ a: Float, _ x: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    let av = SIMD8<Float>(repeating: a)
+    while i + 8 <= n {
+        let yr = UnsafeMutableRawPointer(y + i), xr = UnsafeRawPointer(x + i)
+        yr.storeBytes(of: yr.loadUnaligned(as: SIMD8<Float>.self) + av * xr.loadUnaligned(as: SIMD8<Float>.self),
+                      as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n {
+        y[i] += a * x[i]
+        i += 1
+    }
 }
 
 @inline(__always)

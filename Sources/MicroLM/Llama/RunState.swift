@@ -28,8 +28,10 @@ final class RunState {
     let ropeCos: UnsafeMutablePointer<Float>  // [maxBatch][ropeDim / 2]
     let ropeSin: UnsafeMutablePointer<Float>  // [maxBatch][ropeDim / 2]
     let inverseFrequency: [Double]  // [ropeDim / 2]: base^(-2i / ropeDim)
+    let loraMaxRank: Int  // the adapter's largest rank, 0 without one
+    let loraRank: UnsafeMutablePointer<Float>  // [3][maxBatch][loraMaxRank] A · x of up to three pairs
 
-    init(config c: LlamaConfig, contextLength: Int, maxBatch: Int, threads: Int) throws {
+    init(config c: LlamaConfig, contextLength: Int, maxBatch: Int, threads: Int, loraRank: Int = 0) throws {
         self.maxBatch = maxBatch
         self.contextLength = contextLength
         let dim = c.embeddingLength, kv = c.kvDimension, ffn = c.feedForwardLength
@@ -49,6 +51,8 @@ final class RunState {
         xq = .allocate(capacity: maxBatch * max(dim, ffn) / 32)
         logits = floats(c.vocabularySize)
         attentionScratch = floats(threads * (contextLength + 2 * c.headDimension))
+        loraMaxRank = loraRank
+        self.loraRank = floats(max(1, 3 * maxBatch * loraRank))
         let half = c.ropeDimensionCount / 2
         ropeCos = floats(maxBatch * half)
         ropeSin = floats(maxBatch * half)
@@ -66,7 +70,7 @@ final class RunState {
     }
 
     deinit {
-        for p in [x, xb, q, k, v, att, hb, hb2, logits, attentionScratch, ropeCos, ropeSin] { p.deallocate() }
+        for p in [x, xb, q, k, v, att, hb, hb2, logits, attentionScratch, ropeCos, ropeSin, loraRank] { p.deallocate() }
         xq.deallocate()
         free(keyCache)
         free(valueCache)
