@@ -209,6 +209,10 @@ public struct Verifier: Sendable {
                 }
                 if case .word(let w)? = previous(index), Vocabulary.durationWords.contains(w) {
                     problems.append("says the start time as a duration (\"\(w) \(facts.startText.prefix(5))\")")
+                } else if case .word(let w)? = previous(index), w == "at" || w == "since" {
+                    // The start time is said as one: `at 03:12:05 UTC`, `since 03:12:05 UTC`.
+                } else if !isOpen {
+                    problems.append("says the start time without \"at\" or \"since\"")
                 }
                 if !isOpen, case .punctuation(",")? = previous(index) {
                     let after: Bool = index + 1 > last ? !partial : {

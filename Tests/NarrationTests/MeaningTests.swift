@@ -27,6 +27,8 @@ import Testing
          "without saying what it is"),
         // The start time as a duration.
         (silence, "P-101 motor current on Pump P-101 has sent no readings for 03:12:05 UTC.", "start time as a duration"),
+        (Fixtures.event(.spike), "P-101 motor current on Pump P-101 spiked to 48.2 A. At the same time, P-101 flow fell by 12.0 m3/h, 12.0 m3/h up 03:12:05 UTC.",
+         "start time without"),
         // The kind's own words.
         (Fixtures.typical(.oscillation), "P-101 motor current on Pump P-101 has turned erratic since 03:12:05 UTC, reaching 48.2 A.",
          "a word for a volatility shift"),
