@@ -32,9 +32,9 @@ enum Vocabulary {
         "possibly", "possible", "cause", "causes", "listed", "machine", "likely",
         // more ways of saying it (the reference texts use them)
         "stayed", "there", "stepped", "new", "crept", "crossed", "went", "froze", "have", "are", "forth",
-        "started", "oscillate", "swings", "become", "became", "unsteady", "noisier", "reach", "hour", "stopped",
+        "started", "oscillate", "swings", "become", "became", "unsteady", "noisier", "reach", "hour",
         "parted", "worst", "began", "include", "meanwhile", "period", "again", "exactly", "higher", "lower",
-        "points", "together", "ending", "departure", "spell", "breach",
+        "points", "together", "away", "ending", "departure", "spell", "breach",
     ]
 
     /// Words that belong to one kind of event: said of another kind they misname it (an oscillation is not
@@ -62,7 +62,7 @@ enum Vocabulary {
         "is", "was", "are", "were", "has", "have", "had", "rose", "fell", "jumped", "climbed", "dropped", "increased",
         "decreased", "spiked", "dipped", "shifted", "drifted", "reached", "reads", "held", "sent", "swung", "turned",
         "broke", "peaked", "moved", "changed", "left", "returned", "recovered", "cleared", "ended", "resolved",
-        "stepped", "crept", "froze", "went", "became", "stopped", "started", "include", "includes", "crossed", "stayed",
+        "stepped", "crept", "froze", "went", "became", "started", "include", "includes", "crossed", "stayed",
         "began", "grew", "surged", "sank", "plunged", "declined", "gained", "exceeded", "stands", "remains", "remained",
     ]
 

@@ -105,7 +105,7 @@ public enum EngineerNarrator {
                 return ["\(subject) broke from its related sensors at \(t) and reads \(peak)."]
             }
             return ["\(subject) broke from its related sensors at \(t) and reads \(peak), \(dev) \(above) its baseline of \(base).",
-                    "At \(t), \(subject) stopped moving together with its related sensors; it reads \(peak), \(dev) \(above) its baseline of \(base).",
+                    "At \(t), \(subject) broke away from its related sensors; it reads \(peak), \(dev) \(above) its baseline of \(base).",
                     "\(subject) has parted from its related sensors since \(t) and reads \(peak) against a baseline of \(base)."]
         }
     }
