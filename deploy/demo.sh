@@ -8,6 +8,7 @@
 #
 #   deploy/demo.sh [SCENARIO]      SCENARIO: cavitation (default), bearing-wear, blocked-valve,
 #                                  sensor-faults, tank-overfill, normal
+#   VIGIL_DEMO_SPEED=N             play the live part at N x plant speed (default 30; max: as fast as possible)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -72,8 +73,14 @@ pids+=($!)
 mosquitto_sub -p "$port" -q 1 -t 'vigil/north/demo/events' > "$work/upstream.jsonl" &
 pids+=($!)
 sleep 0.5
-echo "== playing $recording at the broker (as the sensors would publish it) ..." >&2
-"$vigil" replay "$recording" --broker "mqtt://127.0.0.1:$port" --qos 1
+# At a plant's pace, sped up only as far as a demo needs: the 2.5 h recording in about 5 min at 30x
+# (20 sensors every 2 s become 300 readings/s). Alerts then arrive as far apart as they would in a plant
+# (scaled), and the model has its 1.5 s per alert; played as fast as possible, a whole fault storm lands
+# within seconds and most alerts fall back to the template. VIGIL_DEMO_SPEED=max restores that.
+speed=${VIGIL_DEMO_SPEED:-30}
+pace=(--speed "$speed"); [ "$speed" = max ] && pace=(--max)
+echo "== playing $recording at the broker (as the sensors would publish it, ${speed}x plant speed) ..." >&2
+"$vigil" replay "$recording" --broker "mqtt://127.0.0.1:$port" --qos 1 "${pace[@]}"
 sleep 8    # let the last narrations finish
 kill -TERM "$agent"; wait "$agent" 2>/dev/null || true
 echo >&2

@@ -73,6 +73,25 @@ public struct EvaluationReport: Sendable {
         return sorted[max(0, min(sorted.count - 1, rank))]
     }
 
+    /// The class of a verifier problem, for `vigil explain --eval`'s hard errors by class.
+    public static func problemClass(_ problem: String) -> String {
+        let p = problem
+        if p.contains("limit") && p.contains("of the") { return "limit side" }
+        if p.contains("is said as the") || p.contains("without saying what it is") || p.contains("as a duration")
+            || p.contains("time as a value") { return "number role" }
+        if p.contains("number") || p.contains("has no unit") || p.contains("wrong unit") { return "number or unit" }
+        if p.contains("a word for a") { return "kind words" }
+        if p.contains("without a verb") || p.contains("says nothing") || p.contains("unfinished")
+            || p.contains("full stop") || p.contains("unexplained") { return "grammar" }
+        if p.contains("repeats") || p.contains("lists numbers") { return "repetition" }
+        if p.contains("went up") || p.contains("went down") { return "direction" }
+        if p.contains("over") && p.contains("event") || p.contains("ongoing") { return "stage" }
+        if p.contains("names") || p.contains("not part of this event") || p.contains("does not name") { return "names" }
+        if p.contains("cause") || p.contains("speculation") || p.contains("fault") { return "causes" }
+        if p.contains("vocabulary") || p.contains("instruction") || p.contains("person") { return "vocabulary" }
+        return "other"
+    }
+
     /// Numbers in a reason are specific to one event; grouping wants the kind of problem.
     public static func bucket(_ reason: String) -> String {
         var out = ""
@@ -92,6 +111,16 @@ public struct EvaluationReport: Sendable {
 }
 
 extension Narrator {
+    /// Narrates every incident (groups of two events or more) with no deadline.
+    public func evaluateIncidents(_ groups: [[AnomalyEvent]]) async -> EvaluationReport {
+        var report = EvaluationReport()
+        for group in groups where group.count >= 2 {
+            guard let explanation = await explainIncident(group, deadline: nil) else { continue }
+            report.rows.append(.init(event: group[0], explanation: explanation))
+        }
+        return report
+    }
+
     /// Narrates every event in order with no deadline (latency is what each took).
     public func evaluate(_ events: [AnomalyEvent], progress: (@Sendable (Int) -> Void)? = nil) async -> EvaluationReport {
         var report = EvaluationReport()

@@ -82,6 +82,9 @@ public struct Facts: Sendable, Codable, Equatable {
     public var related: [RelatedFact]
     /// Hedged causes the catalog lists for this asset and kind (sanitised).
     public var causes: [String]
+    /// Set when these facts are an incident's (see `Incident`): `related` are then the sensors that followed
+    /// the first-out one, in order.
+    public var incident: IncidentInfo?
 
     /// Every number the text may contain.
     public var numbers: [FactNumber] {
@@ -124,7 +127,8 @@ public struct Facts: Sendable, Codable, Equatable {
         baseline = FactNumber(role: .baseline, sensor: event.sensor, value: finite(event.baseline),
                               decimals: decimals, unit: unit)
         peak = FactNumber(role: .peak, sensor: event.sensor, value: finite(event.peak), decimals: decimals, unit: unit)
-        let signed = finite(event.peak) - finite(event.baseline)
+        // The change is the difference of the rounded value and baseline, so the three figures add up.
+        let signed = peak.value - baseline.value
         deviation = FactNumber(role: .deviation, sensor: event.sensor, value: abs(signed), decimals: decimals,
                                unit: unit)
         limit = event.limit.flatMap { $0.isFinite ? $0 : nil }.map {
@@ -142,19 +146,29 @@ public struct Facts: Sendable, Codable, Equatable {
             }
             let u = Sanitizer.unit(s.unit)
             let d = max(0, min(s.decimals, 4))
-            let value = finite(r.value), base = finite(r.baseline)
+            let valueFact = FactNumber(role: .relatedValue, sensor: s.id, value: finite(r.value), decimals: d, unit: u)
+            let baseFact = FactNumber(role: .relatedBaseline, sensor: s.id, value: finite(r.baseline), decimals: d, unit: u)
+            let value = valueFact.value, base = baseFact.value
             let dev = FactNumber(role: .relatedDeviation, sensor: s.id, value: abs(value - base), decimals: d, unit: u)
             let dir: Direction = dev.value == 0 ? .none : (value > base ? .up : .down)
             related.append(RelatedFact(
                 sensor: s.id, name: Sanitizer.name(s.name, fallback: s.id.rawValue), unit: u,
-                value: FactNumber(role: .relatedValue, sensor: s.id, value: value, decimals: d, unit: u),
-                baseline: FactNumber(role: .relatedBaseline, sensor: s.id, value: base, decimals: d, unit: u),
+                value: valueFact, baseline: baseFact,
                 deviation: dev, direction: dir))
         }
         self.related = related
+        incident = nil
         causes = (assetInfo?.causes[event.kind.rawValue] ?? []).prefix(4)
             .map { Sanitizer.name($0, fallback: "") }.filter { !$0.isEmpty }
     }
+
+    /// Which of the sensor's limits `limit` is: low when the value is below it, else high.
+    public var limitSide: LimitSide? {
+        guard let limit else { return nil }
+        return peak.value < limit.value ? .low : .high
+    }
+
+    public enum LimitSide: String, Sendable { case low, high }
 
     static func direction(kind: AnomalyKind, signed: Double, deviation: FactNumber, peak: Double,
                           limit: Double?) -> Direction {

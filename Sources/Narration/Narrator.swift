@@ -70,8 +70,18 @@ public final class Narrator: Sendable {
     }
 
     public func explain(_ event: AnomalyEvent, deadline: ContinuousClock.Instant?) async -> Explanation {
+        await explain(facts: Facts(event: event, catalog: catalog), eventID: event.id, deadline: deadline)
+    }
+
+    /// Narrates an incident: several events of one asset, the first-out first (see `Incident`). One text
+    /// explains what went first, what followed and what the catalog's causes say such a pattern means.
+    public func explainIncident(_ events: [AnomalyEvent], deadline: ContinuousClock.Instant?) async -> Explanation? {
+        guard let facts = Incident.facts(events, catalog: catalog) else { return nil }
+        return await explain(facts: facts, eventID: facts.eventID, deadline: deadline)
+    }
+
+    func explain(facts: Facts, eventID: String, deadline: ContinuousClock.Instant?) async -> Explanation {
         let started = ContinuousClock.now
-        let facts = Facts(event: event, catalog: catalog)
         func template(_ reason: String, prompt: Prompt? = nil, modelText: String? = nil,
                       completion: Completion? = nil, verdict: Verdict? = nil) -> Explanation {
             let narrative = Narrative(text: TemplateNarrator.narrate(facts), source: .template, model: model?.name,
@@ -107,7 +117,7 @@ public final class Narrator: Sendable {
         let completion: Completion
         switch result {
         case .failure(let error):
-            logger.warning("narration model failed", metadata: ["event": "\(event.id)", "error": "\(error)"])
+            logger.warning("narration model failed", metadata: ["event": "\(eventID)", "error": "\(error)"])
             return template("model failed: \(error)", prompt: prompt)
         case .success(nil):
             return template("deadline passed before the model finished", prompt: prompt)
@@ -206,7 +216,7 @@ public final class Narrator: Sendable {
 
     /// The first line, trimmed; a leading `Alert:` the model may repeat is dropped.
     static func clean(_ raw: String) -> String {
-        var text = raw
+        var text = Alphabet.normalize(raw)
         if let newline = text.firstIndex(where: { $0 == "\n" }) { text = String(text[..<newline]) }
         text = text.trimmingSpaces()
         if text.hasPrefix("Alert:") { text = String(text.dropFirst(6)).trimmingSpaces() }

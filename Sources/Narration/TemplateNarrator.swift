@@ -29,6 +29,21 @@ public enum TemplateNarrator {
         let lasting = f.duration.value >= 1 ? " for \(f.duration.withUnit)" : ""
         let aboveBelow = f.direction == .down ? "below" : "above"
         if f.stage == .resolved {
+            switch f.kind {
+            case .silence:
+                return "\(subject) is back to normal: its readings returned after \(f.duration.withUnit) of silence "
+                    + "that began at \(f.startText)"
+            case .stuck:
+                return "\(subject) is back to normal after \(f.duration.withUnit) stuck at \(peak)"
+            case .outOfRange:
+                if let limit = f.limit {
+                    let side = f.limitSide == .low ? "low" : "high"
+                    return "\(subject) is back within its range after \(f.duration.withUnit); it had reached \(peak), "
+                        + "\(side == "low" ? "below" : "above") its \(side) limit of \(limit.withUnit)"
+                }
+            default:
+                break
+            }
             return "\(subject) is back to normal after \(f.duration.withUnit) of \(f.kind.words); "
                 + "it peaked at \(peak) against a baseline of \(base)"
         }
@@ -49,8 +64,8 @@ public enum TemplateNarrator {
                 + "\(dev) \(aboveBelow) its baseline of \(base)"
         case .outOfRange:
             if let limit = f.limit {
-                let side = f.direction == .down ? "low" : "high"
-                return "\(subject) reached \(peak) at \(f.startText), \(aboveBelow) its \(side) limit of \(limit.withUnit)"
+                let side = f.limitSide == .low ? "low" : "high"
+                return "\(subject) reached \(peak) at \(f.startText), \(side == "low" ? "below" : "above") its \(side) limit of \(limit.withUnit)"
             }
             return "\(subject) left its allowed range at \(f.startText), reaching \(peak)"
         case .stuck:
@@ -79,6 +94,7 @@ public enum TemplateNarrator {
 
     static func secondSentence(_ f: Facts, related: Int, causes withCauses: Bool) -> String? {
         guard f.stage == .opened else { return nil }
+        if f.incident != nil { return incidentSentence(f, followers: related, causes: withCauses) }
         var parts: [String] = []
         for r in f.related.prefix(related) {
             switch r.direction {
@@ -91,10 +107,26 @@ public enum TemplateNarrator {
         let causeText = causes.isEmpty ? nil : "possibly " + causes.joined(separator: " or ")
         if parts.isEmpty {
             guard causeText != nil else { return nil }
-            return "Listed causes for this machine: " + causes.joined(separator: " or ") + "."
+            return "The listed causes for this machine are " + causes.joined(separator: " or ") + "."
         }
         var text = "At the same time, " + parts.joined(separator: " and ")
         if let causeText { text += "; " + causeText }
+        return text + "."
+    }
+
+    /// An incident's second sentence: what followed the first-out sensor, and what the pattern may mean.
+    static func incidentSentence(_ f: Facts, followers: Int, causes withCauses: Bool) -> String? {
+        let parts = f.related.prefix(max(1, followers)).map { r -> String in
+            switch r.direction {
+            case .up: "\(r.name), which rose by \(r.deviation.withUnit)"
+            case .down: "\(r.name), which fell by \(r.deviation.withUnit)"
+            case .none: "\(r.name), which held steady at \(r.value.withUnit)"
+            }
+        }
+        guard !parts.isEmpty else { return nil }
+        var text = "It went first and was followed by " + parts.joined(separator: " and then by ")
+        let causes = withCauses ? Array(f.causes.prefix(2)) : []
+        if !causes.isEmpty { text += "; together this points to possibly " + causes.joined(separator: " or ") }
         return text + "."
     }
 }

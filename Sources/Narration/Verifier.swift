@@ -43,14 +43,14 @@ public struct Verifier: Sendable {
     }
 
     public func verify(_ text: String) -> Verdict {
-        check(Array(text), partial: false)
+        check(Array(Alphabet.normalize(text)), partial: false)
     }
 
     /// Whether `text`, the beginning of an alert still being written, can still become acceptable as far
     /// as what is already there goes: used to steer generation. Text after a newline is ignored (the
     /// newline ends generation). The last word or number may be unfinished and is judged leniently.
     public func allowsPrefix(_ text: String) -> Bool {
-        var chars = Array(text)
+        var chars = Array(Alphabet.normalize(text))
         if let newline = chars.firstIndex(of: "\n") { chars.removeSubrange(newline...) }
         if let start = lexer.unfinishedNameStart(chars) {
             chars.removeSubrange(start...)
@@ -145,8 +145,11 @@ public struct Verifier: Sendable {
         var lastHedgedCause: Int?
         var sentenceHedged = false
         func previous(_ index: Int) -> Lexer.Token? { index > 0 ? items[index - 1].token : nil }
+        var sentenceHasVerb = false
         func endSentence() {
             if sentenceSpeculates && !sentenceHasCause { problems.append("speculation without a listed cause") }
+            if !sentenceIsEmpty && !sentenceHasVerb { problems.append("has a sentence without a verb") }
+            sentenceHasVerb = false
             if !sentenceIsEmpty && !sentenceHasContent { problems.append("has a sentence that says nothing") }
             sentenceHasCause = false
             sentenceSpeculates = false
@@ -203,6 +206,13 @@ public struct Verifier: Sendable {
             case .time:
                 if case .word(let w)? = previous(index), Vocabulary.valueWords.contains(w) {
                     problems.append("says the time as a value (\"\(w) \(facts.startText.prefix(5))\")")
+                }
+                if case .word(let w)? = previous(index), Vocabulary.durationWords.contains(w) {
+                    problems.append("says the start time as a duration (\"\(w) \(facts.startText.prefix(5))\")")
+                } else if case .word(let w)? = previous(index), w == "at" || w == "since" {
+                    // The start time is said as one: `at 03:12:05 UTC`, `since 03:12:05 UTC`.
+                } else if !isOpen {
+                    problems.append("says the start time without \"at\" or \"since\"")
                 }
                 if !isOpen, case .punctuation(",")? = previous(index) {
                     let after: Bool = index + 1 > last ? !partial : {
@@ -262,8 +272,16 @@ public struct Verifier: Sendable {
                 // A number right after another one ("48.2 A, 18.1 A above …") can only be its change.
                 let afterNumber = index > 0 && items[..<index].reversed().drop { if case .punctuation = $0.token { return true }; return false }
                     .first.map { if case .number = $0.token { return true }; return false } ?? false
-                let roles = hint(index) ?? (afterNumber ? [.deviation, .relatedDeviation] : nil)
+                var after: Set<FactNumber.Role>?
+                if index + 1 <= last, case .word(let next) = items[index + 1].token { after = Vocabulary.numberRolesAfter[next] }
+                let roles = after ?? hint(index) ?? (afterNumber ? [.deviation, .relatedDeviation] : nil)
                 roleHint = nil
+                // Every number is bound to what it is by the words around it: a bare number can be
+                // read as anything (`1.5 °C is the new temperature` for a change of 1.5 °C).
+                let nextSettled = index + 1 < last || (index + 1 == last && items[last].end < chars.count)
+                if roles == nil, !isOpen, !partial || nextSettled {
+                    problems.append("says \(written)\(unit.map { " " + $0 } ?? "") without saying what it is")
+                }
                 if isOpen {
                     let soFar = pendingDecimalPoint && index == last ? written + "." : written
                     if !couldBecomeFact(soFar, subject: subject, roles: roles) {
@@ -285,10 +303,13 @@ public struct Verifier: Sendable {
             case .word(let w):
                 sequence.append(w)
                 if index > firstOpenNumber { continue }   // the unit of a number still being written
-                if w == "limit" { roleHint = ([.limit], index) }
                 if let roles = Vocabulary.numberRoles[w] { roleHint = (roles, index) }
-                if ["baseline", "usual", "expected"].contains(w) {
-                    roleHint = ([.baseline, .relatedBaseline], index)
+                if let roles = Vocabulary.numberNouns[w] { roleHint = (roles, index) }
+                if Vocabulary.finiteVerbs.contains(w) { sentenceHasVerb = true }
+                if w == "limit", judged, let problem = limitSideProblem(items, at: index) { problems.append(problem) }
+                if judged, let kind = Vocabulary.kindWords[w], kind != facts.kind,
+                   !facts.kind.words.split(separator: " ").contains(Substring(w)) {
+                    problems.append("says \"\(w)\", a word for a \(kind.words), of a \(facts.kind.words)")
                 }
                 if !allowedWords.contains(w) {
                     if !isOpen {
@@ -387,13 +408,39 @@ public struct Verifier: Sendable {
             }
     }
 
-    /// The lexicon plus the words of this event's names, its asset's kind and its listed causes.
+    /// The lexicon plus, outside the names themselves (which the lexer reads whole), only the head word of
+    /// each name (`temperature` of `CT-5 basin temperature`, `pump` of `Pump P-101`) and the asset's kind:
+    /// other words of a name or a cause widen nothing (`ignore`, `new`, `tool` stay outside the vocabulary).
     private var allowedWords: Set<String> {
         var words = Vocabulary.lexicon
-        for text in [facts.asset, facts.assetKind, facts.sensor] + facts.related.map(\.name) + facts.causes {
-            for w in Lexer.words(text) { words.insert(w) }
+        for name in [facts.sensor] + facts.related.map(\.name) {
+            if let head = Lexer.words(name).last(where: { !Lexer.looksLikeTag($0) }) { words.insert(head) }
         }
+        if let head = Lexer.words(facts.asset).first(where: { !Lexer.looksLikeTag($0) }) { words.insert(head) }
+        for w in Lexer.words(facts.assetKind) { words.insert(w) }
         return words
+    }
+
+    /// A limit said on the wrong side: `its high limit` or `above … limit` for a breach of the low limit.
+    private func limitSideProblem(_ items: [Lexer.Item], at index: Int) -> String? {
+        guard let side = facts.limitSide else { return nil }
+        var k = index - 1
+        while k >= 0, index - k <= 4 {
+            if case .word(let w) = items[k].token {
+                let said: Facts.LimitSide? = switch w {
+                case "high", "upper", "maximum", "above", "over", "exceeded": .high
+                case "low", "lower", "minimum", "below", "under": .low
+                default: nil
+                }
+                if let said, said != side {
+                    return "says \"\(w)\" of the \(side.rawValue) limit"
+                }
+            } else if case .number = items[k].token {
+                break
+            }
+            k -= 1
+        }
+        return nil
     }
 
     private var allowedEquipment: Set<String> {
@@ -448,13 +495,7 @@ public struct Verifier: Sendable {
         return abs(value - fact.value) <= tolerance + 1e-9
     }
 
-    static func allowedCharacter(_ c: Character) -> Bool {
-        if c.isASCII {
-            if c.isLetter || c.isNumber || c == " " { return true }
-            return ",.;:'()-/%+".contains(c)
-        }
-        return "°³²µ·".contains(c)
-    }
+    static func allowedCharacter(_ c: Character) -> Bool { Alphabet.allows(c) }
 
     /// The first phrase of four tokens that occurs twice, or a token said three times in a row.
     static func repeatedPhrase(_ tokens: [String]) -> String? {

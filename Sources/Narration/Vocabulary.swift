@@ -1,3 +1,5 @@
+import Detection
+
 /// Word lists the verifier uses. Lower case; matched against whole words of the text after known
 /// names, the start time and the listed causes have been taken out.
 enum Vocabulary {
@@ -28,7 +30,58 @@ enum Vocabulary {
         "resolved", "ended", "returned", "recovered", "cleared",
         // hedges, allowed only together with a listed cause
         "possibly", "possible", "cause", "causes", "listed", "machine", "likely",
+        // more ways of saying it (the reference texts use them)
+        "stayed", "there", "stepped", "new", "crept", "crossed", "went", "froze", "have", "are", "forth",
+        "started", "oscillate", "swings", "become", "became", "unsteady", "noisier", "reach", "hour",
+        "parted", "worst", "began", "include", "meanwhile", "period", "again", "exactly", "higher", "lower",
+        "points", "together", "away", "ending", "departure", "spell", "breach",
     ]
+
+    /// Words that belong to one kind of event: said of another kind they misname it (an oscillation is not
+    /// erratic, a stuck reading has not shifted).
+    static let kindWords: [String: AnomalyKind] = {
+        var map: [String: AnomalyKind] = [:]
+        let lists: [(AnomalyKind, [String])] = [
+            (.spike, ["spiked", "spike", "spikes"]),
+            (.dip, ["dipped", "dip", "dips"]),
+            (.levelShift, ["shifted", "shift", "shifts", "stepped"]),
+            (.drift, ["drifted", "drifting", "drift", "drifts", "crept"]),
+            (.stuck, ["stuck", "froze", "frozen", "flat"]),
+            (.silence, ["silent", "silence"]),
+            (.oscillation, ["oscillating", "oscillation", "oscillate", "oscillated", "swinging", "swung", "swings", "swing"]),
+            (.volatilityShift, ["erratic", "volatile", "volatility", "unsteady", "noisier", "noisy"]),
+            (.seasonal, ["daily", "seasonal", "pattern"]),
+            (.correlationBreak, ["correlation", "parted", "broke"]),
+        ]
+        for (kind, words) in lists { for w in words { map[w] = kind } }
+        return map
+    }()
+
+    /// Finite verbs: every sentence needs one (`CT-5 basin temperature up 2.4 °C.` is a fragment).
+    static let finiteVerbs: Set<String> = [
+        "is", "was", "are", "were", "has", "have", "had", "rose", "fell", "jumped", "climbed", "dropped", "increased",
+        "decreased", "spiked", "dipped", "shifted", "drifted", "reached", "reads", "held", "sent", "swung", "turned",
+        "broke", "peaked", "moved", "changed", "left", "returned", "recovered", "cleared", "ended", "resolved",
+        "stepped", "crept", "froze", "went", "became", "started", "include", "includes", "crossed", "stayed",
+        "began", "grew", "surged", "sank", "plunged", "declined", "gained", "exceeded", "stands", "remains", "remained",
+    ]
+
+    /// Words right after a number that say what it is (`18.1 A above its baseline`: a change).
+    static let numberRolesAfter: [String: Set<FactNumber.Role>] = [
+        "above": [.deviation, .relatedDeviation], "below": [.deviation, .relatedDeviation],
+        "higher": [.deviation, .relatedDeviation], "lower": [.deviation, .relatedDeviation],
+        "more": [.deviation, .relatedDeviation], "less": [.deviation, .relatedDeviation],
+        "expected": [.baseline, .relatedBaseline],
+    ]
+
+    /// Nouns that say which fact the number after them is, up to two words on (`its baseline of 30.1 A`).
+    static let numberNouns: [String: Set<FactNumber.Role>] = [
+        "limit": [.limit], "baseline": [.baseline, .relatedBaseline], "usual": [.baseline, .relatedBaseline],
+        "expected": [.baseline, .relatedBaseline], "level": [.peak, .relatedValue], "flat": [.peak, .relatedValue],
+    ]
+
+    /// Words after which the start time would be a duration (`no readings for 22:26:04 UTC`).
+    static let durationWords: Set<String> = ["for", "after", "over", "lasting"]
 
     /// Words that say what happened: a sentence needs one of these, a number, the time or a cause.
     static let predicates: Set<String> = up.union(down).union([
@@ -72,6 +125,20 @@ enum Vocabulary {
         "reads": [.peak, .relatedValue],
         "reading": [.peak, .relatedValue],
         "by": [.deviation, .relatedDeviation],
+        // A movement right before a number says how far it moved (`fell 0.47 m/s`, `down 0.47 m/s`).
+        "up": [.deviation, .relatedDeviation],
+        "down": [.deviation, .relatedDeviation],
+        "rose": [.deviation, .relatedDeviation],
+        "fell": [.deviation, .relatedDeviation],
+        "jumped": [.deviation, .relatedDeviation],
+        "climbed": [.deviation, .relatedDeviation],
+        "dropped": [.deviation, .relatedDeviation],
+        "increased": [.deviation, .relatedDeviation],
+        "decreased": [.deviation, .relatedDeviation],
+        "from": [.baseline, .relatedBaseline],
+        "is": [.peak, .relatedValue],
+        "was": [.peak, .relatedValue],
+        "as": [.peak, .relatedValue],
         "for": [.duration],
         "after": [.duration],
         "over": [.duration],

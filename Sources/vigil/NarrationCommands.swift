@@ -71,7 +71,32 @@ struct ExplainCommand: AsyncParsableCommand {
     @Flag(help: "Show the prompt, and with --eval every event.")
     var verbose = false
 
+    @Option(help: ArgumentHelp("Write training pairs (system, user, reference, kind, stage) for every sensor of the catalog as JSON lines here, and exit.", valueName: "file"))
+    var exportPairs: String?
+
+    @Option(help: ArgumentHelp("Write synthetic events (every kind and stage) for every sensor of the catalog as JSON lines here, and exit.", valueName: "file"))
+    var exportEvents: String?
+
+    @Option(help: "With --export-pairs or --export-events: the seed of the generator.")
+    var seed: UInt64 = 1
+
+    @Option(help: "With --export-pairs or --export-events: events per (sensor, kind, stage).")
+    var variants: Int = 3
+
+    @Option(help: "With --export-pairs or --export-events: incidents (a first-out event and those that followed) to add.")
+    var incidents: Int = 0
+
+    @Option(help: "With --eval: print this many delivered texts next to their templates.")
+    var sideBySide: Int = 0
+
+    @Flag(help: "Use the tuned prompt (no few-shot prefix), as for a model with a narration adapter.")
+    var tuned = false
+
     func validate() throws {
+        if exportPairs != nil || exportEvents != nil {
+            if variants < 1 || variants > 50 { throw ValidationError("--variants must be between 1 and 50.") }
+            return
+        }
         if (event == nil) == (eval == nil) {
             throw ValidationError("Give either one event file or --eval <events.jsonl>.")
         }
@@ -87,8 +112,29 @@ struct ExplainCommand: AsyncParsableCommand {
         do { catalog = try Catalog.load(file: catalogOptions.catalog) } catch {
             throw ValidationError("Cannot load the catalog \(catalogOptions.catalog): \(error)")
         }
+        let unitProblems = Sanitizer.catalogProblems(catalog)
+        if !unitProblems.isEmpty {
+            throw ValidationError("The catalog \(catalogOptions.catalog) has units alerts cannot carry:\n  "
+                + unitProblems.joined(separator: "\n  "))
+        }
+        if let exportPairs {
+            let result = TrainingPairs.build(catalog: catalog, seed: seed, variants: variants, incidents: incidents)
+            try write(TrainingPairs.jsonLines(result.pairs), to: exportPairs)
+            print("\(result.pairs.count) training pairs written to \(exportPairs)"
+                + (result.rejected.isEmpty ? "" : "; \(result.rejected.count) events left out (no reference passed the verifier)"))
+            for id in result.rejected.prefix(10) { print("  left out: \(id)") }
+            return
+        }
+        if let exportEvents {
+            var generator = SyntheticEvents(catalog: catalog, seed: seed, variants: variants)
+            let lines = try (generator.all() + generator.incidents(count: incidents).flatMap { $0 }).map(EventFile.encode)
+            try write(lines.joined(separator: "\n") + "\n", to: exportEvents)
+            print("\(lines.count) events written to \(exportEvents)")
+            return
+        }
         let narrationModel = try loadModel(logger: logger)
-        let configuration = NarrationConfiguration(maxTokens: maxTokens, promptStyle: style, constrained: !unconstrained,
+        let configuration = NarrationConfiguration(maxTokens: maxTokens, promptStyle: tuned ? .tuned : style,
+                                                   constrained: !unconstrained, forcedStart: !tuned,
                                                    closeGap: closeGap < 0 ? nil : closeGap, backtracks: max(0, backtracks))
         let narrator = Narrator(catalog: catalog, model: narrationModel, configuration: configuration, logger: logger)
 
@@ -198,6 +244,38 @@ struct ExplainCommand: AsyncParsableCommand {
         }
         print("Accepted by kind: " + byKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.1)/\($0.value.0)" }
             .joined(separator: ", "))
+        printBreakdown(report, title: "")
+        let groups = SyntheticEvents.regroup(events).filter { $0.count >= 2 }
+        var incidentReport: EvaluationReport?
+        if !groups.isEmpty {
+            let r = await narrator.evaluateIncidents(groups)
+            incidentReport = r
+            print("\nIncidents (2+ events of one asset, one text each): \(r.count)")
+            print("Model text accepted by the verifier: \(pct(r.modelAccepted, of: r.count))")
+            print("Delivered text failing the verifier: \(r.unverifiedDelivered)")
+            let il = r.latenciesMs
+            print(String(format: "Latency: median %.0f ms, p95 %.0f ms", EvaluationReport.percentile(il, 50),
+                         EvaluationReport.percentile(il, 95)))
+            printBreakdown(r, title: "incident ")
+        }
+        if sideBySide > 0 {
+            print("\nDelivered text next to the template (model-written first, then incidents):")
+            let rows = report.rows.filter { $0.explanation.narrative.source == .model }
+            var picked: [EvaluationReport.Row] = []
+            var seen = Set<String>()
+            for r in rows where seen.insert("\(r.event.kind.rawValue)|\(r.event.stage.rawValue)").inserted { picked.append(r) }
+            for r in rows where picked.count < sideBySide && !picked.contains(where: { $0.event.id == r.event.id }) {
+                picked.append(r)
+            }
+            let incidentRows = (incidentReport?.rows ?? []).filter { $0.explanation.narrative.source == .model }
+            for (n, r) in (picked.prefix(sideBySide) + incidentRows.prefix(max(0, sideBySide / 4))).enumerated() {
+                let x = r.explanation
+                print("\(n + 1). [\(x.facts.incident == nil ? r.event.kind.rawValue : "incident") \(r.event.stage.rawValue)] \(r.event.id)")
+                print("   facts:    " + PromptBuilder.factLine(x.facts))
+                print("   model:    " + x.narrative.text)
+                print("   template: " + TemplateNarrator.narrate(x.facts))
+            }
+        }
         let shown = report.rows.filter { $0.explanation.narrative.source == .model }
         if examples > 0 && !shown.isEmpty {
             print("\nExamples (model-written):")
@@ -225,6 +303,40 @@ struct ExplainCommand: AsyncParsableCommand {
         }
     }
 
+    /// Acceptance by kind and stage, and the verifier's problems by class: in rejected model text (what the
+    /// verifier caught) and in delivered text (must be none).
+    private func printBreakdown(_ report: EvaluationReport, title: String) {
+        var byKindStage: [String: (Int, Int)] = [:]
+        var caught: [String: Int] = [:]
+        var delivered: [String: Int] = [:]
+        for r in report.rows {
+            let key = "\(r.explanation.facts.incident == nil ? r.event.kind.rawValue : "incident")/\(r.event.stage.rawValue)"
+            var v = byKindStage[key] ?? (0, 0)
+            v.0 += 1
+            if r.explanation.narrative.source == .model { v.1 += 1 }
+            byKindStage[key] = v
+            if r.explanation.narrative.source == .template {
+                for p in Set((r.explanation.verdict?.problems ?? []).map(EvaluationReport.problemClass)) { caught[p, default: 0] += 1 }
+            }
+            for p in Set(Verifier(facts: r.explanation.facts).verify(r.explanation.narrative.text).problems
+                .map(EvaluationReport.problemClass)) {
+                delivered[p, default: 0] += 1
+            }
+        }
+        print("\(title.capitalized)Model text accepted by kind/stage: " + byKindStage.sorted { $0.key < $1.key }
+            .map { "\($0.key) \($0.value.1)/\($0.value.0)" }.joined(separator: ", "))
+        print("\(title.capitalized)Errors caught in rejected model text, by class (texts): "
+            + (caught.isEmpty ? "none" : caught.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
+        print("\(title.capitalized)Hard errors in delivered text, by class: "
+            + (delivered.isEmpty ? "none" : delivered.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
+    }
+
+    private func write(_ text: String, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw ValidationError("Cannot write \(path).")
+        }
+    }
+
     static func loadAverage() -> String {
         guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "unknown" }
         return text.split(separator: " ").prefix(3).joined(separator: " ")
@@ -240,6 +352,7 @@ struct ExplainCommand: AsyncParsableCommand {
             var stop: String?
             var right_sensor_direction: Bool
             var narrative: Narrative
+            var template: String
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -252,7 +365,7 @@ struct ExplainCommand: AsyncParsableCommand {
                                            right_sensor_direction: x.narrative.source == .model
                                                && (x.verdict?.namesSensor ?? false) && (x.verdict?.rightDirection ?? false)
                                                && EvaluationReport.statesSensorAndDirection(x.narrative.text, facts: x.facts),
-                                           narrative: x.narrative))
+                                           narrative: x.narrative, template: TemplateNarrator.narrate(x.facts)))
             out += Data("\n".utf8)
         }
         guard FileManager.default.createFile(atPath: path, contents: out) else {
