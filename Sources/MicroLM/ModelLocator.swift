@@ -19,7 +19,7 @@ public struct ModelLocator: Sendable {
     /// repository at this path (relative to its root), and its SHA-256: pass both to
     /// `LanguageModel.load(path:adapter:adapterSHA256:)` so that another file is refused.
     public static let narrationAdapterPath = "sensors/narration/adapter/vigil-narration-lora.gguf"
-    public static let narrationAdapterSHA256 = "4eb4134b552c32aea7ffd5c4530bbea5a4948afcad8100501db4e1e4ab91630d"
+    public static let narrationAdapterSHA256 = "0fe2bd60eb10453c6ee80d198eb65c5e10de6b019d83df8047ee38ec3d03bfb3"
 
     public var environmentPath: String?
     public var currentDirectory: String

@@ -22,8 +22,12 @@ public final class MicroLMNarrationModel: NarrationModel, @unchecked Sendable {
         name = String(base)
     }
 
-    public static func load(path: String, threads: Int? = nil, logger: Logger) throws -> MicroLMNarrationModel {
-        try MicroLMNarrationModel(model: LanguageModel.load(path: path, logger: logger), threads: threads)
+    /// Loads the model at `path`, with the LoRA adapter at `adapter` applied when one is given
+    /// (refused unless its SHA-256 is `adapterSHA256`, when that is given).
+    public static func load(path: String, adapter: String? = nil, adapterSHA256: String? = nil,
+                            threads: Int? = nil, logger: Logger) throws -> MicroLMNarrationModel {
+        try MicroLMNarrationModel(model: LanguageModel.load(path: path, adapter: adapter, adapterSHA256: adapterSHA256,
+                                                           logger: logger), threads: threads)
     }
 
     /// The prefix's tokens (BOS included), tokenized once per distinct prefix.

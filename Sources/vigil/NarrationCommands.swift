@@ -92,6 +92,9 @@ struct ExplainCommand: AsyncParsableCommand {
     @Flag(help: "Use the tuned prompt (no few-shot prefix), as for a model with a narration adapter.")
     var tuned = false
 
+    @Option(help: ArgumentHelp("A LoRA narration adapter (GGUF) to apply on top of the model, e.g. sensors/narration/adapter/vigil-narration-lora.gguf; use with --tuned, the prompt it was trained for.", valueName: "file"))
+    var adapter: String?
+
     func validate() throws {
         if exportPairs != nil || exportEvents != nil {
             if variants < 1 || variants > 50 { throw ValidationError("--variants must be between 1 and 50.") }
@@ -176,7 +179,7 @@ struct ExplainCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("note: no model found; narrating with the template only\n".utf8))
             return nil
         }
-        return try ModelLoading.load(path: path, threads: threads, logger: logger)
+        return try ModelLoading.load(path: path, adapter: adapter, threads: threads, logger: logger)
     }
 
     private func evaluate(_ narrator: Narrator, file: String) async throws {
