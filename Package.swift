@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "CAllocationCounter"),
         // Streaming detectors and event assembly.
         .target(name: "Detection", dependencies: ["Telemetry"]),
+        // Large-catalog micro-benchmark of the detector (`detect-scale-bench N rounds`; no broker).
+        .executableTarget(name: "DetectScaleBench", dependencies: ["Detection", "Telemetry", "CAllocationCounter"]),
         // The on-device language model engine.
         .target(name: "MicroLM", dependencies: ["CMicroLMKernels", .product(name: "Logging", package: "swift-log")]),
         // MicroLM's SIMD kernels and thread pool (C, per-function target attributes, run-time dispatch).

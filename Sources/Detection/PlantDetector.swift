@@ -19,7 +19,9 @@ import Telemetry
 /// State: 4,272 bytes per sensor with a season (configured or searched for: the search window and the profile
 /// share one 96-value buffer).
 /// Measured with `vigil bench detect` (release): see the command's output.
-/// `advance(to:)` is O(sensors) per call.
+/// `advance(to:)` touches only the sensors whose silence may be due (`SilenceQueue`, O(log sensors) each), so the
+/// clock may move with every reading of a large catalog; a reading moves its sensor's check in O(1) (O(log sensors)
+/// when the check comes earlier).
 public final class PlantDetector {
     public let catalog: Catalog
     public let configuration: DetectorConfiguration
@@ -37,6 +39,10 @@ public final class PlantDetector {
     /// The latest time the clock was advanced to (ms): a reading counts as heard at this time or its own,
     /// whichever is later, so late or out-of-order readings cannot make a sensor look silent.
     var clock: Int64 = .min
+    /// When each sensor's silence may come due (a lower bound per sensor; see `silenceCheckTime`).
+    var silenceQueue: SilenceQueue
+    /// The sensors found silent in one `advance` (reused).
+    var silent: [Int] = []
 
     public init(catalog: Catalog, configuration: DetectorConfiguration = .init()) {
         self.catalog = catalog
@@ -84,6 +90,7 @@ public final class PlantDetector {
         discoverySlot = slot
         // One instance each: `Array(repeating:)` would share the ring buffers, and the first write would copy them.
         eventTracks = (0..<catalog.sensors.count).map { _ in EventTrack() }
+        silenceQueue = SilenceQueue(count: catalog.sensors.count)
     }
 
     /// The events open now (an opened message updated with the peak so far).
@@ -127,6 +134,7 @@ public final class PlantDetector {
         guard i >= 0, i < tracks.count, x.isFinite else { return 0 }
         // An exact repeat of the last reading (same time, same value) is a redelivery, not a new reading.
         if tracks[i].count > 0, t == tracks[i].lastT, x == tracks[i].lastX { return 0 }
+        defer { scheduleSilenceCheck(i) }
         eventTracks[i].heardAt = max(clock, t)
         eventTracks[i].latestT = tracks[i].count > 0 ? max(eventTracks[i].latestT, t) : t
 
@@ -168,22 +176,81 @@ public final class PlantDetector {
     }
 
     /// The clock moved to `now` (ms): silence detection (no reading for `silencePeriods` sample periods).
+    /// Checks only the sensors whose silence may be due by now; events come in catalog order.
     public func advance(to now: Int64, events: inout [AnomalyEvent]) {
         if now > clock { clock = now }
-        for i in tracks.indices {
-            let track = tracks[i]
-            guard track.settings.silenceOn, track.warm,
-                  eventTracks[i].opened?.kind != .silence
-            else { continue }
-            let period = track.settings.periodMs > 0 ? track.settings.periodMs : track.interval
-            let limit = max(configuration.silencePeriods * period, configuration.minimumSilenceSeconds * 1000)
-            // Silence is judged on when the sensor was last heard, not on its readings' timestamps.
-            guard track.count > 0, Double(now &- eventTracks[i].heardAt) > limit else { continue }
-            let last = eventTracks[i].latestT
-            if eventTracks[i].isOpen { resolve(i, end: last, events: &events) }
-            eventTracks[i].pending = false
-            open(i, kind: .silence, start: last, detectedAt: now, x: track.lastX, score: 1, events: &events)
+        // Far from the epoch the clock arithmetic may wrap: there every sensor is checked, as it always was.
+        guard now > -Self.clockRange, now < Self.clockRange else {
+            for i in tracks.indices where isSilent(i, now: now) { reportSilence(i, now: now, events: &events) }
+            return
         }
+        guard silenceQueue.first <= now else { return }
+        silent.removeAll(keepingCapacity: true)
+        while silenceQueue.first <= now {
+            let i = silenceQueue.removeFirst()
+            if isSilent(i, now: now) {
+                silent.append(i)
+            } else if let time = silenceCheckTime(i) {
+                // Not silent at `now`, so not before `now + 1` either (unless a reading schedules it again).
+                silenceQueue.schedule(i, at: max(time, now + 1))
+            }
+        }
+        guard !silent.isEmpty else { return }
+        if silent.count > 1 { silent.sort() }
+        for i in silent { reportSilence(i, now: now, events: &events) }
+    }
+
+    /// |clock| below this (ms, about 146 million years): differences of two such times cannot overflow.
+    static let clockRange: Int64 = 1 << 62
+
+    /// The silence limit of sensor `i` (ms): `silencePeriods` sample periods (or learned intervals), at least
+    /// `minimumSilenceSeconds`.
+    @inline(__always)
+    func silenceLimit(_ i: Int) -> Double {
+        let period = tracks[i].settings.periodMs > 0 ? tracks[i].settings.periodMs : tracks[i].interval
+        return max(configuration.silencePeriods * period, configuration.minimumSilenceSeconds * 1000)
+    }
+
+    /// Whether sensor `i` is due a silence event at `now`. Silence is judged on when the sensor was last heard,
+    /// not on its readings' timestamps.
+    @inline(__always)
+    func isSilent(_ i: Int, now: Int64) -> Bool {
+        guard tracks[i].settings.silenceOn, tracks[i].warm, eventTracks[i].opened?.kind != .silence,
+              tracks[i].count > 0
+        else { return false }
+        return Double(now &- eventTracks[i].heardAt) > silenceLimit(i)
+    }
+
+    /// The earliest clock time at which `isSilent(i, now:)` can hold (a lower bound, exact for |now| below
+    /// `clockRange`), or nil when it cannot until the sensor's state changes (silence off, warming up, never heard,
+    /// silent already).
+    @inline(__always)
+    func silenceCheckTime(_ i: Int) -> Int64? {
+        guard tracks[i].settings.silenceOn, tracks[i].warm, eventTracks[i].opened?.kind != .silence,
+              tracks[i].count > 0
+        else { return nil }
+        let limit = silenceLimit(i)
+        if limit.isNaN || limit == .infinity { return nil }
+        let heard = eventTracks[i].heardAt
+        // Below 2^52 the limit and a difference that exceeds it convert exactly enough: Double(d) > limit
+        // implies d >= floor(limit). Anything stranger is checked at every advance.
+        guard limit >= 0, limit < 0x1p52, heard > -Self.clockRange, heard < Self.clockRange else { return .min }
+        return heard + Int64(limit.rounded(.down))
+    }
+
+    /// Puts sensor `i` on the silence queue after its state changed (a reading, a restored state).
+    @inline(__always)
+    func scheduleSilenceCheck(_ i: Int) {
+        if let time = silenceCheckTime(i) { silenceQueue.schedule(i, at: time) }
+    }
+
+    /// Opens the silence event of sensor `i` (resolving the event it had open).
+    func reportSilence(_ i: Int, now: Int64, events: inout [AnomalyEvent]) {
+        let last = eventTracks[i].latestT
+        let x = tracks[i].lastX
+        if eventTracks[i].isOpen { resolve(i, end: last, events: &events) }
+        eventTracks[i].pending = false
+        open(i, kind: .silence, start: last, detectedAt: now, x: x, score: 1, events: &events)
     }
 
     // MARK: - Event assembly

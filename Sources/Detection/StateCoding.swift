@@ -324,5 +324,7 @@ extension PlantDetector {
         tracks = newTracks
         eventTracks = newEvents
         discoveries = newDiscoveries
+        silenceQueue.removeAll()
+        for i in tracks.indices { scheduleSilenceCheck(i) }
     }
 }
