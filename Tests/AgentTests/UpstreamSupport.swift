@@ -135,9 +135,14 @@ enum Upstream {
 
     /// A broker for upstream fault tests: persistent sessions survive `stop()`/`restart()`, and
     /// no cap on QoS 1 messages in flight to a subscriber (so a kill -9 loses as little as possible
-    /// of what the broker already acknowledged to the publisher, which no sender can make up for).
+    /// of what the broker already acknowledged to the publisher, which no sender can make up for),
+    /// and the broker's store saved after every change, so a message it acknowledged and had not yet
+    /// passed on survives its own kill -9 (mosquitto's default saves every 30 minutes: a subscriber
+    /// lagging behind on a busy machine then lost the broker's queue with the kill).
     static func broker() throws -> MosquittoBroker {
-        try MosquittoBroker(options: .init(persistence: true, extraConfiguration: ["max_inflight_messages 0"]))
+        try MosquittoBroker(options: .init(persistence: true, extraConfiguration: [
+            "max_inflight_messages 0", "autosave_on_changes true", "autosave_interval 1",
+        ]))
     }
 
     /// Enqueues `count` events from `producers` concurrent tasks; returns the stored sequences sorted.
