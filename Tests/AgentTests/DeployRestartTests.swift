@@ -194,12 +194,15 @@ import VigilTestSupport
         #expect(FileManager.default.fileExists(atPath: stateFile))
         // Wait for the saves to settle (the last readings saved; a slow machine may take a while), then
         // nothing new: several intervals pass without a write.
+        // Settled: unchanged over two windows in a row (one quiet window can be a busy machine's pause).
         var settled = sample(run, "vigil_detector_state_saves_total") ?? 0
-        for _ in 0..<20 {
+        var quietWindows = 0
+        for _ in 0..<24 {
             try await Task.sleep(for: .milliseconds(2500))
             let now = sample(run, "vigil_detector_state_saves_total") ?? 0
-            if now == settled { break }
+            quietWindows = now == settled ? quietWindows + 1 : 0
             settled = now
+            if quietWindows == 2 { break }
         }
         try await Task.sleep(for: .milliseconds(2500))
         #expect(sample(run, "vigil_detector_state_saves_total") == settled, "saved again with nothing new")
