@@ -149,11 +149,7 @@ public struct LiveAgent {
             "model": "\(config.narrationEnabled ? (model?.name ?? "none (template)") : "disabled")",
             "upstream": "\(config.upstream.map { "\($0.host):\($0.port)" } ?? "off")",
         ])
-        return ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
-            gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [],
-            cancellationSignals: [],
-            logger: logger.with(label: "vigil.services")))
+        return .inShutdownOrder(services, signals: signals, logger: logger.with(label: "vigil.services"))
     }
 
     private func warnIfInsecure(_ broker: BrokerSettings) {
