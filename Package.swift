@@ -13,6 +13,9 @@ let package = Package(
         .library(name: "Narration", targets: ["Narration"]),
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "Outbox", targets: ["Outbox"]),
+        // Counts heap allocations when preloaded (LD_PRELOAD) into `vigil bench detect`'s own re-run;
+        // no shipped binary links it.
+        .library(name: "VigilAllocationCounter", type: .dynamic, targets: ["CAllocationCounter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -42,7 +45,8 @@ let package = Package(
         ),
         // A deterministic simulation of the demo plant with labelled faults (`vigil simulate`).
         .target(name: "Simulation", dependencies: ["Telemetry"]),
-        // Counts heap allocations for `vigil bench detect` (malloc family forwarding to glibc's).
+        // Counts heap allocations (malloc family forwarding to glibc's): linked into the scale
+        // benchmark, preloaded into `vigil bench detect`; never into the agent.
         .target(name: "CAllocationCounter"),
         // Streaming detectors and event assembly.
         .target(name: "Detection", dependencies: ["Telemetry"]),
@@ -61,7 +65,7 @@ let package = Package(
         .target(name: "MQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
         // SQLite store-and-forward queue.
         .target(name: "Outbox", dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
-        // Outbox benchmark and the child process of the outbox crash test.
+        // The child process of the outbox crash test.
         .executableTarget(
             name: "outbox-tool",
             dependencies: ["Outbox", .product(name: "Logging", package: "swift-log")],
@@ -79,6 +83,12 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The benchmarks behind `vigil bench`: detector speed, SKAB, the quiet corpus, the live agent.
+        // Kept out of the product modules; the agent's code paths do not reach them.
+        .target(
+            name: "VigilBenchmarks",
+            dependencies: ["Agent", "Detection", "Telemetry", "MQTT", .product(name: "Logging", package: "swift-log")]
+        ),
         // The child process of the upstream crash test: outbox + MQTT transport, killed with SIGKILL.
         .executableTarget(
             name: "UpstreamCrashChild",
@@ -87,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "vigil",
             dependencies: [
-                "Agent", "Telemetry", "Simulation", "MicroLM", "Detection", "Narration", "CAllocationCounter",
+                "Agent", "Telemetry", "Simulation", "MicroLM", "Detection", "Narration", "VigilBenchmarks",
                 "MQTT", "Outbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -100,7 +110,7 @@ let package = Package(
         .target(name: "VigilTestSupport", dependencies: ["Telemetry"]),
 
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "VigilTestSupport"]),
-        .testTarget(name: "DetectionTests", dependencies: ["Detection", "VigilTestSupport"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "VigilBenchmarks", "VigilTestSupport"]),
         .testTarget(name: "MicroLMTests", dependencies: ["MicroLM", "VigilTestSupport"]),
         .testTarget(name: "NarrationTests", dependencies: ["Narration", "VigilTestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "VigilTestSupport"]),

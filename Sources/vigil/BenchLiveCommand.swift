@@ -2,6 +2,7 @@ import Agent
 import ArgumentParser
 import Foundation
 import Logging
+import VigilBenchmarks
 
 struct BenchLiveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

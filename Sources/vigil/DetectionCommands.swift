@@ -1,8 +1,8 @@
 import ArgumentParser
-import CAllocationCounter
 import Detection
 import Foundation
 import Telemetry
+import VigilBenchmarks
 
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -220,9 +220,10 @@ struct BenchDetectCommand: ParsableCommand {
             Readings per second on one core for each detector alone and for the full suite, per-reading latency \
             percentiles (each reading timed alone, the timer's cost subtracted; throughput counts this thread's CPU \
             time, so other processes on a shared machine do not count), bytes of state per sensor, and \
-            heap allocations per reading after the warm-up. Allocations are counted by this executable's own \
-            malloc/calloc/realloc/memalign family, which forwards to glibc's __libc_* functions and counts each \
-            call while the measured pass runs (see Sources/CAllocationCounter).
+            heap allocations per reading after the warm-up. Allocations are counted by re-running this command \
+            with libVigilAllocationCounter.so (built beside vigil) preloaded: its malloc/calloc/realloc/memalign \
+            family forwards to glibc's __libc_* functions and counts each call while the measured pass runs \
+            (see Sources/CAllocationCounter). The agent never loads it.
             """
     )
 
@@ -232,13 +233,17 @@ struct BenchDetectCommand: ParsableCommand {
     var readings = 2_000_000
 
     func run() throws {
+        // First, before any work: this may replace the process with a re-run that counts allocations.
+        let counter = AllocationCounting.functions()
+        if counter == nil {
+            print("note: heap allocations not counted: \(AllocationCounting.rerunWithCounter())")
+        }
         let catalog: Catalog
         do { catalog = try Catalog.load(file: catalogOptions.catalog) } catch {
             throw ValidationError("cannot load the catalog: \(error)")
         }
         var bench = DetectorBenchmark(catalog: catalog, readings: readings)
-        bench.allocationCounter = (setCounting: { vigil_allocation_counting($0 ? 1 : 0) },
-                                   count: { vigil_allocation_count() })
+        bench.allocationCounter = counter
         #if DEBUG
         print("warning: a debug build; timings mean little (swift build -c release)")
         #endif

@@ -2,6 +2,7 @@ import Detection
 import Foundation
 import Telemetry
 import Testing
+import VigilBenchmarks
 
 @Suite("Alarms an operator can trust (issue #12)")
 struct AlarmQualityTests {

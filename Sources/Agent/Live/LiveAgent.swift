@@ -53,6 +53,11 @@ public struct LiveAgent {
 
     /// The agent's services in one group; `signals` makes SIGTERM/SIGINT start a graceful shutdown
     /// (tests leave it off and call `triggerGracefulShutdown()`).
+    /// Whether the detector holds the sensor at `index` (catalog order) abnormal now.
+    public func isAbnormal(sensor index: Int) -> Bool {
+        pipeline.withLock { $0.detector.isAbnormal(sensor: index) }
+    }
+
     public func makeServiceGroup(signals: Bool) async throws -> ServiceGroup {
         let config = configuration
         let topics = self.topics
@@ -171,6 +176,11 @@ struct NarrationService: Service {
             worker.finish()
         }
     }
+}
+
+extension BrokerSettings {
+    /// The MQTT client's settings for this broker.
+    public var mqttConfiguration: MQTTConfiguration { Agent.mqttConfiguration(self) }
 }
 
 func mqttConfiguration(_ b: BrokerSettings) -> MQTTConfiguration {

@@ -1,3 +1,4 @@
+import Agent
 import Foundation
 import Logging
 import MQTT
@@ -56,7 +57,7 @@ public struct LiveBenchmark {
         defer { running.cancel() }
 
         // A plain subscriber on the same topics: the reference for "keeps up".
-        var plainConfig = mqttConfiguration(broker)
+        var plainConfig = broker.mqttConfiguration
         plainConfig.clientID = "bench-plain-\(getpid())"
         plainConfig.inboundBufferCapacity = readings + 10_000
         let plain = try MQTTClient(configuration: plainConfig, logger: quiet)
@@ -67,7 +68,7 @@ public struct LiveBenchmark {
             for await _ in plain.messages { n += 1 }
             return n
         }
-        var feederConfig = mqttConfiguration(broker)
+        var feederConfig = broker.mqttConfiguration
         feederConfig.clientID = "bench-feeder-\(getpid())"
         let feeder = try MQTTClient(configuration: feederConfig, logger: quiet)
         try await feeder.connect()
@@ -83,7 +84,7 @@ public struct LiveBenchmark {
             let value = mid * (1 + 0.01 * Double((i * 7919) % 13 - 6) / 6)
             try await feeder.publish(topic: topic, payload: Array("{\"ts\":\(ts),\"value\":\(value)}".utf8), qos: .atMostOnce)
         }
-        let publishSeconds = (ContinuousClock.now - started).inSeconds
+        let publishSeconds = (ContinuousClock.now - started).secondsValue
         try await Task.sleep(for: .seconds(3))
         let ingested = agent.ingestedReadings
         await plain.disconnect()
@@ -95,7 +96,7 @@ public struct LiveBenchmark {
         // the whole detection path: feeder → broker → agent (decode, detect) → alert publish →
         // broker → subscriber. Between samples, varying in-range readings resolve the event and run
         // out the detector's cooldown (checked on the agent's detector), so every sample opens a fresh event.
-        var observerConfig = mqttConfiguration(broker)
+        var observerConfig = broker.mqttConfiguration
         observerConfig.clientID = "bench-observer-\(getpid())"
         let observer = try MQTTClient(configuration: observerConfig, logger: quiet)
         try await observer.connect()
@@ -137,7 +138,7 @@ public struct LiveBenchmark {
                     try await Task.sleep(for: .milliseconds(1))
                 }
                 expected = agent.ingestedReadings
-                sinceNormal = agent.pipeline.withLock { $0.detector.isAbnormal(sensor: index) } ? 0 : sinceNormal + 10
+                sinceNormal = agent.isAbnormal(sensor: index) ? 0 : sinceNormal + 10
             }
             try await Task.sleep(for: .milliseconds(5))
             let topic = "vigil/bench/alerts/\(sensor.asset)/\(sensor.id.rawValue)"
@@ -165,7 +166,7 @@ public struct LiveBenchmark {
                 try await Task.sleep(for: .microseconds(200))
             }
             if let arrived {
-                latencies.append((arrived - sent).inSeconds * 1000)
+                latencies.append((arrived - sent).secondsValue * 1000)
             } else {
                 missed += 1
             }
@@ -203,4 +204,8 @@ final class AlertArrivals: Sendable {
     func arrival(_ topic: String) -> ContinuousClock.Instant? {
         state.withLock { $0.topic == topic ? $0.at : nil }
     }
+}
+
+private extension Duration {
+    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -1,3 +1,4 @@
+import Detection
 import Foundation
 import Telemetry
 
@@ -82,7 +83,7 @@ public struct SKABBenchmark {
         let lines = DelimitedText.lines(text)
         guard let header = lines.first else { throw DetectionError(.invalidDataset, "\(name): empty file") }
         let separator = DelimitedText.detectSeparator(header: header)
-        let names = DelimitedText.fields(header, separator: separator).map { $0.trimmingCharacters() }
+        let names = DelimitedText.fields(header, separator: separator).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         guard let timeIndex = names.firstIndex(of: "datetime"), let anomalyIndex = names.firstIndex(of: "anomaly"),
               let changeIndex = names.firstIndex(of: "changepoint")
         else { throw DetectionError(.invalidDataset, "\(name): expected datetime, anomaly and changepoint columns") }
@@ -95,9 +96,9 @@ public struct SKABBenchmark {
                 throw DetectionError(.invalidDataset, "\(name): row \(n + 2) is malformed")
             }
             recording.timestamps.append(t)
-            recording.values.append(valueIndices.map { Double(fields[$0].trimmingCharacters()) ?? .nan })
-            recording.anomaly.append((Double(fields[anomalyIndex].trimmingCharacters()) ?? 0) > 0.5)
-            recording.changepoint.append((Double(fields[changeIndex].trimmingCharacters()) ?? 0) > 0.5)
+            recording.values.append(valueIndices.map { Double(fields[$0].trimmingCharacters(in: .whitespacesAndNewlines)) ?? .nan })
+            recording.anomaly.append((Double(fields[anomalyIndex].trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0.5)
+            recording.changepoint.append((Double(fields[changeIndex].trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0.5)
         }
         return recording
     }

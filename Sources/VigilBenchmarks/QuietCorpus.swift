@@ -1,3 +1,4 @@
+import Detection
 import Foundation
 
 /// A generated corpus of series without any anomaly: signals that repeat what they did before (seasons,
