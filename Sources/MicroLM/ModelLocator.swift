@@ -15,10 +15,11 @@ public struct ModelLocator: Sendable {
     public static let defaultSHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     public static let systemDirectory = "/var/lib/vigil/models"
     public static let environmentVariable = "VIGIL_MODEL"
-    /// The narration LoRA adapter for the default model (tools/narration-train), committed in the
-    /// repository at this path (relative to its root), and its SHA-256: pass both to
+    /// The narration LoRA adapter for the default model, where `deploy/provision-adapter.sh` trains it
+    /// (tools/narration-train; relative to the repository root), and the SHA-256 of the reference
+    /// training run (tools/narration-train/ADAPTER.md): pass both to
     /// `LanguageModel.load(path:adapter:adapterSHA256:)` so that another file is refused.
-    public static let narrationAdapterPath = "sensors/narration/adapter/vigil-narration-lora.gguf"
+    public static let narrationAdapterPath = "models/vigil-narration-lora.gguf"
     public static let narrationAdapterSHA256 = "0fe2bd60eb10453c6ee80d198eb65c5e10de6b019d83df8047ee38ec3d03bfb3"
 
     public var environmentPath: String?

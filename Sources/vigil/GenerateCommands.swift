@@ -138,7 +138,7 @@ struct GenerateCommand: AsyncParsableCommand {
               vigil generate "What does a centrifugal pump do?"
               vigil generate --raw --max-tokens 20 "The pump discharge pressure"
               vigil generate --temperature 0.7 --seed 3 --stop "." --timing "Describe a bearing fault."
-              vigil generate --adapter sensors/narration/adapter/vigil-narration-lora.gguf --system "…" "Facts: …"
+              vigil generate --adapter models/vigil-narration-lora.gguf --system "…" "Facts: …"
             """
     )
 

@@ -92,7 +92,7 @@ struct ExplainCommand: AsyncParsableCommand {
     @Flag(help: "Use the tuned prompt (no few-shot prefix), as for a model with a narration adapter.")
     var tuned = false
 
-    @Option(help: ArgumentHelp("A LoRA narration adapter (GGUF) to apply on top of the model, e.g. sensors/narration/adapter/vigil-narration-lora.gguf; use with --tuned, the prompt it was trained for.", valueName: "file"))
+    @Option(help: ArgumentHelp("A LoRA narration adapter (GGUF) to apply on top of the model, e.g. models/vigil-narration-lora.gguf; use with --tuned, the prompt it was trained for.", valueName: "file"))
     var adapter: String?
 
     func validate() throws {

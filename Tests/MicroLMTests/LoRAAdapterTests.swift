@@ -389,12 +389,16 @@ struct LoRAAdapterTests {
     }
 }
 
-@Suite("The committed narration adapter")
+@Suite("The provisioned narration adapter")
 struct NarrationAdapterTests {
     @Test("loads on the default model with its pinned SHA-256")
     func loadsPinned() throws {
         guard let model = Engine.model else { return }
         let path = TestResources.repoRoot.appendingPathComponent(ModelLocator.narrationAdapterPath).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            print("skipped: no narration adapter at \(path) (deploy/provision-adapter.sh trains it)")
+            return
+        }
         let adapter = try LoRAAdapter(path: path, config: model.config, expectedSHA256: ModelLocator.narrationAdapterSHA256)
         #expect(adapter.maxRank <= 16 && adapter.matrixCount > 0)
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? .max

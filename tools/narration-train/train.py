@@ -4,7 +4,7 @@ adapter as a GGUF file that Vigil's engine (and llama.cpp) loads at run time.
 
     python train.py --model ../../models/SmolLM2-135M-Instruct.Q4_1.gguf \
         --pairs ../../sensors/narration/train.jsonl \
-        --out ../../sensors/narration/adapter/vigil-narration-lora.gguf
+        --out ../../models/vigil-narration-lora.gguf
 
 Each pair is one JSON object per line with at least `system`, `user` and `reference`. The
 training text is the model's ChatML rendering
