@@ -87,7 +87,7 @@ let package = Package(
         // Kept out of the product modules; the agent's code paths do not reach them.
         .target(
             name: "VigilBenchmarks",
-            dependencies: ["Agent", "Detection", "Telemetry", "MQTT", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Agent", "Detection", "Simulation", "Telemetry", "MQTT", .product(name: "Logging", package: "swift-log")]
         ),
         // The child process of the upstream crash test: outbox + MQTT transport, killed with SIGKILL.
         .executableTarget(

@@ -1,11 +1,11 @@
 /// A seeded, platform-independent random source (SplitMix64), so a scenario
 /// produces the same readings on every machine.
-struct RandomSource {
+public struct RandomSource {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -14,10 +14,10 @@ struct RandomSource {
     }
 
     /// Uniform in [0, 1).
-    mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
     /// Standard normal (Box-Muller).
-    mutating func normal() -> Double {
+    public mutating func normal() -> Double {
         let u1 = max(uniform(), 1e-300)
         let u2 = uniform()
         return (-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2)

@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import Simulation
 
 /// A generated corpus of series without any anomaly: signals that repeat what they did before (seasons,
 /// square and sawtooth waves, duty-cycled machines), wander within bounds (random walks, slow setpoint
@@ -19,7 +20,7 @@ public enum QuietCorpus {
     /// Every series of the corpus (about 150,000 readings in all).
     public static func series(seed: UInt64 = 1) -> [Series] {
         var out: [Series] = []
-        var g = Generator(seed: seed)
+        var g = Generator(seed: seed &* 0x9E37_79B9_7F4A_7C15)
         func regular(_ name: String, count: Int, period: Double = 1, _ f: (inout Generator, Int) -> Double) {
             var t: [Int64] = [], v: [Double] = []
             t.reserveCapacity(count); v.reserveCapacity(count)
@@ -32,21 +33,21 @@ public enum QuietCorpus {
         // Seasons: noisy sines of several periods (in readings), one with a second harmonic.
         for period in [60.0, 288, 1440] {
             regular("sine period \(Int(period))", count: max(8000, Int(period) * 8)) { g, k in
-                50 + 10 * sin(2 * .pi * Double(k) / period) + 0.5 * g.gaussian()
+                50 + 10 * sin(2 * .pi * Double(k) / period) + 0.5 * g.normal()
             }
         }
         regular("daily cycle with harmonic (5 min readings)", count: 288 * 14, period: 300) { g, k in
             let p = 2 * Double.pi * Double(k) / 288
-            return 20 + 6 * sin(p) + 2 * sin(2 * p + 1) + 0.3 * g.gaussian()
+            return 20 + 6 * sin(p) + 2 * sin(2 * p + 1) + 0.3 * g.normal()
         }
         // Waves whose edges repeat exactly.
-        regular("square wave", count: 8000) { g, k in (k / 100) % 2 == 0 ? 0 : 10 + 0.05 * g.gaussian() }
-        regular("noisy square wave", count: 8000) { g, k in ((k / 150) % 2 == 0 ? 20 : 35) + 0.5 * g.gaussian() }
-        regular("sawtooth", count: 8000) { g, k in Double(k % 120) * 0.25 + 0.2 * g.gaussian() }
+        regular("square wave", count: 8000) { g, k in (k / 100) % 2 == 0 ? 0 : 10 + 0.05 * g.normal() }
+        regular("noisy square wave", count: 8000) { g, k in ((k / 150) % 2 == 0 ? 20 : 35) + 0.5 * g.normal() }
+        regular("sawtooth", count: 8000) { g, k in Double(k % 120) * 0.25 + 0.2 * g.normal() }
         // A random walk reflected within bounds.
         var walk = 50.0
         regular("bounded random walk", count: 10000) { g, _ in
-            walk += 0.3 * g.gaussian()
+            walk += 0.3 * g.normal()
             if walk < 40 { walk = 80 - walk }
             if walk > 60 { walk = 120 - walk }
             return walk
@@ -59,7 +60,7 @@ public enum QuietCorpus {
                 left = on ? 150 + Int(g.uniform() * 300) : 100 + Int(g.uniform() * 250)
             }
             left -= 1
-            return on ? 31 + 0.6 * g.gaussian() : 0.2 + 0.05 * abs(g.gaussian())
+            return on ? 31 + 0.6 * g.normal() : 0.2 + 0.05 * abs(g.normal())
         }
         // Slow setpoint ramps: hold, ramp up over 50 minutes (20 noise sigmas), hold, ramp back.
         regular("slow setpoint ramps", count: 12000) { g, k in
@@ -72,12 +73,12 @@ public enum QuietCorpus {
             case ..<10500: level = 70 - 10 * Double(phase - 7500) / 3000
             default: level = 60
             }
-            return level + 0.5 * g.gaussian()
+            return level + 0.5 * g.normal()
         }
         // Quantised, low-resolution sensors.
-        regular("quantised level (1 unit steps)", count: 8000) { g, _ in (20 + 0.7 * g.gaussian()).rounded() }
+        regular("quantised level (1 unit steps)", count: 8000) { g, _ in (20 + 0.7 * g.normal()).rounded() }
         regular("quantised slow wave (0.5 steps)", count: 8000) { g, k in
-            ((40 + 3 * sin(2 * .pi * Double(k) / 700) + 0.3 * g.gaussian()) * 2).rounded() / 2
+            ((40 + 3 * sin(2 * .pi * Double(k) / 700) + 0.3 * g.normal()) * 2).rounded() / 2
         }
         // Irregular sampling with short gaps (at most 4 s on a 1 s sensor: silence is a real alert beyond that).
         var ts: [Int64] = [], vs: [Double] = []
@@ -86,7 +87,7 @@ public enum QuietCorpus {
             let u = g.uniform()
             t += u < 0.02 ? 3000 + 1000 * g.uniform() : 400 + 1200 * g.uniform()
             ts.append(Int64(t))
-            vs.append(70 + 4 * sin(2 * .pi * Double(k) / 500) + 0.8 * g.gaussian())
+            vs.append(70 + 4 * sin(2 * .pi * Double(k) / 500) + 0.8 * g.normal())
         }
         out.append(Series(name: "irregular sampling with short gaps", timestamps: ts, values: vs))
         return out
@@ -114,21 +115,6 @@ public enum QuietCorpus {
         }
     }
 
-    /// A small deterministic generator (SplitMix64) with Gaussian draws.
-    struct Generator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-        mutating func gaussian() -> Double {
-            let u1 = max(uniform(), 1e-300), u2 = uniform()
-            return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-        }
-    }
+    /// The simulator's SplitMix64 source, seeded as the corpus always was.
+    typealias Generator = RandomSource
 }
