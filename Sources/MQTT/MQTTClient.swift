@@ -191,6 +191,25 @@ public final class MQTTClient: Sendable {
         MQTTMessageStream(base: connection.inboundStream)
     }
 
+    /// Hands the messages whose topic starts with `prefix` to `handler` as they arrive, on the
+    /// network thread, instead of to `messages`, until `untap(prefix:)`. For a short-lived look at
+    /// retained state that must not wait behind a busy consumer of `messages`; `handler` must be quick.
+    public func tap(prefix: String, _ handler: @escaping @Sendable (MQTTMessage) -> Void) {
+        connection.taps.withLock { taps in
+            taps.removeAll { $0.prefix == prefix }
+            taps.append((prefix, handler))
+            connection.hasTaps.store(true, ordering: .relaxed)
+        }
+    }
+
+    /// Ends `tap(prefix:_:)`: those messages go to `messages` again.
+    public func untap(prefix: String) {
+        connection.taps.withLock { taps in
+            taps.removeAll { $0.prefix == prefix }
+            connection.hasTaps.store(!taps.isEmpty, ordering: .relaxed)
+        }
+    }
+
     /// Filters that the watchdog currently reports silent.
     public var silentSubscriptions: [String] {
         connection.shared.withLock { state in

@@ -29,6 +29,10 @@ final class MosquittoConnection: @unchecked Sendable {
     let watchdogEvents = Broadcast<MQTTWatchdogEvent>(initial: nil, bufferSize: 256)
     /// True while at least one subscription has a silence timeout (spares the lock per message).
     let hasWatchedSubscriptions = Atomic<Bool>(false)
+    /// Messages whose topic starts with a tapped prefix go to the tap on the loop thread, not to
+    /// `inbound` (`MQTTClient.tap(prefix:_:)`); `hasTaps` spares the lock per message.
+    let taps = StateLock<[(prefix: String, handler: @Sendable (MQTTMessage) -> Void)]>([])
+    let hasTaps = Atomic<Bool>(false)
     /// libmosquitto's last error/warning log line (OpenSSL's reasons arrive this way). Its own
     /// lock: libmosquitto may log from inside calls made while `shared` is held.
     private let lastLibraryLog = StateLock<String?>(nil)
@@ -387,6 +391,10 @@ final class MosquittoConnection: @unchecked Sendable {
             topic: topic, payload: payload, qos: MQTTQoS(rawValue: raw.qos) ?? .atMostOnce,
             retain: raw.retain, receivedAt: Date()
         )
+        if hasTaps.load(ordering: .relaxed), let tap = taps.withLock({ $0.first { topic.hasPrefix($0.prefix) }?.handler }) {
+            tap(received)
+            return
+        }
         switch inbound.yield(received) {
         case .enqueued(let remaining):
             loop.inboundNearlyFull = remaining < lowWaterMark

@@ -1,5 +1,6 @@
 import Foundation
 import MQTT
+import Synchronization
 import Testing
 import VigilTestSupport
 
@@ -129,6 +130,32 @@ struct RoundTripTests {
         let received = try await collect(2, from: client)
         #expect(received.map(\.payloadString) == ["five", "one"])
         #expect(broker.log.contains("p5"))  // mosquitto logs the protocol of new clients as "p5"
+        await client.disconnect()
+    }
+}
+
+@Suite("Taps on the network thread")
+struct TapTests {
+    @Test("a tapped prefix reaches the tap and not the message stream, until untapped")
+    func tapDivertsAPrefix() async throws {
+        guard let broker = try startBroker() else { return }
+        let client = try await connectedClient(configuration(broker))
+        final class Seen: Sendable { let payloads = Mutex<[String]>([]) }
+        let seen = Seen()
+        client.tap(prefix: "held/") { message in seen.payloads.withLock { $0.append(message.payloadString ?? "") } }
+        try await client.subscribe("held/#", qos: .atLeastOnce)
+        try await client.subscribe("other/#", qos: .atLeastOnce)
+        try await client.publish(topic: "held/a", string: "1", qos: .atLeastOnce)
+        try await client.publish(topic: "other/a", string: "2", qos: .atLeastOnce)
+        // The stream sees only the other topic; the tap got the held one.
+        let first = try await collect(1, from: client)
+        #expect(first.map(\.topic) == ["other/a"])
+        try await eventually(5, "the tap got its message") { seen.payloads.withLock { $0 } == ["1"] }
+        client.untap(prefix: "held/")
+        try await client.publish(topic: "held/b", string: "3", qos: .atLeastOnce)
+        let second = try await collect(1, from: client)
+        #expect(second.map(\.topic) == ["held/b"])
+        #expect(seen.payloads.withLock { $0 } == ["1"])
         await client.disconnect()
     }
 }

@@ -40,8 +40,8 @@ final class ActiveAlarms: Sendable {
 }
 
 /// What the broker holds retained under `vigil/<agent>/active/#`, learnt by subscribing briefly.
-/// The ingest loop hands it the messages of that filter (there is one consumer of the client's
-/// messages).
+/// While it collects, the client's tap hands it the messages of that filter as they arrive; the
+/// ingest loop passes it those that come after (they are not readings).
 final class RetainedAlarmCollector: Sendable {
     let prefix: String
     private let state = Mutex<(collecting: Bool, seen: [String: [UInt8]])>((false, [:]))
@@ -103,6 +103,9 @@ struct AlarmReconcileService: Service {
     func reconcile() async -> AlarmReconciliation? {
         let filter = collector.prefix + "#"
         collector.start()
+        // Taken on the network thread: a busy ingest loop cannot make the retained alarms miss the window.
+        client.tap(prefix: collector.prefix) { [collector] in _ = collector.take($0) }
+        defer { client.untap(prefix: collector.prefix) }
         do {
             // A year: the watchdog must not call this short-lived subscription silent.
             try await client.subscribe(filter, qos: .atLeastOnce, silenceTimeout: .seconds(31_536_000))
