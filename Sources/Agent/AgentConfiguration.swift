@@ -105,6 +105,8 @@ public struct AgentConfiguration: Sendable {
     public var narrationDeadline: Double = 1.5
     public var narrationQueue = 16
     public var narrationThreads = 2
+    /// The narration LoRA adapter (`narration.adapter`, `narration.adapter_sha256`); nil: none.
+    public var narrationAdapter: NarrationAdapterSettings?
     public var upstream: BrokerSettings?
     public var upstreamTopic: String?
     public var outbox: OutboxSettings
@@ -193,7 +195,9 @@ public struct AgentConfiguration: Sendable {
         }
 
         if let narration = root["narration"] {
-            try narration.rejectKeys(allowing: ["enabled", "model", "model_sha256", "deadline", "queue", "threads"])
+            try narration.rejectKeys(allowing: Set(["enabled", "model", "model_sha256", "deadline", "queue", "threads"])
+                .union(NarrationAdapterSettings.keys))
+            config.narrationAdapter = try NarrationAdapterSettings.decode(narration, resolve: resolve)
             if let v = narration["enabled"] { config.narrationEnabled = try v.bool() }
             if let v = narration["model"] { config.modelPath = resolve(try v.string()) }
             if let v = narration["model_sha256"] {

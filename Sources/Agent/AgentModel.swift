@@ -23,7 +23,19 @@ public enum AgentModel {
                          metadata: ["error": "\(error)"])
             return nil
         }
-        return loadModel(path: path, threads: configuration.narrationThreads, logger: logger)
+        if let adapter = configuration.narrationAdapter {
+            do {
+                try configuration.checkAdapterFile(adapter)
+            } catch {
+                // The model without its adapter would get a prompt it was not trained for: template text,
+                // said loudly, rather than a model other than the one configured.
+                logger.error("the narration adapter is not the expected file; alerts will use template text",
+                             metadata: ["error": "\(error)"])
+                return nil
+            }
+        }
+        return loadModel(path: path, adapter: configuration.narrationAdapter, threads: configuration.narrationThreads,
+                         logger: logger)
     }
 
     /// Throws when the model file found is one `run` would refuse to load: empty, not GGUF or not
@@ -33,6 +45,15 @@ public enum AgentModel {
         guard configuration.narrationEnabled else { return nil }
         guard let path = try? ModelLocator().resolve(explicit: configuration.modelPath) else { return nil }
         try configuration.checkModelFile(at: path)
+        if let adapter = configuration.narrationAdapter {
+            try configuration.checkAdapterFile(adapter)
+            // Its tensors must fit this model: loaded once here, as `run` will.
+            do {
+                _ = try LanguageModel.load(path: path, adapter: adapter.path, adapterSHA256: adapter.sha256)
+            } catch {
+                throw AgentError("\(configuration.file): narration.adapter `\(adapter.path)`: \(error)")
+            }
+        }
         return path
     }
 
@@ -40,21 +61,28 @@ public enum AgentModel {
     public static func describe(configuration: AgentConfiguration) -> String {
         do {
             let path = try ModelLocator().resolve(explicit: configuration.modelPath)
-            return "model \(path)"
+            return "model \(path)" + (configuration.narrationAdapter.map { ", adapter \($0.path) (tuned prompt)" } ?? "")
         } catch {
             return "NO MODEL FOUND (template text only): \(error)"
         }
     }
 
     /// Loads a model file for narration; nil (logged loudly) when the file is not a usable model.
-    public static func loadModel(path: String, threads: Int, logger: Logger) -> (any NarrationModel)? {
+    /// With `adapter`, the LoRA adapter applied on top (refused, and nil returned, unless it has its SHA-256
+    /// and fits the model).
+    public static func loadModel(path: String, adapter: NarrationAdapterSettings? = nil, threads: Int,
+                                 logger: Logger) -> (any NarrationModel)? {
         do {
             let started = ContinuousClock.now
-            let model = try MicroLMNarrationModel.load(path: path, threads: threads, logger: logger)
-            logger.info("narration model loaded", metadata: ["model": "\(path)", "load_ms": "\((ContinuousClock.now - started).inSeconds * 1000)"])
+            let model = try MicroLMNarrationModel.load(path: path, adapter: adapter?.path, adapterSHA256: adapter?.sha256,
+                                                       threads: threads, logger: logger)
+            logger.info("narration model loaded", metadata: [
+                "model": "\(path)", "adapter": "\(adapter?.path ?? "none")",
+                "load_ms": "\((ContinuousClock.now - started).inSeconds * 1000)"])
             return model
         } catch {
-            logger.error("cannot load the narration model; alerts will use template text", metadata: ["model": "\(path)", "error": "\(error)"])
+            logger.error("cannot load the narration model; alerts will use template text", metadata: [
+                "model": "\(path)", "adapter": "\(adapter?.path ?? "none")", "error": "\(error)"])
             return nil
         }
     }

@@ -28,6 +28,30 @@ public struct AlertNarrative: Sendable, Codable, Equatable {
     }
 }
 
+/// The incident an opened alert's event belongs to, when it followed other events of its asset: one text
+/// that explains the incident (what went first, what followed, what that usually means).
+public struct AlertIncident: Sendable, Codable, Equatable {
+    /// `<asset>:<start of the first-out event, epoch ms>`.
+    public var id: String
+    /// The first-out event's id.
+    public var firstEvent: String
+    /// The events the text explains, the first-out first (this alert's event among them).
+    public var events: [String]
+    public var narrative: AlertNarrative
+
+    public init(id: String, firstEvent: String, events: [String], narrative: AlertNarrative) {
+        self.id = id
+        self.firstEvent = firstEvent
+        self.events = events
+        self.narrative = narrative
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, events, narrative
+        case firstEvent = "first_event"
+    }
+}
+
 /// One related sensor's deviation as an alert reports it (with its name and unit).
 public struct AlertRelated: Sendable, Codable, Equatable {
     public var sensor: String
@@ -73,17 +97,20 @@ public struct AlertMessage: Sendable, Codable, Equatable {
     public var detectedAt: String
     public var facts: AlertFacts
     public var narrative: AlertNarrative
+    /// Present on an opened alert whose event followed others of its asset (see `AlertIncident`).
+    public var incident: AlertIncident?
     public var window: [WindowPoint]?
 
     enum CodingKeys: String, CodingKey {
-        case schema, stage, agent, sensor, unit, asset, kind, severity, score, start, end, facts, narrative, window
+        case schema, stage, agent, sensor, unit, asset, kind, severity, score, start, end, facts, narrative, incident, window
         case eventID = "event_id"
         case sensorName = "sensor_name"
         case assetName = "asset_name"
         case detectedAt = "detected_at"
     }
 
-    public init(event: AnomalyEvent, catalog: Catalog, agent: String, narrative: AlertNarrative, includeWindow: Bool = true) {
+    public init(event: AnomalyEvent, catalog: Catalog, agent: String, narrative: AlertNarrative,
+                incident: AlertIncident? = nil, includeWindow: Bool = true) {
         let sensor = catalog.sensor(event.sensor)
         let decimals = sensor?.decimals ?? 3
         func round(_ x: Double, _ d: Int) -> Double { AlertMessage.round(x, decimals: d) }
@@ -113,6 +140,7 @@ public struct AlertMessage: Sendable, Codable, Equatable {
                                     deviation: round(r.deviation, d), score: round(r.score, 2))
             })
         self.narrative = narrative
+        self.incident = incident
         window = includeWindow ? event.window.map { WindowPoint(t: $0.t, v: AlertMessage.finite($0.v)) } : nil
     }
 

@@ -26,6 +26,10 @@ extension ReplayRunner.Report {
         lines.append("  alarm health \(alarmHealth.line)")
         let sources = narrativeSources.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         lines.append("  alerts     \(alerts)\(sources.isEmpty ? "" : " (narrative: \(sources.joined(separator: ", ")))")")
+        if !incidentSources.isEmpty {
+            let explained = incidentSources.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            lines.append("  incidents  \(incidentSources.values.reduce(0, +)) alerts explain their incident (\(explained.joined(separator: ", ")))")
+        }
         if ingestedBytes > 0 {
             lines.append(String(format: "  bytes      %d in the file, %d as MQTT readings; %d in local alerts",
                                 ingestedBytes, ingestedWireBytes, alertBytes))

@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import Narration
 import Outbox
 import Telemetry
 
@@ -47,6 +48,8 @@ public struct ReplayRunner {
         public var score: ReplayScore?
         /// Alerts per 10 minutes, floods, chattering and standing alerts (ISA-18.2 / EEMUA 191).
         public var alarmHealth = AlarmHealthSummary()
+        /// Incident explanations carried by alerts (an event that followed others of its asset), by source.
+        public var incidentSources: [String: Int] = [:]
     }
 
     public var options: Options
@@ -78,9 +81,11 @@ public struct ReplayRunner {
 
         var alerts = 0
         var sources: [String: Int] = [:]
+        var incidentSources: [String: Int] = [:]
         var alertBytes = 0
         var wireBytes = 0
         var distiller = UpstreamDistiller(site: catalog.site)
+        var incidents = IncidentTracker(window: narrator.incidentWindow)
         let upstreamTopic = "vigil/\(catalog.site)/\(options.agent)/events"
         var upstreamMessages = 0
         var upstreamBytes = 0
@@ -95,8 +100,13 @@ public struct ReplayRunner {
         func handle(_ events: [AnomalyEvent]) async throws {
             for event in events {
                 health.record(event)
+                let followed = incidents.record(event)
                 let narrative = await narrator.narrate(event)
-                let alert = AlertMessage(event: event, catalog: catalog, agent: options.agent, narrative: narrative)
+                var incident: AlertIncident?
+                if let followed { incident = await narrator.narrateIncident(followed) }
+                if let incident { incidentSources[incident.narrative.source, default: 0] += 1 }
+                let alert = AlertMessage(event: event, catalog: catalog, agent: options.agent, narrative: narrative,
+                                         incident: incident)
                 alertBytes += try alert.jsonBytes().count
                 try emit(alert)
                 if let incident = distiller.distill(alert) {
@@ -167,6 +177,7 @@ public struct ReplayRunner {
             ingestedWireBytes: wireBytes, alertBytes: alertBytes, upstreamMessages: upstreamMessages,
             upstreamBytes: upstreamBytes, score: score,
             alarmHealth: health.summary(start: pipeline.statistics.firstTimestamp,
-                                        end: pipeline.statistics.lastTimestamp ?? 0))
+                                        end: pipeline.statistics.lastTimestamp ?? 0),
+            incidentSources: incidentSources)
     }
 }

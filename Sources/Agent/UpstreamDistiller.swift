@@ -11,6 +11,16 @@ import Telemetry
 /// sensors). An alert storm on one machine is one incident upstream.
 /// (schemas/event.schema.json, `vigil.event/2`.)
 public struct UpstreamIncident: Sendable, Codable, Equatable {
+    /// The latest verified text that explains the incident as a whole (what went first, what followed),
+    /// from the alert of the latest event that followed the first-out one.
+    public struct Explanation: Sendable, Codable, Equatable {
+        public var text: String
+        /// `model` or `template`.
+        public var source: String
+        /// The events it explains, the first-out first.
+        public var events: [String]
+    }
+
     public enum Stage: String, Sendable, Codable {
         case opened, escalated, resolved
     }
@@ -42,10 +52,12 @@ public struct UpstreamIncident: Sendable, Codable, Equatable {
     public var events: Int?
     public var kinds: [String]?
     public var sensors: [String]?
+    /// Escalated and resolved stages of an incident of two or more events: the incident's explanation.
+    public var explanation: Explanation?
 
     enum CodingKeys: String, CodingKey {
         case schema, site, incident, stage, asset, severity, start, end, sensor, kind, unit, baseline, peak, text,
-             source, events, kinds, sensors
+             source, events, kinds, sensors, explanation
     }
 
     /// The outbox key: the same for every delivery of this stage, so consumers drop repeats.
@@ -79,6 +91,8 @@ public struct UpstreamDistiller: Sendable {
         var kinds: [String]
         var sensors: [String]
         var worst: AlertMessage
+        /// The latest incident explanation an alert carried (absent in files of earlier releases).
+        var explanation: UpstreamIncident.Explanation?
     }
 
     public let site: String
@@ -116,6 +130,7 @@ public struct UpstreamDistiller: Sendable {
             incident.events = entry.events
             incident.kinds = entry.kinds == [incident.kind] ? nil : entry.kinds
             incident.sensors = entry.sensors == [incident.sensor] ? nil : entry.sensors
+            incident.explanation = entry.explanation
             resolved.append(incident)
         }
         return resolved
@@ -134,11 +149,17 @@ public struct UpstreamDistiller: Sendable {
             current.events += 1
             Self.appendBounded(alert.kind, to: &current.kinds)
             Self.appendBounded(alert.sensor, to: &current.sensors)
+            if let explained = alert.incident {
+                current.explanation = .init(text: explained.narrative.text, source: explained.narrative.source,
+                                            events: explained.events)
+            }
             defer { open[asset] = current }
             guard Self.rank(alert.severity) > Self.rank(current.incident.severity) else { return nil }
             current.worst = alert
             current.incident.severity = alert.severity
-            return Self.stage(.escalated, of: alert, site: site, incident: current.incident.incident)
+            var escalated = Self.stage(.escalated, of: alert, site: site, incident: current.incident.incident)
+            escalated.explanation = current.explanation
+            return escalated
         }
 
         // Resolved.
@@ -158,7 +179,10 @@ public struct UpstreamDistiller: Sendable {
         }
         guard current.openEvents.isEmpty else {
             open[asset] = current
-            return worse ? Self.stage(.escalated, of: alert, site: site, incident: current.incident.incident) : nil
+            guard worse else { return nil }
+            var escalated = Self.stage(.escalated, of: alert, site: site, incident: current.incident.incident)
+            escalated.explanation = current.explanation
+            return escalated
         }
         open[asset] = nil
         var incident = Self.stage(.resolved, of: current.worst, site: site, incident: current.incident.incident)
@@ -168,6 +192,7 @@ public struct UpstreamDistiller: Sendable {
         incident.events = current.events
         incident.kinds = current.kinds == [incident.kind] ? nil : current.kinds
         incident.sensors = current.sensors == [incident.sensor] ? nil : current.sensors
+        incident.explanation = current.explanation
         return incident
     }
 

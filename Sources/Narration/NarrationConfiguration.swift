@@ -23,11 +23,15 @@ public struct NarrationConfiguration: Sendable, Equatable {
     public var closeGap: Float?
     /// Backtracking out of dead ends while steering (see `CompletionRequest.maxBacktracks`); 0: none.
     public var backtracks: Int
+    /// Events of other sensors of an asset that open within this long of the first-out event's start, while
+    /// the incident is open, are followers: their alert carries one text that explains the incident.
+    public var incidentWindow: Duration
 
     public init(
         deadline: Duration = .milliseconds(1500), maxTokens: Int = 72, promptStyle: PromptStyle = .fewShot,
         constrained: Bool = true, forcedStart: Bool = true, queueCapacity: Int = 32, cooldown: Duration = .seconds(60),
-        narrateResolved: Bool = false, closeGap: Float? = 0, backtracks: Int = 16
+        narrateResolved: Bool = false, closeGap: Float? = 0, backtracks: Int = 16,
+        incidentWindow: Duration = .seconds(600)
     ) {
         self.deadline = deadline
         self.maxTokens = maxTokens
@@ -39,5 +43,6 @@ public struct NarrationConfiguration: Sendable, Equatable {
         self.narrateResolved = narrateResolved
         self.closeGap = closeGap
         self.backtracks = backtracks
+        self.incidentWindow = incidentWindow
     }
 }

@@ -80,6 +80,28 @@ public final class Narrator: Sendable {
         return await explain(facts: facts, eventID: facts.eventID, deadline: deadline)
     }
 
+    /// The narrative of the incident `events` (the first-out first): the model's verified text, or the
+    /// incident template. Nil for fewer than two events or events of several assets.
+    public func narrateIncident(_ events: [AnomalyEvent], deadline: ContinuousClock.Instant?) async -> IncidentNarrative? {
+        guard let first = Self.firstOut(events), let x = await explainIncident(events, deadline: deadline) else { return nil }
+        return IncidentNarrative(id: IncidentTracker.id(of: first), eventIDs: x.facts.incident?.eventIDs ?? events.map(\.id),
+                                 narrative: x.narrative)
+    }
+
+    /// The incident template's narrative for `events`, with `reason` (no model involved).
+    public func incidentTemplate(_ events: [AnomalyEvent], reason: String,
+                                 started: ContinuousClock.Instant = .now) -> IncidentNarrative? {
+        guard let first = Self.firstOut(events), let facts = Incident.facts(events, catalog: catalog) else { return nil }
+        let narrative = Narrative(text: TemplateNarrator.narrate(facts), source: .template, model: model?.name,
+                                  latencyMs: Narrator.ms(since: started), verified: true, reason: reason)
+        return IncidentNarrative(id: IncidentTracker.id(of: first), eventIDs: facts.incident?.eventIDs ?? events.map(\.id),
+                                 narrative: narrative)
+    }
+
+    static func firstOut(_ events: [AnomalyEvent]) -> AnomalyEvent? {
+        events.min { $0.start != $1.start ? $0.start < $1.start : $0.id < $1.id }
+    }
+
     func explain(facts: Facts, eventID: String, deadline: ContinuousClock.Instant?) async -> Explanation {
         let started = ContinuousClock.now
         func template(_ reason: String, prompt: Prompt? = nil, modelText: String? = nil,

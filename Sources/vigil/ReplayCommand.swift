@@ -65,6 +65,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Template narration only: do not load the language model.")
     var noModel = false
 
+    @Option(help: ArgumentHelp("The narration LoRA adapter to apply on top of the model (it must have the pinned SHA-256, as `narration.adapter` in the agent's configuration); the model then gets the prompt it was trained on.", valueName: "file"))
+    var adapter: String?
+
     @Option(help: "CPU threads for the language model.")
     var threads: Int = 2
 
@@ -117,14 +120,19 @@ struct ReplayCommand: AsyncParsableCommand {
         if !noModel {
             let logger = Logger(label: "vigil.replay")
             if let path = try? ModelLocator().resolve(explicit: model) {
-                narrationModel = AgentModel.loadModel(path: path, threads: threads, logger: logger)
+                narrationModel = AgentModel.loadModel(path: path, adapter: adapter.map { NarrationAdapterSettings(path: $0) },
+                                                      threads: threads, logger: logger)
+                if narrationModel == nil, let adapter {
+                    throw ValidationError("cannot load the model `\(path)` with the adapter `\(adapter)` (see the log above)")
+                }
             } else if let model {
                 throw ValidationError("cannot find the model `\(model)`")
             } else {
                 FileHandle.standardError.write(Data("no language model found (run deploy/provision-model.sh); alerts use template text\n".utf8))
             }
         }
-        let runner = ReplayRunner(options: options, narrator: try AgentNarration.replayNarrator(catalog: catalog, model: narrationModel))
+        let runner = ReplayRunner(options: options, narrator: try AgentNarration.replayNarrator(
+            catalog: catalog, model: narrationModel, tuned: adapter != nil && narrationModel != nil))
         let report = try await runner.run { alert in try output.write(alert) }
         try output.close()
         FileHandle.standardError.write(Data(report.summary(recording: recording).utf8))

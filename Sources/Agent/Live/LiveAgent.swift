@@ -84,7 +84,8 @@ public struct LiveAgent {
 
         let shared = pipeline
 
-        var narration = NarrationConfiguration()
+        // With the narration adapter, the prompt it was trained on.
+        var narration = AgentNarration.configuration(tuned: config.narrationAdapter != nil && model != nil)
         narration.deadline = .milliseconds(Int64(config.narrationDeadline * 1000))
         narration.queueCapacity = config.narrationQueue
         let narrator = Narrator(catalog: catalog, model: config.narrationEnabled ? model : nil,

@@ -62,9 +62,14 @@ struct PublisherService: Service {
         for await narrated in worker.results {
             let event = narrated.event
             let alert = AlertMessage(event: event, catalog: catalog, agent: topics.agent,
-                                     narrative: AlertNarrative(narrated.narrative))
+                                     narrative: AlertNarrative(narrated.narrative),
+                                     incident: narrated.incident.map(AlertIncident.init))
             metrics.narrationBySource[narrated.narrative.source.rawValue]?.increment()
             metrics.narrationLatency.recordMilliseconds(narrated.narrative.latencyMs)
+            if let incident = narrated.incident {
+                metrics.narrationBySource[incident.narrative.source.rawValue]?.increment()
+                metrics.narrationLatency.recordMilliseconds(incident.narrative.latencyMs)
+            }
             metrics.narrationQueue.record(worker.queueDepth)
             let dropped = worker.counts.dropped
             if dropped > lastDropped {
