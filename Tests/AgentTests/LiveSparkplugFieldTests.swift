@@ -44,16 +44,17 @@ struct LiveSparkplugFieldTests {
         }
     }
 
-    func start(observe topics: [String]) async throws -> Running {
+    func start(observe topics: [String], ingest: String = "max_future_skew: 30d",
+               catalog catalogYAML: String = SparkplugIngestTests.yaml) async throws -> Running {
         let broker = try MosquittoBroker()
         let directory = try TemporaryDirectory(prefix: "vigil-spb-field")
         let catalogPath = directory.file("plant.yaml").path
-        try SparkplugIngestTests.yaml.write(toFile: catalogPath, atomically: true, encoding: .utf8)
+        try catalogYAML.write(toFile: catalogPath, atomically: true, encoding: .utf8)
         let metricsPort = try MosquittoBroker.freePort()
         let yaml = """
             agent: {name: spb, catalog: \(catalogPath), state_dir: \(directory.path)}
             local: {url: "\(broker.url)", reconnect: {min: 100ms, max: 500ms}}
-            ingest: {max_future_skew: 30d}
+            ingest: {\(ingest)}
             narration: {enabled: false}
             metrics: {listen: "127.0.0.1:\(metricsPort)"}
             """
@@ -126,7 +127,11 @@ struct LiveSparkplugFieldTests {
     }
 
     @Test(.timeLimit(.minutes(2))) func readingsAreCountedPerMetricAndUnknownAliasesAskForARebirth() async throws {
-        let running = try await start(observe: ["spBv1.0/north/NCMD/#"])
+        // A second edge node (gw2) with one sensor, for the per-node rebirth limit.
+        let running = try await start(observe: ["spBv1.0/north/NCMD/#"], catalog: SparkplugIngestTests.yaml + """
+
+              - {id: pump9.flow, asset: pump1, topic: spBv1.0/north/DDATA/gw2/pump9, metric: Flow, unit: m3/h}
+            """)
         let commands = AlertLog()
         let collector = Task {
             for await message in running.observer.messages { commands.append(message) }
@@ -154,6 +159,29 @@ struct LiveSparkplugFieldTests {
         #expect(try await running.metric("vigil_readings_rejected_total{reason=\"unknown_alias\"}") >= 2)
         #expect(try await running.metric("vigil_sparkplug_rebirth_requests_total") >= 1)
 
+        // A burst of more alias-only data from the same node asks no more (one request per node per
+        // 10 s); another node gets its own request.
+        let rejectedBefore = try await running.metric("vigil_readings_rejected_total{reason=\"unknown_alias\"}")
+        let requestsBefore = try await running.metric("vigil_sparkplug_rebirth_requests_total")
+        let commandsBefore = commands.messages.count
+        for i in 0..<50 {
+            try await running.edge.publish(topic: "spBv1.0/north/DDATA/gw1/pump1", payload: ProtobufWriter.payload(
+                timestamp: now + 200 + UInt64(i), seq: UInt64(i % 256), metrics: [ProtobufWriter.metric(alias: 1, .double(100))]),
+                qos: .atLeastOnce)
+        }
+        try await running.edge.publish(topic: "spBv1.0/north/DDATA/gw2/pump9", payload: ProtobufWriter.payload(
+            timestamp: now + 300, seq: 0, metrics: [ProtobufWriter.metric(alias: 7, .double(1))]), qos: .atLeastOnce)
+        for _ in 0..<100 {
+            if try await running.metric("vigil_readings_rejected_total{reason=\"unknown_alias\"}") >= rejectedBefore + 51 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(try await running.metric("vigil_readings_rejected_total{reason=\"unknown_alias\"}") >= rejectedBefore + 51)
+        for _ in 0..<50 where commands.messages.count == commandsBefore { try await Task.sleep(for: .milliseconds(100)) }
+        try await Task.sleep(for: .milliseconds(300))   // time for any further request to show
+        #expect(try await running.metric("vigil_sparkplug_rebirth_requests_total") == requestsBefore + 1)
+        let newCommands = commands.messages.dropFirst(commandsBefore).map(\.topic)
+        #expect(newCommands == ["spBv1.0/north/NCMD/gw2"], "rebirth requests after the burst: \(newCommands)")
+
         // The node rebirths (two metrics), then sends 30 messages of two readings each.
         try await birth(running, at: now + 1000)
         for i in 1...30 {
@@ -172,6 +200,31 @@ struct LiveSparkplugFieldTests {
         // One birth or more (each two readings), 60 data readings: readings, not messages.
         #expect(counted >= 62 && Int(counted) % 2 == 0, "vigil_readings_total \(counted)")
         collector.cancel()
+        try await running.stop()
+    }
+}
+
+extension LiveSparkplugFieldTests {
+    @Test(.timeLimit(.minutes(2))) func aFloodingTopicIsRateLimitedAndCountedOnMetrics() async throws {
+        let running = try await start(observe: [], ingest: "max_future_skew: 30d, max_rate_per_topic: 20")
+        try await birth(running, at: UInt64(Date().timeIntervalSince1970 * 1000))
+        let now = UInt64(Date().timeIntervalSince1970 * 1000) + 1000
+        for i in 0..<2000 {
+            try await running.edge.publish(topic: "spBv1.0/north/DDATA/gw1/pump1", payload: ProtobufWriter.payload(
+                timestamp: now + UInt64(i), seq: UInt64(i % 256), metrics: [ProtobufWriter.metric(alias: 1, .double(100))]),
+                qos: .atMostOnce)
+        }
+        // The gauges follow the client's totals every 5 s.
+        var limited = 0.0
+        for _ in 0..<150 {
+            limited = try await running.metric("vigil_mqtt_rate_limited_total{link=\"local\"}")
+            if limited >= 1000 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        // 2,000 sent against a burst of 100 and 20/s: most are refused on arrival, and the metric says so.
+        #expect(limited >= 1000, "vigil_mqtt_rate_limited_total \(limited)")
+        let read = try await running.metric("vigil_readings_total")
+        #expect(read < 1000, "vigil_readings_total \(read): the flood was not limited")
         try await running.stop()
     }
 }

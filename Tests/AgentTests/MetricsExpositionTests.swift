@@ -80,7 +80,7 @@ import VigilTestSupport
             if type == "counter" { #expect(name.hasSuffix("_total"), "counter \(name) does not end with _total") }
         }
         // Running totals are counters now, not gauges that a restart turns negative in delta().
-        for name in ["vigil_mqtt_received_total", "vigil_mqtt_reconnects_total", "vigil_mqtt_inbound_dropped_total",
+        for name in ["vigil_mqtt_received_total", "vigil_mqtt_reconnects_total", "vigil_mqtt_inbound_dropped_total", "vigil_mqtt_rate_limited_total",
                      "vigil_outbox_sent_total", "vigil_outbox_dropped_total", "vigil_outbox_corrupt_files_moved_total"] {
             #expect(families[name]?.type == "counter", "\(name) is not exposed as a counter")
         }

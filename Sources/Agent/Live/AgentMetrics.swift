@@ -21,6 +21,7 @@ public struct AgentMetrics: Sendable {
     let detectionLatency: Metrics.Timer
     let mqttReceived: CumulativeCounter
     let mqttDropped: CumulativeCounter
+    let mqttRateLimited: CumulativeCounter
     let reconnects: [String: CumulativeCounter]
     let connected: [String: Gauge]
     let silentSubscriptions: Gauge
@@ -67,6 +68,7 @@ public struct AgentMetrics: Sendable {
         }
         mqttReceived = cumulative("vigil_mqtt_received_total", [("link", "local")])
         mqttDropped = cumulative("vigil_mqtt_inbound_dropped_total", [("link", "local")])
+        mqttRateLimited = cumulative("vigil_mqtt_rate_limited_total", [("link", "local")])
         reconnects = Dictionary(uniqueKeysWithValues: ["local", "upstream"].map {
             ($0, cumulative("vigil_mqtt_reconnects_total", [("link", $0)]))
         })

@@ -20,6 +20,7 @@ enum MetricsHelp {
         "vigil_detection_latency_seconds": "Time to decode and run detection on one message.",
         "vigil_mqtt_received_total": "Messages received from the local broker.",
         "vigil_mqtt_inbound_dropped_total": "Inbound messages dropped because the ingest buffer was full.",
+        "vigil_mqtt_rate_limited_total": "Inbound messages dropped on arrival because their topic exceeded ingest.max_rate_per_topic.",
         "vigil_mqtt_reconnects_total": "Reconnections to a broker, by link.",
         "vigil_mqtt_connected": "1 while connected to the broker, by link.",
         "vigil_mqtt_silent_subscriptions": "Subscriptions that have received nothing within the silence timeout.",
