@@ -104,17 +104,8 @@ public struct SKABBenchmark {
     }
 
     /// Streams one recording through a fresh detector; the predicted flag of every row, and whether an event
-    /// opened or resolved on any sensor at that row (the predicted changepoints).
-    public static func predict(_ r: Recording, configuration: DetectorConfiguration) -> [Bool] {
-        predictBoth(r, configuration: configuration).flags
-    }
-
-    public static func predictBoth(_ r: Recording, configuration: DetectorConfiguration) -> (flags: [Bool], changes: [Bool]) {
-        let p = predictAll(r, configuration: configuration)
-        return (p.flags, p.changes)
-    }
-
-    /// Also the rows where an event opened.
+    /// opened or resolved on any sensor at that row (the predicted changepoints), and the rows where an
+    /// event opened.
     static func predictAll(_ r: Recording, configuration: DetectorConfiguration) -> (flags: [Bool], changes: [Bool], opens: [Int]) {
         var c = configuration
         c.warmUpReadings = trainingRows

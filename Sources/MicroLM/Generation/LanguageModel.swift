@@ -70,14 +70,6 @@ public final class LanguageModel: Sendable {
         LanguageModel(path: path, file: file, config: config, weights: weights, tokenizer: tokenizer,
                       adapter: adapter, loadSeconds: loadSeconds)
     }
-
-    /// Asks the kernel to read the whole file ahead (the first forward pass then finds the
-    /// weights in memory). Optional; costs the time of reading the file once.
-    public func prefetch() {
-        let bytes = file.fileBytes
-        guard let base = bytes.baseAddress else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_WILLNEED)
-    }
 }
 
 /// Seconds on a monotonic clock.
