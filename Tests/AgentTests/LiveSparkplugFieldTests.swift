@@ -123,6 +123,16 @@ struct LiveSparkplugFieldTests {
         #expect(text.contains("\"stage\":\"opened\""), "\(text)")
         #expect(text.contains("\"peak\":480"), "\(text)")
         #expect(try await running.metric("vigil_readings_rejected_total{reason=\"non_finite\"}") == 1)
+        // Alarm health live: the alert is among those of the last 10 minutes (the gauges follow every 5 s).
+        var recent = 0.0
+        for _ in 0..<150 {
+            recent = try await running.metric("vigil_alarm_rate_10m")
+            if recent >= 1 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(recent >= 1, "vigil_alarm_rate_10m \(recent)")
+        #expect(try await running.metric("vigil_alarm_flood") == 0)
+        #expect(try await running.metric("vigil_alarms_standing") == 0)
         try await running.stop()
     }
 

@@ -72,4 +72,56 @@ struct AlarmQualityTests {
         #expect(s.chattering == 1)
         #expect(s.standing == 1)
     }
+
+    @Test("the live window follows rate, floods, chattering and standing alerts as they happen, in bounded memory")
+    func liveWindow() {
+        var w = AlarmHealthWindow()
+        let t0: Int64 = 1_700_000_000_000
+        func event(_ id: Int, _ sensor: String, _ stage: EventStage) -> AnomalyEvent {
+            AnomalyEvent(id: "\(sensor):\(id)", stage: stage, sensor: SensorID(sensor), asset: "a", kind: .spike,
+                         severity: .warning, score: 0.7, start: t0, detectedAt: t0, baseline: 0, peak: 1, deviation: 1,
+                         duration: 0)
+        }
+        // Ten alerts in 100 s: many, not yet a flood.
+        for k in 0..<10 { w.record(event(k, "s\(k)", .opened), at: t0 + Int64(k) * 10_000) }
+        #expect(w.recent == 10 && !w.inFlood && w.floods == 0)
+        // The eleventh makes a flood; it lasts while more than 10 are inside the last 10 minutes.
+        w.record(event(10, "s10", .opened), at: t0 + 100_000)
+        #expect(w.inFlood && w.floods == 1)
+        w.record(event(11, "s11", .opened), at: t0 + 110_000)
+        #expect(w.floods == 1, "still the same flood")
+        w.advance(to: t0 + 600_000 + 5_000)   // the first opening has left the window: 11 remain
+        #expect(w.recent == 11 && w.inFlood)
+        w.advance(to: t0 + 600_000 + 15_000)  // two have left: 10, the flood is over
+        #expect(w.recent == 10 && !w.inFlood && w.floods == 1)
+        w.advance(to: t0 + 2_000_000)
+        #expect(w.recent == 0)
+        for k in 0..<12 { w.record(event(k, "s\(k)", .resolved), at: t0 + 2_000_000) }
+        #expect(w.recent == 0, "resolving opens nothing")
+        // A sensor that opens three times within a minute chatters (the third opening), not one that
+        // opens three times in three minutes.
+        let t1 = t0 + 3_000_000
+        for k in 0..<3 {
+            w.record(event(100 + k, "c", .opened), at: t1 + Int64(k) * 20_000)
+            w.record(event(100 + k, "c", .resolved), at: t1 + Int64(k) * 20_000 + 5_000)
+        }
+        for k in 0..<3 {
+            w.record(event(200 + k, "slow", .opened), at: t1 + Int64(k) * 70_000)
+            w.record(event(200 + k, "slow", .resolved), at: t1 + Int64(k) * 70_000 + 5_000)
+        }
+        #expect(w.chattering == 1)
+        // Standing: open for more than a day; a resolved one no longer counts.
+        w.record(event(300, "st", .opened), at: t1 + 400_000)
+        #expect(w.standing(at: t1 + 400_000 + 86_400_000 + 1) == 1)
+        w.record(event(300, "st", .resolved), at: t1 + 400_000 + 86_400_000 + 2)
+        #expect(w.standing(at: t1 + 400_000 + 86_400_000 + 3) == 0)
+        // An absurd flood keeps at most `capacity` openings.
+        var big = AlarmHealthWindow()
+        for k in 0..<(AlarmHealthWindow.capacity + 500) {
+            big.record(event(k, "s\(k % 50)", .opened), at: t0 + Int64(k))
+            big.record(event(k, "s\(k % 50)", .resolved), at: t0 + Int64(k))
+        }
+        #expect(big.recent == AlarmHealthWindow.capacity)
+        #expect(big.standing(at: t0 + 200_000_000) == 0)
+    }
 }

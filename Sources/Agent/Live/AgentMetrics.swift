@@ -1,5 +1,6 @@
 import Detection
 import Metrics
+import Synchronization
 import Telemetry
 
 /// The agent's metrics, made once (so the ingest path only increments existing counters).
@@ -30,6 +31,13 @@ public struct AgentMetrics: Sendable {
     let outboxSent: CumulativeCounter
     let outboxDropped: CumulativeCounter
     let outboxCorruptFiles: CumulativeCounter
+    /// Alarm health as it stands (ISA-18.2 / EEMUA 191), fed by the ingest loop, exposed every few seconds.
+    let alarmHealth = LiveAlarmHealth()
+    let alarmsRecent: Gauge
+    let alarmInFlood: Gauge
+    let alarmFloods: CumulativeCounter
+    let alarmChattering: CumulativeCounter
+    let alarmsStanding: Gauge
 
     public init(factory: any MetricsFactory) {
         func counter(_ label: String, _ dimensions: [(String, String)] = []) -> Counter {
@@ -79,5 +87,32 @@ public struct AgentMetrics: Sendable {
         outboxSent = cumulative("vigil_outbox_sent_total")
         outboxDropped = cumulative("vigil_outbox_dropped_total")
         outboxCorruptFiles = cumulative("vigil_outbox_corrupt_files_moved_total")
+        alarmsRecent = gauge("vigil_alarm_rate_10m")
+        alarmInFlood = gauge("vigil_alarm_flood")
+        alarmFloods = cumulative("vigil_alarm_floods_total")
+        alarmChattering = cumulative("vigil_alarm_chattering_total")
+        alarmsStanding = gauge("vigil_alarms_standing")
+    }
+
+    /// The alarm-health figures at `now` (epoch ms) onto their metrics.
+    func updateAlarmHealth(now: Int64) {
+        let (recent, inFlood, floods, chattering, standing) = alarmHealth.state.withLock { w in
+            w.advance(to: now)
+            return (w.recent, w.inFlood, w.floods, w.chattering, w.standing(at: now))
+        }
+        alarmsRecent.record(recent)
+        alarmInFlood.record(inFlood ? 1 : 0)
+        alarmFloods.record(total: floods)
+        alarmChattering.record(total: chattering)
+        alarmsStanding.record(standing)
+    }
+}
+
+/// The live agent's `AlarmHealthWindow`, shared by the ingest loop (which records) and the status loop.
+final class LiveAlarmHealth: Sendable {
+    let state = Mutex(AlarmHealthWindow())
+
+    func record(_ event: AnomalyEvent, at now: Int64) {
+        state.withLock { $0.record(event, at: now) }
     }
 }

@@ -96,6 +96,7 @@ struct IngestService: Service {
 
     private func hand(_ events: [AnomalyEvent]) {
         for event in events {
+            metrics.alarmHealth.record(event, at: wallClockMillis())
             switch event.stage {
             case .opened: metrics.events[event.kind]?.increment()
             case .resolved: metrics.resolved.increment()

@@ -81,6 +81,7 @@ struct StatusService: Service {
         metrics.mqttReceived.record(total: s.received)
         metrics.mqttDropped.record(total: s.dropped)
         metrics.mqttRateLimited.record(total: s.rateLimited)
+        metrics.updateAlarmHealth(now: wallClockMillis())
         metrics.reconnects["local"]?.record(total: s.reconnects)
         metrics.connected["local"]?.record(client.isConnected ? 1 : 0)
         metrics.silentSubscriptions.record(client.silentSubscriptions.count)
