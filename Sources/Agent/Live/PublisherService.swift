@@ -57,7 +57,8 @@ struct PublisherService: Service {
         var backlogHead = 0
         var lastDropped = 0
         var distiller = UpstreamDistiller(site: topics.site)
-        await restoreIncidents(into: &distiller)
+        let writer = incidentFile.map { UpstreamIncidentWriter(file: $0, logger: logger) }
+        await restoreIncidents(into: &distiller, writer)
         // Results end when the narration worker has drained (it stops before this service).
         for await narrated in worker.results {
             let event = narrated.event
@@ -99,7 +100,7 @@ struct PublisherService: Service {
             }
             if let incident = distiller.distill(alert) {
                 await enqueueUpstream(incident)
-                saveIncidents(distiller)
+                saveIncidents(distiller, writer)
             }
 
             // Anything still waiting goes first, in order.
@@ -115,6 +116,7 @@ struct PublisherService: Service {
             }
         }
         await flush(&backlog, &backlogHead)
+        await writer?.flush()
         if backlog.count > backlogHead {
             logger.warning("stopping with alerts not delivered to the local broker (they were sent upstream)",
                            metadata: ["alerts": "\(backlog.count - backlogHead)"])
@@ -177,7 +179,7 @@ struct PublisherService: Service {
 
     /// Takes back the incidents an earlier run left open: those whose asset still has events open
     /// stay open; the others are resolved upstream now (a crash lost their resolved stage).
-    private func restoreIncidents(into distiller: inout UpstreamDistiller) async {
+    private func restoreIncidents(into distiller: inout UpstreamDistiller, _ writer: UpstreamIncidentWriter?) async {
         guard outbox != nil, let file = incidentFile else { return }
         let saved: [UpstreamDistiller.Open]
         do {
@@ -195,16 +197,13 @@ struct PublisherService: Service {
             logger.notice("upstream incidents left open by an earlier run resolved",
                           metadata: ["resolved": "\(resolved.count)", "kept_open": "\(distiller.openIncidents)"])
         }
-        saveIncidents(distiller)
+        saveIncidents(distiller, writer)
     }
 
-    private func saveIncidents(_ distiller: UpstreamDistiller) {
-        guard outbox != nil, let file = incidentFile else { return }
-        do {
-            try file.save(distiller.saved)
-        } catch {
-            logger.error("cannot save the open upstream incidents", metadata: ["path": "\(file.path)", "error": "\(error)"])
-        }
+    /// Hands the open incidents to the writer (written off this task: publishing never waits for the disk).
+    private func saveIncidents(_ distiller: UpstreamDistiller, _ writer: UpstreamIncidentWriter?) {
+        guard outbox != nil, let writer else { return }
+        writer.submit(distiller.saved)
     }
 
     private func enqueueUpstream(_ incident: UpstreamIncident) async {
