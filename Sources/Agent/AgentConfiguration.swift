@@ -1,5 +1,6 @@
 import Foundation
 import MicroLM
+import MQTT
 import Telemetry
 
 /// How to reach one MQTT broker (the plant's local broker or the upstream one).
@@ -28,30 +29,27 @@ public struct BrokerSettings: Sendable, Equatable {
         self.clientID = clientID
     }
 
-    /// Parses `mqtt://host[:port]` or `mqtts://host[:port]` (default ports 1883 and 8883).
+    /// Settings from a broker URL, in the one grammar of `MQTTConfiguration(url:)`: `mqtt://` (or `tcp://`)
+    /// and `mqtts://` (or `ssl://`, `tls://`), `[user[:password]@]host[:port]`, IPv6 in brackets, and the
+    /// options `version`, `clientId`, `keepAlive`, `ca`, `cert`, `key`, `insecure`. `clientID` is used
+    /// unless the URL names one. Throws the URL's precise fault.
+    public init(url: String, clientID: String) throws(MQTTError) {
+        let c = try MQTTConfiguration(url: url)
+        self.init(host: c.host, port: c.port, tls: c.tls != nil, clientID: c.clientID ?? clientID)
+        let defaults = MQTTConfiguration()
+        if c.protocolVersion != defaults.protocolVersion { protocolVersion = c.protocolVersion == .v5 ? "5" : "3.1.1" }
+        if c.keepAlive != defaults.keepAlive { keepAlive = Double(c.keepAlive.components.seconds) }
+        username = c.username
+        password = c.password
+        caFile = c.tls?.caFile
+        certFile = c.tls?.certificateFile
+        keyFile = c.tls?.keyFile
+        insecure = c.tls?.insecure ?? false
+    }
+
+    /// `init(url:clientID:)`, nil for a URL it refuses.
     public static func parse(url: String, clientID: String) -> BrokerSettings? {
-        let tls: Bool
-        var rest: Substring
-        if url.hasPrefix("mqtts://") { tls = true; rest = url.dropFirst(8) }
-        else if url.hasPrefix("mqtt://") { tls = false; rest = url.dropFirst(7) }
-        else if url.hasPrefix("tcp://") { tls = false; rest = url.dropFirst(6) }
-        else if url.hasPrefix("ssl://") { tls = true; rest = url.dropFirst(6) }
-        else { return nil }
-        if rest.hasSuffix("/") { rest = rest.dropLast() }
-        var host = String(rest)
-        var port = tls ? 8883 : 1883
-        if rest.hasPrefix("[") {  // [::1]:1883
-            guard let close = rest.firstIndex(of: "]") else { return nil }
-            host = String(rest[rest.index(after: rest.startIndex)..<close])
-            let after = rest[rest.index(after: close)...]
-            if after.hasPrefix(":") { guard let p = Int(after.dropFirst()) else { return nil }; port = p }
-        } else if let colon = rest.lastIndex(of: ":") {
-            host = String(rest[..<colon])
-            guard let p = Int(rest[rest.index(after: colon)...]) else { return nil }
-            port = p
-        }
-        guard !host.isEmpty, (1...65535).contains(port), !host.contains("/") else { return nil }
-        return BrokerSettings(host: host, port: port, tls: tls, clientID: clientID)
+        try? BrokerSettings(url: url, clientID: clientID)
     }
 }
 
@@ -311,8 +309,15 @@ public struct AgentConfiguration: Sendable {
         ]))
         let urlNode = try node.required("url")
         let clientID = try node["client_id"]?.string() ?? defaultClientID
-        guard var broker = BrokerSettings.parse(url: try urlNode.string(), clientID: clientID) else {
-            throw urlNode.error("expected mqtt://host[:port] or mqtts://host[:port]")
+        var broker: BrokerSettings
+        do {
+            broker = try BrokerSettings(url: try urlNode.string(), clientID: clientID)
+        } catch let error as MQTTError {
+            guard case .invalidURL(_, let reason) = error else { throw urlNode.error("\(error)") }
+            throw urlNode.error("expected mqtt://host[:port] or mqtts://host[:port]: \(reason)")
+        }
+        if broker.password != nil {
+            throw urlNode.error("passwords do not go in the configuration file; use `password_file` or `password_env`")
         }
         if let v = node["protocol"] {
             let p = try v.string()

@@ -30,8 +30,8 @@ struct BenchLiveCommand: AsyncParsableCommand {
     var samples: Int = 300
 
     func validate() throws {
-        guard BrokerSettings.parse(url: broker, clientID: "x") != nil else {
-            throw ValidationError("--broker expects mqtt://host[:port]")
+        do { _ = try BrokerSettings(url: broker, clientID: "x") } catch {
+            throw ValidationError("--broker: \(error)")
         }
         guard readings > 0, samples > 0 else { throw ValidationError("--readings and --samples must be positive") }
     }

@@ -33,8 +33,8 @@ struct RecordCommand: AsyncParsableCommand {
     var count: Int?
 
     func validate() throws {
-        guard BrokerSettings.parse(url: broker, clientID: "x") != nil else {
-            throw ValidationError("--broker expects mqtt://host[:port] or mqtts://host[:port], found `\(broker)`")
+        do { _ = try BrokerSettings(url: broker, clientID: "x") } catch {
+            throw ValidationError("--broker: \(error)")
         }
         if let duration, (ConfigNode.parseDuration(duration) ?? 0) <= 0 {
             throw ValidationError("--duration expects a length such as 90s or 10m")

@@ -81,8 +81,8 @@ struct ReplayCommand: AsyncParsableCommand {
     func validate() throws {
         if let speed, !(speed > 0) { throw ValidationError("--speed expects a positive number, e.g. --speed 60") }
         if speed != nil && max { throw ValidationError("choose either --speed N or --max") }
-        if let broker, BrokerSettings.parse(url: broker, clientID: "x") == nil {
-            throw ValidationError("--broker expects mqtt://host[:port] or mqtts://host[:port], found `\(broker)`")
+        if let broker {
+            do { _ = try BrokerSettings(url: broker, clientID: "x") } catch { throw ValidationError("--broker: \(error)") }
         }
         if ![0, 1, 2].contains(qos) { throw ValidationError("--qos expects 0, 1 or 2") }
         guard FileManager.default.isReadableFile(atPath: recording) else {

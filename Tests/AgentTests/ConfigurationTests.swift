@@ -19,15 +19,30 @@ import VigilTestSupport
         ("mqtts://broker.plant:8884", "broker.plant", 8884, true),
         ("mqtt://[::1]:1999", "::1", 1999, false),
         ("tcp://10.0.0.5:1883/", "10.0.0.5", 1883, false),
+        // One grammar with MQTTConfiguration(url:): tls:// is mqtts, user info is not part of the host.
+        ("tls://broker.plant", "broker.plant", 8883, true),
+        ("mqtt://vigil@10.0.0.5:1884", "10.0.0.5", 1884, false),
     ])
     func brokerURLs(_ url: String, _ host: String, _ port: Int, _ tls: Bool) throws {
         let b = try #require(BrokerSettings.parse(url: url, clientID: "c"))
         #expect(b.host == host && b.port == port && b.tls == tls)
     }
 
-    @Test(arguments: ["http://x", "mqtt://", "mqtt://host:0", "mqtt://host:99999", "mqtt://host:abc", "host:1883"])
+    @Test(arguments: ["http://x", "mqtt://", "mqtt://host:0", "mqtt://host:99999", "mqtt://host:abc", "host:1883",
+                      "mqtt://host/path", "mqtt://host?bogus=1", "mqtt://host?ca=/x.pem"])
     func badBrokerURLs(_ url: String) {
         #expect(BrokerSettings.parse(url: url, clientID: "c") == nil)
+    }
+
+    @Test func brokerURLOptionsAndUserAreKeptAndAPasswordInTheFileIsRefused() throws {
+        let b = try BrokerSettings(url: "mqtts://ops@broker:8884?version=5&keepAlive=45&ca=/etc/vigil/ca.pem&clientId=gw", clientID: "c")
+        #expect(b.username == "ops" && b.password == nil && b.protocolVersion == "5" && b.keepAlive == 45)
+        #expect(b.caFile == "/etc/vigil/ca.pem" && b.clientID == "gw" && b.tls)
+        #expect(try BrokerSettings(url: "mqtt://h", clientID: "c").keepAlive == 30)
+        let yaml = Self.minimal.replacingOccurrences(of: "mqtt://127.0.0.1:1883", with: "mqtt://vigil:secret@127.0.0.1:1883")
+        #expect { try AgentConfiguration.parse(yaml: yaml) } throws: { "\($0)".contains("passwords do not go in the configuration file") }
+        let bad = Self.minimal.replacingOccurrences(of: "mqtt://127.0.0.1:1883", with: "mqtt://127.0.0.1:1883/x")
+        #expect { try AgentConfiguration.parse(yaml: bad) } throws: { "\($0)".contains("a broker URL has no path") }
     }
 
     static let minimal = """
