@@ -31,7 +31,7 @@ public struct IncidentTracker: Sendable {
     private var groups: [String: Group] = [:]
 
     public init(window: Duration) {
-        windowMs = window.components.seconds * 1000 + window.components.attoseconds / 1_000_000_000_000_000
+        windowMs = window.milliseconds
     }
 
     /// Records `event`. For an opened event that follows others of its asset (another sensor, within the
@@ -69,4 +69,9 @@ public struct IncidentTracker: Sendable {
 
     /// The id of an incident whose first-out event is `first`.
     public static func id(of first: AnomalyEvent) -> String { "\(first.asset):\(first.start)" }
+}
+
+extension Duration {
+    /// Whole milliseconds (event times are epoch milliseconds).
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

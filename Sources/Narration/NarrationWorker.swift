@@ -203,8 +203,7 @@ public final class NarrationWorker: Sendable {
                                                       started: p.submitted))
             return
         }
-        let cooldownMs = configuration.cooldown.components.seconds * 1000
-            + configuration.cooldown.components.attoseconds / 1_000_000_000_000_000
+        let cooldownMs = configuration.cooldown.milliseconds
         let cooling = state.withLock { s -> Bool in
             if let last = s.lastModelRun[event.asset], event.detectedAt >= last, event.detectedAt - last < cooldownMs {
                 s.counts.coolingDown += 1
@@ -243,8 +242,7 @@ public final class NarrationWorker: Sendable {
     private func processFollower(_ p: Pending, _ events: [AnomalyEvent]) async {
         let event = p.event
         let configuration = narrator.configuration
-        let cooldownMs = configuration.cooldown.components.seconds * 1000
-            + configuration.cooldown.components.attoseconds / 1_000_000_000_000_000
+        let cooldownMs = configuration.cooldown.milliseconds
         let cooling = state.withLock { s -> Bool in
             if let last = s.lastIncidentRun[event.asset], event.detectedAt >= last, event.detectedAt - last < cooldownMs {
                 return true

@@ -34,6 +34,17 @@ struct LiveSparkplugFieldTests {
             return found.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
         }
 
+        /// `line`'s value once it reaches `target`, or its last value after 15 s (the gauges follow every 5 s).
+        func metric(_ line: String, reaching target: Double) async throws -> Double {
+            var value = 0.0
+            for _ in 0..<150 {
+                value = try await metric(line)
+                if value >= target { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return value
+        }
+
         func stop() async throws {
             await edge.disconnect()
             await group.triggerGracefulShutdown()
@@ -124,12 +135,7 @@ struct LiveSparkplugFieldTests {
         #expect(text.contains("\"peak\":480"), "\(text)")
         #expect(try await running.metric("vigil_readings_rejected_total{reason=\"non_finite\"}") == 1)
         // Alarm health live: the alert is among those of the last 10 minutes (the gauges follow every 5 s).
-        var recent = 0.0
-        for _ in 0..<150 {
-            recent = try await running.metric("vigil_alarm_rate_10m")
-            if recent >= 1 { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        let recent = try await running.metric("vigil_alarm_rate_10m", reaching: 1)
         #expect(recent >= 1, "vigil_alarm_rate_10m \(recent)")
         #expect(try await running.metric("vigil_alarm_flood") == 0)
         #expect(try await running.metric("vigil_alarms_standing") == 0)
@@ -224,13 +230,7 @@ extension LiveSparkplugFieldTests {
                 timestamp: now + UInt64(i), seq: UInt64(i % 256), metrics: [ProtobufWriter.metric(alias: 1, .double(100))]),
                 qos: .atMostOnce)
         }
-        // The gauges follow the client's totals every 5 s.
-        var limited = 0.0
-        for _ in 0..<150 {
-            limited = try await running.metric("vigil_mqtt_rate_limited_total{link=\"local\"}")
-            if limited >= 1000 { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        let limited = try await running.metric("vigil_mqtt_rate_limited_total{link=\"local\"}", reaching: 1000)
         // 2,000 sent against a burst of 100 and 20/s: most are refused on arrival, and the metric says so.
         #expect(limited >= 1000, "vigil_mqtt_rate_limited_total \(limited)")
         let read = try await running.metric("vigil_readings_total")
