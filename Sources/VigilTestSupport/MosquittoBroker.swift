@@ -235,21 +235,46 @@ public final class MosquittoBroker: @unchecked Sendable {
     // MARK: Helpers
 
     /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+    ///
+    /// It is drawn at random from below the kernel's ephemeral range: a port the kernel hands out for
+    /// `bind(0)` is also what every outgoing connection of a busy test run takes, so one found free there
+    /// is often gone again before the broker or agent under test binds it.
     public static func freePort() throws -> Int {
+        let ephemeralLow = ephemeralRangeStart()
+        if ephemeralLow > 12_000 {
+            for _ in 0..<64 {
+                let candidate = Int.random(in: 10_000..<ephemeralLow)
+                if try bindable(port: candidate) != nil { return candidate }
+            }
+        }
+        guard let port = try bindable(port: 0) else {
+            throw MosquittoBrokerError(message: "bind(): \(String(cString: strerror(errno)))")
+        }
+        return port
+    }
+
+    /// Binds 127.0.0.1:`port` and releases it; the port bound, or nil where it is taken.
+    private static func bindable(port: Int) throws -> Int? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw MosquittoBrokerError(message: "socket(): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var address = loopback(port: 0)
+        var address = loopback(port: port)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { throw MosquittoBrokerError(message: "bind(): \(String(cString: strerror(errno)))") }
+        guard bound == 0 else { return nil }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let named = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         guard named == 0 else { throw MosquittoBrokerError(message: "getsockname(): \(String(cString: strerror(errno)))") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// The first port of the kernel's ephemeral range (Linux's default where it cannot be read).
+    private static func ephemeralRangeStart() -> Int {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.

@@ -232,18 +232,6 @@ import VigilTestSupport
         return nil
     }
 
-    func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// The value of an unlabelled sample on the agent's /metrics, nil while it does not answer.
     func scrape(_ port: Int, _ name: String) async -> Double? {
         guard let url = URL(string: "http://127.0.0.1:\(port)/metrics"),
@@ -262,7 +250,7 @@ import VigilTestSupport
         defer { broker.stop() }
         let directory = try TemporaryDirectory(prefix: "vigil-sigterm")
         defer { directory.remove() }
-        let port = try freePort()
+        let port = try MosquittoBroker.freePort()
         let configFile = try directory.write("""
             agent: {name: test, catalog: \(RepositoryPaths.file("sensors/plant.yaml")), state_dir: \(directory.path)/state}
             local: {url: "\(broker.url)", reconnect: {min: 100ms, max: 500ms}}
