@@ -126,7 +126,17 @@ public final class MQTTClient: Sendable {
     ///   no message matches it for this long while connected. Defaults to
     ///   `configuration.subscriptionSilenceTimeout`.
     public func subscribe(_ filter: String, qos: MQTTQoS = .atLeastOnce, silenceTimeout: Duration? = nil) async throws {
-        let topicFilter = try MQTTTopicFilter(filter)
+        try await subscribe([filter], qos: qos, silenceTimeout: silenceTimeout)
+    }
+
+    /// Subscribes to all of `filters` at once, in SUBSCRIBE packets of up to 500 filters sent back
+    /// to back (a large catalog subscribes in a few round trips, not one per topic), and returns
+    /// after every SUBACK. A filter the broker refuses is forgotten and the call throws
+    /// `MQTTError.subscriptionRejected` for the first of them; the others stay subscribed.
+    /// Otherwise as `subscribe(_:qos:silenceTimeout:)`.
+    public func subscribe(_ filters: [String], qos: MQTTQoS = .atLeastOnce, silenceTimeout: Duration? = nil) async throws {
+        let topicFilters = try filters.map { try MQTTTopicFilter($0) }
+        guard !topicFilters.isEmpty else { return }
         let timeout = silenceTimeout ?? configuration.subscriptionSilenceTimeout
         if let timeout, timeout <= .zero { throw MQTTError.invalidConfiguration("silenceTimeout must be positive") }
         let connection = self.connection
@@ -137,24 +147,33 @@ public final class MQTTClient: Sendable {
                     continuation.resume(throwing: MQTTError.clientClosed)
                     return
                 }
-                let order = state.subscriptions[filter]?.order ?? state.nextSubscriptionOrder
-                state.nextSubscriptionOrder += 1
-                state.setSubscription(.init(
-                    filter: topicFilter, qos: qos, silenceTimeout: timeout,
-                    lastActivity: .now, silent: false, order: order
-                ))
+                let now = ContinuousClock.now
+                for topicFilter in topicFilters {
+                    let order = state.subscriptions[topicFilter.filter]?.order ?? state.nextSubscriptionOrder
+                    state.nextSubscriptionOrder += 1
+                    state.setSubscription(.init(
+                        filter: topicFilter, qos: qos, silenceTimeout: timeout,
+                        lastActivity: now, silent: false, order: order
+                    ))
+                }
                 guard state.connected else {
                     continuation.resume()
                     return
                 }
-                var mid: Int32 = 0
-                let rc = mosquitto_subscribe_v5(handle, &mid, filter, qos.rawValue, 0, nil)
-                guard rc == MosquittoError.success else {
-                    state.removeSubscription(filter)
-                    continuation.resume(throwing: MQTTError.library(MosquittoError(code: rc), context: "subscribing to '\(filter)'"))
-                    return
+                let size = MosquittoConnection.filtersPerSubscribe
+                let packets = stride(from: 0, to: filters.count, by: size).map { filters[$0..<min($0 + size, filters.count)] }
+                let waiter = SubscribeWaiter(packets: packets.count, continuation: continuation)
+                for (index, packet) in packets.enumerated() {
+                    let (rc, mid) = MosquittoConnection.sendSubscribe(handle, packet, qos: qos)
+                    guard rc == MosquittoError.success else {
+                        // This packet and the ones after it are never sent: forget their filters.
+                        for rest in packets[index...] { for filter in rest { state.removeSubscription(filter) } }
+                        let error = MQTTError.library(MosquittoError(code: rc), context: "subscribing to '\(packet.first ?? "")'")
+                        waiter.settle(chunks: packets.count - index, error: error)?.resume()
+                        return
+                    }
+                    state.pendingSubscribes[mid] = .init(filters: Array(packet), waiter: waiter)
                 }
-                state.pendingSubscribes[mid] = .init(filter: filter, continuation: continuation)
             }
         }
         connection.refreshWatchedFlag()

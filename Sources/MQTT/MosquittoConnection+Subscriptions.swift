@@ -64,3 +64,33 @@ extension MosquittoConnection.SharedState {
         return events
     }
 }
+
+/// A `subscribe` call waiting for the SUBACKs of its packets. Touched only with the connection's
+/// shared state locked; the call resumes once every packet is answered or the connection is lost.
+final class SubscribeWaiter: @unchecked Sendable {
+    private var outstanding: Int
+    private var error: MQTTError?
+    private let continuation: CheckedContinuation<Void, any Error>
+
+    init(packets: Int, continuation: CheckedContinuation<Void, any Error>) {
+        outstanding = packets
+        self.continuation = continuation
+    }
+
+    /// The resumption to run (outside the lock) once the last packet settles.
+    struct Done {
+        let continuation: CheckedContinuation<Void, any Error>
+        let error: MQTTError?
+
+        func resume() {
+            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        }
+    }
+
+    /// `chunks` packets are answered (or will never be sent); the first error wins.
+    func settle(chunks: Int, error: MQTTError?) -> Done? {
+        if self.error == nil { self.error = error }
+        outstanding -= chunks
+        return outstanding == 0 ? Done(continuation: continuation, error: self.error) : nil
+    }
+}

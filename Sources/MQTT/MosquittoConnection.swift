@@ -75,9 +75,26 @@ final class MosquittoConnection: @unchecked Sendable {
 
     // The subscription bookkeeping (see `SharedState.subscriptions`).
 
+    /// One SUBSCRIBE packet waiting for its SUBACK: its filters, and the call that waits for it
+    /// (nil for the re-subscribe after a reconnect).
     struct PendingSubscribe {
-        let filter: String
-        let continuation: CheckedContinuation<Void, any Error>?
+        let filters: [String]
+        let waiter: SubscribeWaiter?
+    }
+
+    /// The most filters one SUBSCRIBE packet carries: a catalog of 100k topics is subscribed in
+    /// 200 packets sent back to back instead of 100k round trips.
+    static let filtersPerSubscribe = 500
+
+    /// Sends one SUBSCRIBE packet for `filters`; the library's return code and the packet's id.
+    static func sendSubscribe(_ handle: OpaquePointer, _ filters: ArraySlice<String>, qos: MQTTQoS) -> (rc: Int32, mid: Int32) {
+        let copies = filters.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        var mid: Int32 = 0
+        let rc = copies.withUnsafeBufferPointer {
+            mosquitto_subscribe_multiple(handle, &mid, Int32(copies.count), $0.baseAddress, Int32(qos.rawValue), 0, nil)
+        }
+        return (rc, mid)
     }
 
     struct Subscription {
@@ -246,8 +263,8 @@ final class MosquittoConnection: @unchecked Sendable {
             MosquittoConnection.from(user)?.didPublish(mid: mid, reasonCode: reason)
         }
         mosquitto_subscribe_v5_callback_set(handle) { _, user, mid, count, granted, _ in
-            let first: Int32 = (count > 0 ? granted?.pointee : nil) ?? 0x80
-            MosquittoConnection.from(user)?.didSubscribe(mid: mid, granted: first)
+            let codes = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(max(count, 0)))) } ?? []
+            MosquittoConnection.from(user)?.didSubscribe(mid: mid, granted: codes)
         }
         mosquitto_unsubscribe_v5_callback_set(handle) { _, user, mid, _ in
             MosquittoConnection.from(user)?.didUnsubscribe(mid: mid)
@@ -303,18 +320,24 @@ final class MosquittoConnection: @unchecked Sendable {
             state.restartSilenceClocks(at: now)
             if !sessionPresent {
                 // A new session has no subscriptions: send them all again, in the order they were made.
+                // Runs of one QoS, in packets of up to `filtersPerSubscribe` filters.
                 let ordered = state.subscriptions.values.sorted { $0.order < $1.order }
-                for subscription in ordered {
-                    var mid: Int32 = 0
-                    let rc = mosquitto_subscribe_v5(handle, &mid, subscription.filter.filter, subscription.qos.rawValue, 0, nil)
+                var start = 0
+                while start < ordered.count {
+                    let qos = ordered[start].qos
+                    var end = start + 1
+                    while end < ordered.count && end - start < Self.filtersPerSubscribe && ordered[end].qos == qos { end += 1 }
+                    let filters = ordered[start..<end].map(\.filter.filter)
+                    let (rc, mid) = Self.sendSubscribe(handle, filters[...], qos: qos)
                     if rc == MosquittoError.success {
-                        state.pendingSubscribes[mid] = PendingSubscribe(filter: subscription.filter.filter, continuation: nil)
+                        state.pendingSubscribes[mid] = PendingSubscribe(filters: filters, waiter: nil)
                     } else {
                         logger.error(
                             "MQTT re-subscribe failed",
-                            metadata: ["filter": "\(subscription.filter)", "error": "\(MosquittoError(code: rc))"]
+                            metadata: ["filters": "\(filters.count)", "first": "\(filters[0])", "error": "\(MosquittoError(code: rc))"]
                         )
                     }
+                    start = end
                 }
             }
             return first
@@ -351,22 +374,35 @@ final class MosquittoConnection: @unchecked Sendable {
         }
     }
 
-    private func didSubscribe(mid: Int32, granted: Int32) {
-        let pending: PendingSubscribe? = shared.withLock { state in
-            guard let pending = state.pendingSubscribes.removeValue(forKey: mid) else { return nil }
-            if granted >= 0x80 { state.removeSubscription(pending.filter) }
-            return pending
+    /// A SUBACK: one reason code per filter of the packet (a missing code counts as a refusal).
+    private func didSubscribe(mid: Int32, granted: [Int32]) {
+        let (pending, rejected, done): (PendingSubscribe?, [(String, Int32)], SubscribeWaiter.Done?) = shared.withLock { state in
+            guard let pending = state.pendingSubscribes.removeValue(forKey: mid) else { return (nil, [], nil) }
+            var rejected: [(String, Int32)] = []
+            for (index, filter) in pending.filters.enumerated() {
+                let code = index < granted.count ? granted[index] : 0x80
+                if code >= 0x80 {
+                    state.removeSubscription(filter)
+                    rejected.append((filter, code))
+                }
+            }
+            let error = rejected.first.map { MQTTError.subscriptionRejected(filter: $0.0, reasonCode: $0.1) }
+            return (pending, rejected, pending.waiter?.settle(chunks: 1, error: error))
         }
         guard let pending else { return }
-        if granted >= 0x80 {
-            counters.subscriptionRejections.wrappingAdd(1, ordering: .relaxed)
+        if !rejected.isEmpty {
+            counters.subscriptionRejections.wrappingAdd(rejected.count, ordering: .relaxed)
             refreshWatchedFlag()
-            logger.error("MQTT subscription rejected", metadata: ["filter": "\(pending.filter)", "code": "\(granted)"])
-            pending.continuation?.resume(throwing: MQTTError.subscriptionRejected(filter: pending.filter, reasonCode: granted))
+            for (filter, code) in rejected.prefix(10) {
+                logger.error("MQTT subscription rejected", metadata: ["filter": "\(filter)", "code": "\(code)"])
+            }
+            if rejected.count > 10 {
+                logger.error("MQTT subscriptions rejected", metadata: ["more": "\(rejected.count - 10)"])
+            }
         } else {
-            logger.debug("MQTT subscribed", metadata: ["filter": "\(pending.filter)", "qos": "\(granted)"])
-            pending.continuation?.resume()
+            logger.debug("MQTT subscribed", metadata: ["filters": "\(pending.filters.count)", "first": "\(pending.filters.first ?? "")"])
         }
+        done?.resume()
     }
 
     private func didUnsubscribe(mid: Int32) {
@@ -443,8 +479,10 @@ final class MosquittoConnection: @unchecked Sendable {
     private func markDisconnected(reason: String) {
         loop.sessionUp = false
         let (publishes, subscribes, unsubscribes, wasConnected, stopping) = shared.withLock { state in
+            // A subscription stays registered and is sent again on the next connect: its call returns.
+            let settled = state.pendingSubscribes.values.compactMap { $0.waiter?.settle(chunks: 1, error: nil) }
             let taken = (
-                Array(state.pendingPublishes.values), Array(state.pendingSubscribes.values),
+                Array(state.pendingPublishes.values), settled,
                 Array(state.pendingUnsubscribes.values), state.connected, state.stopRequested
             )
             state.pendingPublishes.removeAll()
@@ -463,8 +501,7 @@ final class MosquittoConnection: @unchecked Sendable {
             let error: MQTTError = stopping ? .clientClosed : .connectionLost
             for acknowledgement in publishes { acknowledgement.settle(.failure(error)) }
         }
-        // A subscription stays registered and is sent again on the next connect.
-        for pending in subscribes { pending.continuation?.resume() }
+        for done in subscribes { done.resume() }
         for continuation in unsubscribes { continuation.resume() }
         if wasConnected { connectionStates.yield(.disconnected(reason: reason)) }
     }

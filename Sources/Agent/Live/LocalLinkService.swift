@@ -20,9 +20,7 @@ struct LocalLinkService: Service {
             return
         }
         logger.info("connected to the local broker", metadata: ["host": "\(client.configuration.host)", "port": "\(client.configuration.port)"])
-        for topic in topics {
-            try await client.subscribe(topic, qos: .atLeastOnce, silenceTimeout: silentAfter)
-        }
+        try await client.subscribe(topics, qos: .atLeastOnce, silenceTimeout: silentAfter)
         logger.info("subscribed", metadata: ["topics": "\(topics.count)"])
         try? await gracefulShutdown()
         await client.disconnect()
