@@ -26,8 +26,8 @@ extension Catalog {
         // Indexes keep loading linear in the catalog's size (100k sensors load in seconds).
         var assets: [Asset] = []
         var assetIDs = Set<String>()
-        for node in try root.required("assets").list() {
-            try node.rejectUnknownKeys(["id", "name", "kind", "causes"])
+        for item in try root.required("assets").list() {
+            let node = try item.fields(["id", "name", "kind", "causes"])
             let idNode = try node.required("id")
             let id = try idNode.string()
             try checkName(id, at: idNode, what: "asset id")
@@ -44,11 +44,12 @@ extension Catalog {
         var sensorNodes: [ConfigNode] = []
         var sensorIndex: [SensorID: Int] = [:]
         var sensorsByTopic: [String: [Int]] = [:]
-        for node in try root.required("sensors").list() {
-            try node.rejectUnknownKeys([
-                "id", "name", "unit", "asset", "topic", "field", "timestamp_field", "quality_field",
-                "period", "limits", "decimals", "related", "detectors", "metric",
-            ])
+        let sensorKeys: Set<String> = [
+            "id", "name", "unit", "asset", "topic", "field", "timestamp_field", "quality_field",
+            "period", "limits", "decimals", "related", "detectors", "metric",
+        ]
+        for item in try root.required("sensors").list() {
+            let node = try item.fields(sensorKeys)
             let idNode = try node.required("id")
             let id = SensorID(try idNode.string())
             try checkName(id.rawValue, at: idNode, what: "sensor id")
@@ -80,18 +81,18 @@ extension Catalog {
                 throw topicNode.error("topic `\(topic)` is already used by sensor `\(other.id)`")
             }
             let period = try node["period"]?.seconds() ?? defaults.period
-            guard period > 0 else { throw (node["period"] ?? node).error("expected a sample period above zero") }
+            guard period > 0 else { throw (node["period"] ?? item).error("expected a sample period above zero") }
             var limits = Limits()
             if let limitsNode = node["limits"] {
-                try limitsNode.rejectUnknownKeys(["low", "high"])
-                limits = Limits(low: try limitsNode["low"]?.double(), high: try limitsNode["high"]?.double())
+                let bounds = try limitsNode.fields(["low", "high"])
+                limits = Limits(low: try bounds["low"]?.double(), high: try bounds["high"]?.double())
                 if let low = limits.low, let high = limits.high, low >= high {
                     throw limitsNode.error("expected `low` below `high`, found low \(low) and high \(high)")
                 }
             }
             let decimalsNode = node["decimals"]
             let decimals = try decimalsNode?.int() ?? defaults.decimals
-            guard (0...6).contains(decimals) else { throw (decimalsNode ?? node).error("expected decimals between 0 and 6") }
+            guard (0...6).contains(decimals) else { throw (decimalsNode ?? item).error("expected decimals between 0 and 6") }
             var detectors = defaults.detectors
             if let detectorsNode = node["detectors"] {
                 for (name, tuning) in try decodeDetectors(detectorsNode) { detectors[name] = tuning }
@@ -107,7 +108,7 @@ extension Catalog {
                 detectors: detectors, sparkplugMetric: metric))
             sensorIndex[id] = sensors.count - 1
             sensorsByTopic[topic, default: []].append(sensors.count - 1)
-            sensorNodes.append(node)
+            sensorNodes.append(item)
         }
         guard !sensors.isEmpty else { throw try root.required("sensors").error("expected at least one sensor") }
 

@@ -5,15 +5,35 @@ import Yams
 /// so that every error names the file, the key path and the line, and says what was expected.
 public struct ConfigNode: @unchecked Sendable {
     let node: Node
-    /// The dotted key path of this node, e.g. `sensors[3].limits.high`.
-    public let path: String
+    /// The path of the parent and this node's key or index in it: the path is only spelled out
+    /// for an error, not for each of the millions of lookups of a large catalog.
+    private let parentPath: String
+    private let key: String?
+    private let index: Int
     /// The file (or description of the source) the document came from.
     public let file: String
 
     init(node: Node, path: String, file: String) {
+        self.init(node: node, parentPath: path, key: nil, index: -1, file: file)
+    }
+
+    private init(node: Node, parentPath: String, key: String?, index: Int, file: String) {
         self.node = node
-        self.path = path
+        self.parentPath = parentPath
+        self.key = key
+        self.index = index
         self.file = file
+    }
+
+    /// The dotted key path of this node, e.g. `sensors[3].limits.high`.
+    public var path: String {
+        if let key { return parentPath.isEmpty ? key : "\(parentPath).\(key)" }
+        if index >= 0 { return "\(parentPath)[\(index)]" }
+        return parentPath
+    }
+
+    fileprivate func child(_ key: String, _ value: Node) -> ConfigNode {
+        ConfigNode(node: value, parentPath: path, key: key, index: -1, file: file)
     }
 
     /// Parses a YAML document. An empty document is an error.
@@ -63,8 +83,6 @@ public struct ConfigNode: @unchecked Sendable {
         }
     }
 
-    private func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
-
     // MARK: - Shape
 
     public var isNull: Bool {
@@ -76,7 +94,7 @@ public struct ConfigNode: @unchecked Sendable {
     public subscript(key: String) -> ConfigNode? {
         guard case .mapping(let mapping) = node else { return nil }
         for (k, v) in mapping where k.string == key {
-            let child = ConfigNode(node: v, path: child(key), file: file)
+            let child = child(key, v)
             return child.isNull ? nil : child
         }
         return nil
@@ -94,23 +112,38 @@ public struct ConfigNode: @unchecked Sendable {
         guard case .mapping(let mapping) = node else { throw expected("a mapping") }
         return try mapping.map { k, v in
             guard let key = k.string else { throw expected("a mapping with string keys") }
-            return (key, ConfigNode(node: v, path: child(key), file: file))
+            return (key, child(key, v))
         }
     }
 
     /// The items of a list.
     public func list() throws -> [ConfigNode] {
         guard case .sequence(let sequence) = node else { throw expected("a list") }
-        return sequence.enumerated().map { i, v in ConfigNode(node: v, path: "\(path)[\(i)]", file: file) }
+        let path = self.path
+        return sequence.enumerated().map { i, v in ConfigNode(node: v, parentPath: path, key: nil, index: i, file: file) }
     }
 
     /// Rejects keys that are not in `allowed`, naming the closest allowed key.
     public func rejectUnknownKeys(_ allowed: Set<String>) throws {
-        for (key, value) in try entries() where !allowed.contains(key) {
-            let hint = allowed.min { editDistance($0, key) < editDistance($1, key) }
-                .flatMap { editDistance($0, key) <= 3 ? " (did you mean `\($0)`?)" : nil } ?? ""
-            throw value.error("unknown key `\(key)`\(hint); allowed: \(allowed.sorted().joined(separator: ", "))")
+        _ = try fields(allowed)
+    }
+
+    /// A mapping's values by key, read in one pass, after rejecting keys that are not in `allowed`
+    /// (naming the closest allowed key). For mappings read key by key, as each sensor of a catalog.
+    public func fields(_ allowed: Set<String>) throws -> ConfigFields {
+        guard case .mapping(let mapping) = node else { throw expected("a mapping") }
+        var values: [String: Node] = [:]
+        values.reserveCapacity(mapping.count)
+        for (k, v) in mapping {
+            guard let key = k.string else { throw expected("a mapping with string keys") }
+            guard allowed.contains(key) else {
+                let hint = allowed.min { editDistance($0, key) < editDistance($1, key) }
+                    .flatMap { editDistance($0, key) <= 3 ? " (did you mean `\($0)`?)" : nil } ?? ""
+                throw child(key, v).error("unknown key `\(key)`\(hint); allowed: \(allowed.sorted().joined(separator: ", "))")
+            }
+            if values[key] == nil { values[key] = v }
         }
+        return ConfigFields(owner: self, values: values)
     }
 
     // MARK: - Scalars
@@ -165,6 +198,26 @@ public struct ConfigNode: @unchecked Sendable {
         }
         if let v = Double(t), v.isFinite, v >= 0 { return v }
         return nil
+    }
+}
+
+/// The values of one mapping by key (see `ConfigNode.fields`).
+public struct ConfigFields: @unchecked Sendable {
+    /// The mapping itself, for errors about it.
+    public let owner: ConfigNode
+    fileprivate let values: [String: Node]
+
+    /// The child under `key`, or nil when absent (or explicitly null).
+    public subscript(key: String) -> ConfigNode? {
+        guard let value = values[key] else { return nil }
+        let child = owner.child(key, value)
+        return child.isNull ? nil : child
+    }
+
+    /// The child under `key`; an error naming the key when it is missing.
+    public func required(_ key: String) throws -> ConfigNode {
+        guard let value = self[key] else { throw owner.error("missing required key `\(key)`") }
+        return value
     }
 }
 
