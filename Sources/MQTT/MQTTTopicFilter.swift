@@ -9,7 +9,9 @@
 /// literal level, as the MQTT specification requires (4.7.2).
 public struct MQTTTopicFilter: Sendable, Hashable, CustomStringConvertible {
     public let filter: String
-    /// The filter's levels, as UTF-8 bytes (split once, so matching allocates nothing).
+    /// The levels of a filter with wildcards, as UTF-8 bytes (split once, so matching allocates
+    /// nothing); empty for a concrete filter, which matches by equality (a catalog of 100k topics
+    /// keeps no split copy of each).
     private let levels: [Level]
 
     private enum Level: Sendable, Hashable {
@@ -41,15 +43,14 @@ public struct MQTTTopicFilter: Sendable, Hashable, CustomStringConvertible {
             }
         }
         self.filter = filter
-        self.levels = levels
+        let concrete = levels.allSatisfy { if case .literal = $0 { true } else { false } }
+        self.levels = concrete ? [] : levels
     }
 
     public var description: String { filter }
 
     /// Whether the filter has `+` or `#`.
-    public var hasWildcards: Bool {
-        levels.contains { if case .literal = $0 { false } else { true } }
-    }
+    public var hasWildcards: Bool { !levels.isEmpty }
 
     /// Whether a message published on `topic` is delivered to a subscription with this filter.
     public func matches(_ topic: String) -> Bool {
@@ -60,6 +61,7 @@ public struct MQTTTopicFilter: Sendable, Hashable, CustomStringConvertible {
     /// `matches` over the topic's UTF-8 bytes.
     func matches(utf8 topic: UnsafeBufferPointer<UInt8>) -> Bool {
         if topic.isEmpty { return false }
+        if levels.isEmpty { return filter.utf8.elementsEqual(topic) }
         if topic[0] == UInt8(ascii: "$") {
             guard case .literal = levels[0] else { return false }
         }
