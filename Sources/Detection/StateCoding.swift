@@ -208,6 +208,8 @@ extension EventTrack {
         try c.code(&pendingBaseline)
         try c.code(&elevated); try c.code(&elevatedSince); try c.code(&elevatedLevelZ)
         try c.code(&historyT); try c.code(&historyV); try c.code(&historyHead); try c.code(&historyCount)
+        // Written at full capacity whether allocated or not, so the file's layout does not change.
+        if duringT.isEmpty { allocateDuring() }
         try c.code(&duringT); try c.code(&duringV); try c.code(&duringCount); try c.code(&duringStride)
         try c.code(&duringSkip)
         try c.code(&heardAt); try c.code(&latestT)
@@ -215,6 +217,7 @@ extension EventTrack {
               historyCount <= Self.historyCapacity, duringCount >= 0, duringCount <= Self.duringCapacity,
               duringStride >= 1, duringStride < 1 << 40, duringSkip >= 0
         else { throw StateReader.corrupt("an event window position out of range") }
+        releaseDuring()
     }
 }
 

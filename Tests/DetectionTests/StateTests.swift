@@ -52,6 +52,26 @@ struct StateTests {
         #expect(!a.1.isEmpty)
     }
 
+    @Test("an event's window buffers exist only while it is open, and a save leaves them as they were")
+    func eventBuffersOnlyWhileOpen() throws {
+        let d = PlantDetector(catalog: plant())
+        let idle = d.stateBytesPerSensor
+        var noise = Noise(seed: 9)
+        _ = feed(d, 0..<905, noise: &noise)
+        #expect(!d.openEvents.isEmpty, "the step should have an event open")
+        let open = d.stateBytesPerSensor
+        #expect(open > idle, "an open event records its readings")
+        let saved = d.saveState()
+        #expect(d.stateBytesPerSensor == open)
+        let restored = PlantDetector(catalog: plant())
+        try restored.restoreState(saved)
+        #expect(restored.stateBytesPerSensor == open)
+        let (_, events) = feed(d, 905..<2000, noise: &noise)
+        #expect(events.contains { $0.stage == .resolved })
+        #expect(d.openEvents.isEmpty)
+        #expect(d.stateBytesPerSensor == idle, "a resolved event gives its buffers back")
+    }
+
     @Test("a state of another catalog is refused")
     func otherCatalog() {
         let d = PlantDetector(catalog: plant())
