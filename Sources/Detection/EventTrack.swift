@@ -118,6 +118,11 @@ struct EventTrack {
         duringV = ContiguousArray(repeating: 0, count: Self.duringCapacity)
     }
 
+    /// Zeros at full capacity, shared by every idle sensor while its state is written: a save
+    /// allocates nothing for them, and a read copies them only to fill them in.
+    static let idleDuringT = ContiguousArray<Int64>(repeating: 0, count: duringCapacity)
+    static let idleDuringV = ContiguousArray<Double>(repeating: 0, count: duringCapacity)
+
     /// Gives the buffers back when no reading is recorded in them.
     mutating func releaseDuring() {
         guard duringCount == 0, !duringT.isEmpty else { return }

@@ -209,7 +209,7 @@ extension EventTrack {
         try c.code(&elevated); try c.code(&elevatedSince); try c.code(&elevatedLevelZ)
         try c.code(&historyT); try c.code(&historyV); try c.code(&historyHead); try c.code(&historyCount)
         // Written at full capacity whether allocated or not, so the file's layout does not change.
-        if duringT.isEmpty { allocateDuring() }
+        if duringT.isEmpty { (duringT, duringV) = (Self.idleDuringT, Self.idleDuringV) }
         try c.code(&duringT); try c.code(&duringV); try c.code(&duringCount); try c.code(&duringStride)
         try c.code(&duringSkip)
         try c.code(&heardAt); try c.code(&latestT)

@@ -169,7 +169,7 @@ public final class MQTTClient: Sendable {
                         // This packet and the ones after it are never sent: forget their filters.
                         for rest in packets[index...] { for filter in rest { state.removeSubscription(filter) } }
                         let error = MQTTError.library(MosquittoError(code: rc), context: "subscribing to '\(packet.first ?? "")'")
-                        waiter.settle(chunks: packets.count - index, error: error)?.resume()
+                        waiter.settle(packets: packets.count - index, error: error)?.resume()
                         return
                     }
                     state.pendingSubscribes[mid] = .init(filters: Array(packet), waiter: waiter)

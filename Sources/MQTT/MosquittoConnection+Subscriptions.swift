@@ -87,10 +87,10 @@ final class SubscribeWaiter: @unchecked Sendable {
         }
     }
 
-    /// `chunks` packets are answered (or will never be sent); the first error wins.
-    func settle(chunks: Int, error: MQTTError?) -> Done? {
+    /// `packets` packets are answered (or will never be sent); the first error wins.
+    func settle(packets: Int, error: MQTTError?) -> Done? {
         if self.error == nil { self.error = error }
-        outstanding -= chunks
+        outstanding -= packets
         return outstanding == 0 ? Done(continuation: continuation, error: self.error) : nil
     }
 }

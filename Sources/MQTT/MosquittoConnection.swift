@@ -387,7 +387,7 @@ final class MosquittoConnection: @unchecked Sendable {
                 }
             }
             let error = rejected.first.map { MQTTError.subscriptionRejected(filter: $0.0, reasonCode: $0.1) }
-            return (pending, rejected, pending.waiter?.settle(chunks: 1, error: error))
+            return (pending, rejected, pending.waiter?.settle(packets: 1, error: error))
         }
         guard let pending else { return }
         if !rejected.isEmpty {
@@ -480,7 +480,7 @@ final class MosquittoConnection: @unchecked Sendable {
         loop.sessionUp = false
         let (publishes, subscribes, unsubscribes, wasConnected, stopping) = shared.withLock { state in
             // A subscription stays registered and is sent again on the next connect: its call returns.
-            let settled = state.pendingSubscribes.values.compactMap { $0.waiter?.settle(chunks: 1, error: nil) }
+            let settled = state.pendingSubscribes.values.compactMap { $0.waiter?.settle(packets: 1, error: nil) }
             let taken = (
                 Array(state.pendingPublishes.values), settled,
                 Array(state.pendingUnsubscribes.values), state.connected, state.stopRequested
