@@ -59,7 +59,12 @@ import VigilTestSupport
     /// Same input, same events, same text; only the measured narration latency may differ.
     @Test func replayIsDeterministic() async throws {
         func normalised(_ alerts: [AlertMessage]) -> [AlertMessage] {
-            alerts.map { var a = $0; a.narrative.latencyMs = 0; return a }
+            alerts.map { alert in
+                var a = alert
+                a.narrative.latencyMs = 0
+                a.incident?.narrative.latencyMs = 0
+                return a
+            }
         }
         let first = normalised(try await replay("cavitation").alerts)
         let second = normalised(try await replay("cavitation").alerts)
