@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        // Ed25519 signatures and SHA-256 of model bundles (ModelBundle).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // C libraries from Debian's packages.
@@ -61,6 +63,8 @@ let package = Package(
             name: "Narration",
             dependencies: ["MicroLM", "Detection", "Telemetry", .product(name: "Logging", package: "swift-log")]
         ),
+        // Signed model bundles: manifest, Ed25519 signature, hashed files, the bundle store on disk.
+        .target(name: "ModelBundle", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Async MQTT client over libmosquitto.
         .target(name: "MQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
         // SQLite store-and-forward queue.
@@ -75,7 +79,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "Telemetry", "Detection", "Narration", "MQTT", "Outbox", "MicroLM", "Simulation",
+                "Telemetry", "Detection", "Narration", "MQTT", "Outbox", "MicroLM", "Simulation", "ModelBundle",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
@@ -98,7 +102,7 @@ let package = Package(
             name: "vigil",
             dependencies: [
                 "Agent", "Telemetry", "Simulation", "MicroLM", "Detection", "Narration", "VigilBenchmarks",
-                "MQTT", "Outbox",
+                "MQTT", "Outbox", "ModelBundle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -113,6 +117,7 @@ let package = Package(
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "VigilBenchmarks", "VigilTestSupport"]),
         .testTarget(name: "MicroLMTests", dependencies: ["MicroLM", "VigilTestSupport"]),
         .testTarget(name: "NarrationTests", dependencies: ["Narration", "VigilTestSupport"]),
+        .testTarget(name: "ModelBundleTests", dependencies: ["ModelBundle", "Agent", "Narration", "VigilTestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "VigilTestSupport"]),
         .testTarget(
             name: "OutboxTests",

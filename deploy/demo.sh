@@ -43,11 +43,18 @@ CONF
 mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
 pids+=($!)
 
+# The model goes in as the agent takes it on a gateway: the default signed bundle, verified against
+# the project's public key, self-tested and made current (vigil model install).
+echo "installing the default signed model bundle (signature, SHA-256, narration self-test) ..." >&2
+"$here/default-bundle.sh" assemble "$model" "$work/bundle"
+"$vigil" model install --store "$work/state/models/bundles" --trusted-key "$root/deploy/keys/vigil-default.pub" "$work/bundle" >&2
+rm -rf "$work/bundle"
+
 cat > "$work/vigil.yaml" <<CONF
 agent: {name: demo, catalog: $root/sensors/plant.yaml, state_dir: $work/state}
 local: {url: "mqtt://127.0.0.1:$port"}
 ingest: {max_future_skew: 30d}     # the recording is played faster than real time
-narration: {model: $model, deadline: 1.5s}
+narration: {trusted_keys: [$root/deploy/keys/vigil-default.pub], deadline: 1.5s}
 upstream: {url: "mqtt://127.0.0.1:$port", client_id: demo-upstream}
 metrics: {listen: "127.0.0.1:0"}
 CONF

@@ -21,6 +21,8 @@
 #   /etc/vigil/plant.yaml            example goes beside it as vigil.yaml.new (plant.yaml.new)
 #   /var/lib/vigil/                  outbox and detector state (kept by uninstall without --purge)
 #   /var/lib/vigil/models/           the language model (deploy/provision-model.sh, SHA-256 checked)
+#   /var/lib/vigil/models/bundles/   the signed model bundles (vigil model list); the default one
+#                                    is installed and made current
 #   /etc/systemd/system/vigil.service
 #   PREFIX/share/vigil/              dashboards, broker examples, example configuration
 #   PREFIX/share/doc/vigil/DEPLOY.md this guide
@@ -182,6 +184,20 @@ if [[ $provision_model -eq 1 ]]; then
     put 0644 "$model_file" "$target" || true
   fi
   "$here/provision-model.sh" "$models" || die "the model could not be provisioned; run again with --model-file FILE or --no-model"
+  # The default signed bundle (deploy/bundles/smollm2-narration, key deploy/keys/vigil-default.pub):
+  # the model is hard-linked into the bundle store, checked against its signature, self-tested and
+  # made current, unless it already is.
+  bundle_id=$(awk -F'"' '/"name"/ { n = $4 } /"version"/ { v = $4 } END { print n "-" v }' "$here/bundles/smollm2-narration/manifest.json")
+  if [[ "$(cat "$models/bundles/current" 2>/dev/null)" != "$bundle_id" ]]; then
+    assembled=$(mktemp -d "$models/.bundle.XXXXXX")
+    "$here/default-bundle.sh" assemble "$models/SmolLM2-135M-Instruct.Q4_1.gguf" "$assembled"
+    if "$binary" model install --store "$models/bundles" --trusted-key "$here/keys/vigil-default.pub" "$assembled" >&2; then
+      say "installed the signed model bundle $bundle_id in ${models#"$root"}/bundles"
+    else
+      say "warning: the model bundle $bundle_id was not made current (see above): alerts will use template text"
+    fi
+    rm -rf -- "$assembled"
+  fi
   owner vigil:vigil -R "$models"
 else
   say "no model provisioned (--no-model): alerts will carry template text until one is in $state_dir/models"

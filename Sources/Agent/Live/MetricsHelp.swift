@@ -38,6 +38,8 @@ enum MetricsHelp {
         "vigil_outbox_schema_migrations_total": "Outbox schema migrations done at open.",
         "vigil_detector_state_restored": "1 when this start restored a saved detector state, else 0.",
         "vigil_detector_state_discarded_total": "Saved detector states not used, by reason.",
+        "vigil_model_info": "1 for the model that narrates: bundle name and version, and source (bundle: signed and verified; file: narration.model).",
+        "vigil_model_bundle_refused_total": "Model bundles refused at start, by reason (bad_signature, hash_mismatch, untrusted_key, ...); the previous bundle or the template narrates instead.",
         "vigil_detector_state_saves_total": "Detector state saves.",
         "vigil_detector_state_save_failures_total": "Detector state saves that failed.",
         "vigil_detector_state_last_save_timestamp_seconds": "When the detector state was last saved (seconds since 1970).",

@@ -16,6 +16,7 @@ struct StatusService: Service {
     let topics: AgentTopics
     let interval: Duration
     let model: String?
+    let provenance: ModelProvenance?
     let pipeline: SharedPipeline
     let worker: NarrationWorker
     let counters: AgentCounters
@@ -34,7 +35,7 @@ struct StatusService: Service {
             outboxFigures = ["depth": s.depth, "bytes": s.bytes, "dropped": Int(s.droppedTotal), "sent": Int(s.sent)]
         }
         return AgentStatus(
-            agent: topics.agent, state: state, version: VigilVersion.string, model: model,
+            agent: topics.agent, state: state, version: VigilVersion.string, model: model, modelBundle: provenance,
             startedAt: rfc3339(started), uptimeS: (Date().timeIntervalSince(started) * 10).rounded() / 10,
             counts: [
                 "readings": stats.readings, "rejected": stats.rejectedTotal, "events": stats.eventsTotal,
