@@ -4,10 +4,10 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure Vigil's parts: detector, SKAB benchmark, no-anomaly corpus, language model engine, outbox, live agent.",
+        abstract: "Measure Vigil's parts: detector, SKAB benchmark, no-anomaly corpus, language model engine, outbox, live agent, model bundle check.",
         subcommands: [
             BenchDetectCommand.self, BenchSKABCommand.self, BenchQuietCommand.self, BenchGenerateCommand.self, BenchOutboxCommand.self,
-            BenchLiveCommand.self,
+            BenchLiveCommand.self, BenchBundleCommand.self,
         ]
     )
 }
