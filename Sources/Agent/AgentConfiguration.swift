@@ -107,6 +107,8 @@ public struct AgentConfiguration: Sendable {
     public var narrationAdapter: NarrationAdapterSettings?
     /// Signed model bundles (`narration.trusted_keys`, `narration.bundles`); nil: the model file above.
     public var narrationBundles: NarrationBundleSettings?
+    /// Floors of the field narration figures (`narration.drift`); the latency ceiling defaults to the deadline.
+    public var narrationDrift = NarrationDriftSettings()
     public var upstream: BrokerSettings?
     public var upstreamTopic: String?
     public var outbox: OutboxSettings
@@ -196,7 +198,7 @@ public struct AgentConfiguration: Sendable {
 
         if let narration = root["narration"] {
             try narration.rejectKeys(allowing: Set(["enabled", "model", "model_sha256", "deadline", "queue", "threads"])
-                .union(NarrationAdapterSettings.keys).union(NarrationBundleSettings.keys))
+                .union(NarrationAdapterSettings.keys).union(NarrationBundleSettings.keys).union(["drift"]))
             config.narrationBundles = try NarrationBundleSettings.decode(narration, stateDirectory: config.stateDirectory, resolve: resolve)
             config.narrationAdapter = try NarrationAdapterSettings.decode(narration, resolve: resolve)
             if let v = narration["enabled"] { config.narrationEnabled = try v.bool() }
@@ -219,6 +221,20 @@ public struct AgentConfiguration: Sendable {
             if let v = narration["threads"] {
                 config.narrationThreads = try v.int()
                 guard (1...64).contains(config.narrationThreads) else { throw v.error("expected 1 to 64 threads") }
+            }
+            if let drift = narration["drift"] {
+                let f = try drift.fields(["window", "min_model_share", "max_latency_p95", "min_narrations"])
+                if let v = f["window"] { config.narrationDrift.window = try v.seconds(within: 60...7 * 86_400) }
+                if let v = f["min_model_share"] {
+                    let share = try v.double()
+                    guard (0...1).contains(share) else { throw v.error("expected a share from 0 (no floor) to 1") }
+                    config.narrationDrift.minModelShare = share
+                }
+                if let v = f["max_latency_p95"] { config.narrationDrift.maxLatencyP95 = try v.seconds(within: 0.001...3600) }
+                if let v = f["min_narrations"] {
+                    config.narrationDrift.minNarrations = try v.int()
+                    guard (1...100_000).contains(config.narrationDrift.minNarrations) else { throw v.error("expected 1 to 100000 narrations") }
+                }
             }
         }
 

@@ -35,7 +35,7 @@ import VigilTestSupport
     }
 
     /// Starts a broker, an observer subscribed to `vigil/#`, and the agent.
-    func start(upstream: Bool = true) async throws -> Running? {
+    func start(upstream: Bool = true, narration: String = "{enabled: false}") async throws -> Running? {
         guard MosquittoBroker.isAvailable else { return nil }
         let broker = try MosquittoBroker()
         let directory = try TemporaryDirectory(prefix: "vigil-live")
@@ -44,7 +44,7 @@ import VigilTestSupport
             agent: {name: test, catalog: \(RepositoryPaths.file("sensors/plant.yaml")), state_dir: \(directory.path)}
             local: {url: "\(broker.url)", reconnect: {min: 100ms, max: 500ms}}
             ingest: {max_future_skew: 30d}
-            narration: {enabled: false}
+            narration: \(narration)
             \(upstream ? "upstream: {url: \"\(broker.url)\", client_id: test-up, status_interval: 1s, reconnect: {min: 100ms, max: 500ms}}" : "")
             metrics: {listen: "127.0.0.1:\(metricsPort)"}
             """
@@ -146,6 +146,40 @@ import VigilTestSupport
         sub.waitUntilExit()
         let final = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(final.contains("\"state\":\"offline\""), "retained status after shutdown: \(final)")
+        running.broker.stop()
+    }
+
+    /// Drift watch: an agent whose model is missing narrates every alert with the template; the
+    /// status message and /metrics say that narration is degraded.
+    @Test(.timeLimit(.minutes(2))) func degradedNarrationIsReportedOnTheStatusTopic() async throws {
+        guard let running = try await start(upstream: false, narration: "{model: /nonexistent/model.gguf, drift: {min_narrations: 1}}") else { return }
+        var scenario = Scenario(name: "t", summary: "", duration: 1500, seed: 11, faults: [
+            FaultInjection(kind: .spike, target: "pump1.discharge_pressure", start: 1200, duration: 2),
+        ])
+        scenario.duration = 1500
+        let recording = running.directory.file("short.csv").path
+        _ = try SimulateJob(catalogPath: RepositoryPaths.file("sensors/plant.yaml"), scenario: scenario, output: recording).run()
+        var replay = BrokerReplay(recording: recording, catalog: catalog,
+                                  broker: try #require(BrokerSettings.parse(url: running.broker.url, clientID: "feeder")))
+        replay.qos = 1
+        _ = try await replay.run(logger: Logger(label: "feeder"))
+        let seen = await observe(running.observer, seconds: 30) { messages in
+            messages.contains { $0.topic == "vigil/test/status" && String(decoding: $0.payload, as: UTF8.self).contains("\"figure\":\"model_share\"") }
+        }
+        let status = try #require(seen.last { $0.topic == "vigil/test/status" && String(decoding: $0.payload, as: UTF8.self).contains("model_share") },
+                                  "no status with a drift warning; topics: \(Set(seen.map(\.topic)))")
+        let text = String(decoding: status.payload, as: UTF8.self)
+        #expect(text.contains("\"model_share\":0"), "\(text)")
+        #expect(text.contains("\"no_model\":"), "\(text)")
+        var statusSchema = try JSONSchemaValidator(directory: RepositoryPaths.file("schemas"), file: "status.schema.json")
+        let failures = try statusSchema.validate(JSONValue.parse(status.payload))
+        #expect(failures.isEmpty, "\(failures)")
+
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(running.metricsPort)/metrics")!)
+        let metrics = String(decoding: data, as: UTF8.self)
+        #expect(metrics.contains("vigil_narration_drift_warning{figure=\"model_share\"} 1"), "\(metrics.split(separator: "\n").filter { $0.contains("drift") })")
+        #expect(metrics.contains("vigil_narration_fallbacks_total{reason=\"no_model\"}"))
+        try await running.stop()
         running.broker.stop()
     }
 

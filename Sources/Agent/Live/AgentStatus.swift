@@ -12,9 +12,12 @@ public struct AgentStatus: Sendable, Codable, Equatable {
     public var uptimeS: Double?
     public var counts: [String: Int]?
     public var outbox: [String: Int]?
+    /// Rolling narration figures and drift warnings (nil while narration is off).
+    public var narration: NarrationDriftFigures?
 
     public init(agent: String, state: String, version: String, model: String? = nil, modelBundle: ModelProvenance? = nil,
-                startedAt: String? = nil, uptimeS: Double? = nil, counts: [String: Int]? = nil, outbox: [String: Int]? = nil) {
+                startedAt: String? = nil, uptimeS: Double? = nil, counts: [String: Int]? = nil, outbox: [String: Int]? = nil,
+                narration: NarrationDriftFigures? = nil) {
         self.agent = agent
         self.state = state
         self.version = version
@@ -24,10 +27,11 @@ public struct AgentStatus: Sendable, Codable, Equatable {
         self.uptimeS = uptimeS
         self.counts = counts
         self.outbox = outbox
+        self.narration = narration
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, agent, state, version, model, counts, outbox
+        case schema, agent, state, version, model, counts, outbox, narration
         case modelBundle = "model_bundle"
         case startedAt = "started_at"
         case uptimeS = "uptime_s"

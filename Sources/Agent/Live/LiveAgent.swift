@@ -105,6 +105,10 @@ public struct LiveAgent {
         let narrator = Narrator(catalog: catalog, model: config.narrationEnabled ? model : nil,
                                 configuration: narration, logger: logger.with(label: "vigil.narration"))
         let worker = NarrationWorker(narrator: narrator, mode: .live, logger: logger.with(label: "vigil.narration"))
+        var driftSettings = config.narrationDrift
+        driftSettings.maxLatencyP95 = driftSettings.maxLatencyP95 ?? config.narrationDeadline
+        let drift = NarrationDriftWatch(drift: NarrationDrift(settings: driftSettings),
+                                        metrics: NarrationDriftMetrics(factory: factory))
 
         var upstream: MQTTClient?
         var outbox: Outbox?
@@ -139,14 +143,16 @@ public struct LiveAgent {
         services.append(StatusService(client: local, outbox: outbox, topics: topics,
                                       interval: .milliseconds(Int64(config.statusInterval * 1000)),
                                       model: config.narrationEnabled ? model?.name : nil,
-                                      provenance: config.narrationEnabled ? provenance : nil, pipeline: shared,
+                                      provenance: config.narrationEnabled ? provenance : nil,
+                                      drift: config.narrationEnabled ? drift : nil, pipeline: shared,
                                       worker: worker, counters: counters, metrics: metrics, upstream: upstream, logger: logger))
         services.append(PublisherService(
             client: local, worker: worker, outbox: outbox, catalog: catalog, topics: topics,
             metrics: metrics, counters: counters, logger: logger, alarms: alarms,
             incidentFile: outbox == nil ? nil : UpstreamIncidentFile(besideOutbox: config.outbox.path),
             openAtStart: openAtStart,
-            reconciledIncidents: outbox == nil ? nil : Counter(label: "vigil_reconciled_incidents_total", dimensions: [], factory: factory)))
+            reconciledIncidents: outbox == nil ? nil : Counter(label: "vigil_reconciled_incidents_total", dimensions: [], factory: factory),
+            drift: drift))
         services.append(NarrationService(worker: worker))
         // Listed before ingest, so it stops after it: the state saved on shutdown holds every reading.
         if let detectorState { services.append(detectorState) }

@@ -41,6 +41,8 @@ struct PublisherService: Service {
     let openAtStart: [AnomalyEvent]
     /// Incidents left open by an earlier run and resolved at this start.
     let reconciledIncidents: Counter?
+    /// Rolling narration figures (drift watch).
+    let drift: NarrationDriftWatch
     /// Alerts kept while the local broker is unreachable.
     let backlogCapacity = 10_000
     /// Messages handed to the client before their PUBACKs are awaited.
@@ -67,9 +69,11 @@ struct PublisherService: Service {
                                      incident: narrated.incident.map(AlertIncident.init))
             metrics.narrationBySource[narrated.narrative.source.rawValue]?.increment()
             metrics.narrationLatency.recordMilliseconds(narrated.narrative.latencyMs)
+            drift.record(narrated.narrative)
             if let incident = narrated.incident {
                 metrics.narrationBySource[incident.narrative.source.rawValue]?.increment()
                 metrics.narrationLatency.recordMilliseconds(incident.narrative.latencyMs)
+                drift.record(incident.narrative)
             }
             metrics.narrationQueue.record(worker.queueDepth)
             let dropped = worker.counts.dropped

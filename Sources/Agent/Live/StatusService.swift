@@ -17,6 +17,8 @@ struct StatusService: Service {
     let interval: Duration
     let model: String?
     let provenance: ModelProvenance?
+    /// Rolling narration figures; nil while narration is off.
+    let drift: NarrationDriftWatch?
     let pipeline: SharedPipeline
     let worker: NarrationWorker
     let counters: AgentCounters
@@ -42,14 +44,26 @@ struct StatusService: Service {
                 "alerts": counts.alerts, "alerts_dropped": counts.alertsDropped,
                 "narration_fallbacks": narration.byTemplate, "narration_dropped": narration.dropped,
             ],
-            outbox: outboxFigures)
+            outbox: outboxFigures, narration: drift?.figures())
     }
 
     func run() async throws {
         var announced = false
         var lastPublished: ContinuousClock.Instant?
+        var warned: [String] = []
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let due = lastPublished.map { ContinuousClock.now - $0 >= interval } ?? true
+            var due = lastPublished.map { ContinuousClock.now - $0 >= interval } ?? true
+            if let figures = drift?.figures(), figures.warnings.map(\.figure) != warned {
+                // A figure crossed its floor: said in the log and on the status topic now, not at the next interval.
+                for w in figures.warnings where !warned.contains(w.figure) {
+                    logger.warning("narration is degraded", metadata: ["figure": "\(w.figure)", "detail": "\(w.text)"])
+                }
+                for f in warned where !figures.warnings.contains(where: { $0.figure == f }) {
+                    logger.info("narration figure back within its floor", metadata: ["figure": "\(f)"])
+                }
+                warned = figures.warnings.map(\.figure)
+                due = true
+            }
             if client.isConnected && (due || !announced) {
                 let message = await status(state: "online").jsonBytes()
                 do {
