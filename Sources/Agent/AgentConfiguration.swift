@@ -109,6 +109,8 @@ public struct AgentConfiguration: Sendable {
     public var narrationBundles: NarrationBundleSettings?
     /// Floors of the field narration figures (`narration.drift`); the latency ceiling defaults to the deadline.
     public var narrationDrift = NarrationDriftSettings()
+    /// The plant's larger model for hard cases (`narration.escalate`); nil: off.
+    public var narrationEscalation: EscalationSettings?
     public var upstream: BrokerSettings?
     public var upstreamTopic: String?
     public var outbox: OutboxSettings
@@ -198,7 +200,7 @@ public struct AgentConfiguration: Sendable {
 
         if let narration = root["narration"] {
             try narration.rejectKeys(allowing: Set(["enabled", "model", "model_sha256", "deadline", "queue", "threads"])
-                .union(NarrationAdapterSettings.keys).union(NarrationBundleSettings.keys).union(["drift"]))
+                .union(NarrationAdapterSettings.keys).union(NarrationBundleSettings.keys).union(["drift", "escalate"]))
             config.narrationBundles = try NarrationBundleSettings.decode(narration, stateDirectory: config.stateDirectory, resolve: resolve)
             config.narrationAdapter = try NarrationAdapterSettings.decode(narration, resolve: resolve)
             if let v = narration["enabled"] { config.narrationEnabled = try v.bool() }
@@ -221,6 +223,9 @@ public struct AgentConfiguration: Sendable {
             if let v = narration["threads"] {
                 config.narrationThreads = try v.int()
                 guard (1...64).contains(config.narrationThreads) else { throw v.error("expected 1 to 64 threads") }
+            }
+            if let escalate = narration["escalate"] {
+                config.narrationEscalation = try EscalationSettings.decode(escalate, resolve: resolve)
             }
             if let drift = narration["drift"] {
                 let f = try drift.fields(["window", "min_model_share", "max_latency_p95", "min_narrations"])

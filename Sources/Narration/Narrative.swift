@@ -4,6 +4,8 @@ public enum NarrativeSource: String, Sendable, Codable, Equatable {
     case model
     /// Vigil's deterministic template (the model was absent, late, or its text failed verification).
     case template
+    /// Written by the plant's larger model (`narration.escalate`) and accepted by the verifier.
+    case escalated
 }
 
 /// The plain-language text of an alert, with how it was made.

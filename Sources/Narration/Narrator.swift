@@ -22,14 +22,17 @@ public final class Narrator: Sendable {
     public let catalog: Catalog
     public let model: (any NarrationModel)?
     public let configuration: NarrationConfiguration
+    /// The larger model hard cases go to (`narration.escalate`); nil: none.
+    public let escalator: (any NarrationEscalating)?
     let logger: Logger
     /// The model's forward pass blocks: it runs here, off the cooperative pool, one call at a time.
     private let modelQueue = DispatchQueue(label: "vigil.narration.model")
 
     public init(catalog: Catalog, model: (any NarrationModel)?, configuration: NarrationConfiguration = .init(),
-                logger: Logger) {
+                logger: Logger, escalator: (any NarrationEscalating)? = nil) {
         self.catalog = catalog
         self.model = model
+        self.escalator = escalator
         self.configuration = configuration
         self.logger = logger
     }
@@ -58,7 +61,9 @@ public final class Narrator: Sendable {
 
     /// Narrates with an explicit deadline; nil waits for the model however long it takes (replay).
     public func narrate(_ event: AnomalyEvent, deadline: ContinuousClock.Instant?) async -> Narrative {
-        await explain(event, deadline: deadline).narrative
+        let local = await explain(event, deadline: deadline)
+        guard let escalator, escalator.policy.qualifies(event, local: local.narrative) else { return local.narrative }
+        return await escalate(local, to: escalator)
     }
 
     /// The template narrative for `event`, with `reason`.

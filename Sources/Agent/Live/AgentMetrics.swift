@@ -61,7 +61,7 @@ public struct AgentMetrics: Sendable {
         alertsPublished = counter("vigil_alerts_published_total")
         alertPublishRetries = counter("vigil_alert_publish_retries_total")
         alertsDropped = counter("vigil_alerts_dropped_total")
-        narrationBySource = Dictionary(uniqueKeysWithValues: ["model", "template"].map {
+        narrationBySource = Dictionary(uniqueKeysWithValues: ["model", "template", "escalated"].map {
             ($0, counter("vigil_narrations_total", [("source", $0)]))
         })
         narrationLatency = timer("vigil_narration_latency_seconds")

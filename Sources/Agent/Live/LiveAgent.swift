@@ -102,8 +102,9 @@ public struct LiveAgent {
         var narration = AgentNarration.configuration(tuned: model != nil && (config.narrationAdapter != nil || provenance?.tuned == true))
         narration.deadline = .milliseconds(Int64(config.narrationDeadline * 1000))
         narration.queueCapacity = config.narrationQueue
+        let escalator = config.narrationEnabled ? config.narrationEscalation.map { OpenAIChatEscalator(settings: $0, factory: factory) } : nil
         let narrator = Narrator(catalog: catalog, model: config.narrationEnabled ? model : nil,
-                                configuration: narration, logger: logger.with(label: "vigil.narration"))
+                                configuration: narration, logger: logger.with(label: "vigil.narration"), escalator: escalator)
         let worker = NarrationWorker(narrator: narrator, mode: .live, logger: logger.with(label: "vigil.narration"))
         var driftSettings = config.narrationDrift
         driftSettings.maxLatencyP95 = driftSettings.maxLatencyP95 ?? config.narrationDeadline

@@ -43,6 +43,7 @@ enum MetricsHelp {
         "vigil_narration_window_narrations": "Narrations the model was asked for within narration.drift.window.",
         "vigil_narration_drift_warning": "1 while a narration figure is past its floor (model_share below narration.drift.min_model_share, latency_p95 above max_latency_p95).",
         "vigil_narration_fallbacks_total": "Template text where model text was asked for, by reason: deadline, model_failed, no_model, verifier_<class>.",
+        "vigil_narration_escalations_total": "Alerts sent to the plant's larger model (narration.escalate), by outcome: accepted, rejected (failed the verifier), refused, timeout, unreachable, error.",
         "vigil_model_info": "1 for the model that narrates: bundle name and version, and source (bundle: signed and verified; file: narration.model).",
         "vigil_model_bundle_refused_total": "Model bundles refused at start, by reason (bad_signature, hash_mismatch, untrusted_key, ...); the previous bundle or the template narrates instead.",
         "vigil_detector_state_saves_total": "Detector state saves.",

@@ -27,7 +27,8 @@ public struct NarrationDriftFigures: Sendable, Codable, Equatable {
     public var modelShare: Double?
     public var latencyP95Ms: Double?
     /// Template fallbacks in the window by reason: `deadline`, `model_failed`, `no_model`, or
-    /// `verifier_<class>` (grammar, names, number_or_unit, direction, ...).
+    /// `verifier_<class>` (grammar, names, number_or_unit, direction, ...); `escalated` counts text
+    /// the plant's larger model wrote instead.
     public var fallbacks: [String: Int]
     /// Each figure past its floor (`model_share`, `latency_p95`) and what it means, in words; empty
     /// when narration is healthy (or there are too few narrations to judge).
@@ -70,6 +71,7 @@ public final class NarrationDrift: Sendable {
     /// design rather than a fallback (not counted).
     public static func classify(_ n: Narrative) -> String? {
         if n.source == .model { return "" }
+        if n.source == .escalated { return "escalated" }
         guard let reason = n.reason else { return nil }
         if reason.hasPrefix("verifier: ") {
             return "verifier_" + EvaluationReport.problemClass(String(reason.dropFirst(10))).replacingOccurrences(of: " ", with: "_")
