@@ -131,8 +131,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
-            // Configuration files of earlier releases, read by the upgrade tests.
-            exclude: ["Fixtures"]
+            // Configuration files of earlier releases, read by the upgrade tests; the escalation tests' chat server.
+            exclude: ["Fixtures", "Support"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -71,11 +71,16 @@ struct EscalationTests {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            let until = Date().addingTimeInterval(120)
+        }
+
+        /// Waits (without holding a thread of the shared pool) until the server accepts connections.
+        func ready() async throws -> Server {
+            let until = ContinuousClock.now + .seconds(120)
             while !MosquittoBroker.accepts(port: port) {
-                guard Date() < until, process.isRunning else { throw ChatServerFixture.NotStarted() }
-                usleep(50_000)
+                guard ContinuousClock.now < until, process.isRunning else { throw ChatServerFixture.NotStarted() }
+                try await Task.sleep(for: .milliseconds(50))
             }
+            return self
         }
 
         var url: String { "http://127.0.0.1:\(port)/v1" }
@@ -122,7 +127,7 @@ struct EscalationTests {
     @Test func verifiedRepliesBecomeTheAlertTextAndOnlyTheFactsTravel() async throws {
         // The small model answers in the form the verifier wants only from worked examples, as a base
         // model continues them; a plant's larger chat model needs no such help.
-        let server = try Server(["--few-shot"])
+        let server = try await Server(["--few-shot"]).ready()
         let registry = PrometheusCollectorRegistry()
         let escalator = try escalator("{url: \"\(server.url)\", model: smollm2-135m-private, deadline: 30s}", registry: registry)
         let escalated = await escalateEvents(6, escalator, model: "smollm2-135m-private")
@@ -146,7 +151,7 @@ struct EscalationTests {
     }
 
     @Test func aReplyThatFailsTheVerifierIsNotDelivered() async throws {
-        let server = try Server(["--append", " Pressure reached 999 bar at 03:00."])
+        let server = try await Server(["--append", " Pressure reached 999 bar at 03:00."]).ready()
         let escalator = try escalator("{url: \"\(server.url)\", model: m, deadline: 30s}")
         let n = await narrate(events[1], escalator)
         #expect(n.source == .template)
@@ -156,18 +161,18 @@ struct EscalationTests {
 
     @Test func timeoutRefusalAMissingTokenAndADownEndpointLeaveTheTemplate() async throws {
         let event = events[0]
-        let slow = try Server(["--delay", "5"])
+        let slow = try await Server(["--delay", "5"]).ready()
         var started = ContinuousClock.now
         var n = await narrate(event, try escalator("{url: \"\(slow.url)\", model: m, deadline: 300ms}"))
         #expect(n.source == .template)
         #expect(n.reason?.contains("escalation: timeout") == true, "\(n.reason ?? "")")
         #expect(ContinuousClock.now - started < .seconds(3))
 
-        let refusing = try Server(["--refuse"])
+        let refusing = try await Server(["--refuse"]).ready()
         n = await narrate(event, try escalator("{url: \"\(refusing.url)\", model: m}"))
         #expect(n.reason?.contains("escalation: refused") == true, "\(n.reason ?? "")")
 
-        let guarded = try Server(["--token", "s3cret"])
+        let guarded = try await Server(["--token", "s3cret"]).ready()
         n = await narrate(event, try escalator("{url: \"\(guarded.url)\", model: m}"))
         #expect(n.reason?.contains("escalation: refused") == true, "\(n.reason ?? "")")
         let tokenFile = guarded.directory.path + "/token"
@@ -186,7 +191,7 @@ struct EscalationTests {
     }
 
     @Test func onlyQualifyingAlertsGo() async throws {
-        let server = try Server()
+        let server = try await Server().ready()
         let escalator = try escalator("{url: \"\(server.url)\", model: m, when: [rejected], deadline: 30s}")
         // Critical, but the policy only takes rejected local text; the template is not a rejection.
         _ = await narrate(events[0], escalator)
@@ -197,9 +202,9 @@ struct EscalationTests {
     @Test(.enabled(if: ChatServerFixture.llamaPython != nil, "llama-cpp-python's server is not installed"))
     func llamaCppServerRepliesPassTheSameVerifier() async throws {
         let port = try MosquittoBroker.freePort()
-        let server = try Server(python: ChatServerFixture.llamaPython!, port: port,
+        let server = try await Server(python: ChatServerFixture.llamaPython!, port: port,
                                 script: ["-m", "llama_cpp.server", "--model", EscalationTests.modelFile, "--host", "127.0.0.1",
-                                         "--port", "\(port)", "--n_ctx", "2048", "--model_alias", "smollm2-llama-cpp"])
+                                         "--port", "\(port)", "--n_ctx", "2048", "--model_alias", "smollm2-llama-cpp"]).ready()
         let escalator = try escalator("{url: \"\(server.url)\", model: smollm2-llama-cpp, deadline: 60s}")
         let escalated = await escalateEvents(6, escalator, model: "smollm2-llama-cpp")
         print("llama.cpp server: \(escalated) of 6 replies verified")
