@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "VigilBenchmarks", "VigilTestSupport"]),
         .testTarget(name: "MicroLMTests", dependencies: ["MicroLM", "VigilTestSupport"]),
         .testTarget(name: "NarrationTests", dependencies: ["Narration", "VigilTestSupport"]),
-        .testTarget(name: "ModelBundleTests", dependencies: ["ModelBundle", "Agent", "Narration", "VigilTestSupport"]),
+        .testTarget(name: "ModelBundleTests", dependencies: ["ModelBundle", "Agent", "Narration", "MicroLM", "VigilTestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "VigilTestSupport"]),
         .testTarget(
             name: "OutboxTests",

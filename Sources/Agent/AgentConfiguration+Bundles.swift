@@ -37,16 +37,7 @@ public struct NarrationBundleSettings: Sendable {
         for entry in entries {
             let text = try entry.string()
             do {
-                if text.hasPrefix("ed25519:") || text.hasPrefix("-----BEGIN") {
-                    keys.append(try BundlePublicKey(text: text))
-                } else {
-                    let path = resolve(text)
-                    guard let data = FileManager.default.contents(atPath: path), data.count <= 8192,
-                          let content = String(data: data, encoding: .utf8) else {
-                        throw BundleError(.unreadable, "cannot read the public key file `\(path)`")
-                    }
-                    keys.append(try BundlePublicKey(text: content))
-                }
+                keys.append(try BundlePublicKey.read(text, resolve: resolve))
             } catch let error as BundleError {
                 throw entry.error(error.message)
             }

@@ -37,6 +37,17 @@ public struct BundlePublicKey: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// A key as configured: `ed25519:BASE64` or a PEM block, else the path of a file holding one
+    /// (`resolve` turns a relative path into the one to read).
+    public static func read(_ entry: String, resolve: (String) -> String = { $0 }) throws -> BundlePublicKey {
+        if entry.hasPrefix("ed25519:") || entry.hasPrefix("-----BEGIN") { return try BundlePublicKey(text: entry) }
+        let path = resolve(entry)
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 8192 else {
+            throw BundleError(.unreadable, "cannot read the public key file `\(path)`")
+        }
+        return try BundlePublicKey(text: String(decoding: data, as: UTF8.self))
+    }
+
     public var id: String { SHA256.hash(data: raw).prefix(8).map { String(format: "%02x", $0) }.joined() }
     public var text: String { "ed25519:" + Data(raw).base64EncodedString() }
     public var description: String { "\(text) (id \(id))" }

@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 
 /// Thrown when no mosquitto broker can be started here; tests skip on it.
@@ -239,11 +240,14 @@ public final class MosquittoBroker: @unchecked Sendable {
     /// It is drawn at random from below the kernel's ephemeral range: a port the kernel hands out for
     /// `bind(0)` is also what every outgoing connection of a busy test run takes, so one found free there
     /// is often gone again before the broker or agent under test binds it.
+    /// A port is handed out once per process: two tests that run at the same time never get the same
+    /// one, even before either has bound it.
     public static func freePort() throws -> Int {
         let ephemeralLow = ephemeralRangeStart()
         if ephemeralLow > 12_000 {
             for _ in 0..<64 {
                 let candidate = Int.random(in: 10_000..<ephemeralLow)
+                guard handedOut.withLock({ $0.insert(candidate).inserted }) else { continue }
                 if try bindable(port: candidate) != nil { return candidate }
             }
         }
@@ -252,6 +256,8 @@ public final class MosquittoBroker: @unchecked Sendable {
         }
         return port
     }
+
+    private static let handedOut = Mutex<Set<Int>>([])
 
     /// Binds 127.0.0.1:`port` and releases it; the port bound, or nil where it is taken.
     private static func bindable(port: Int) throws -> Int? {

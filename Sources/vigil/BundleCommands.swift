@@ -22,14 +22,7 @@ struct BundleStoreOptions: ParsableArguments {
         var keys: [BundlePublicKey] = []
         for text in trustedKeys {
             do {
-                if text.hasPrefix("ed25519:") {
-                    keys.append(try BundlePublicKey(text: text))
-                } else {
-                    guard let data = FileManager.default.contents(atPath: text), data.count <= 8192 else {
-                        throw BundleError(.unreadable, "cannot read the public key file \(text)")
-                    }
-                    keys.append(try BundlePublicKey(text: String(decoding: data, as: UTF8.self)))
-                }
+                keys.append(try BundlePublicKey.read(text))
             } catch let error as BundleError {
                 throw ValidationError("--trusted-key \(text): \(error.message)")
             }
@@ -52,6 +45,21 @@ struct BundleStoreOptions: ParsableArguments {
             return (BundleStore(root: ""), keys)
         }
         return (BundleStore(root: storePath), keys)
+    }
+}
+
+/// Runs `body`; a `BundleError` is printed as `vigil model <command>: …` and exits 1.
+func reportingBundleErrors<T>(_ command: String, _ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch let error as BundleError {
+        printError("vigil model \(command): \(error)")
+        throw ExitCode.failure
+    }
+}
+
+func reportingBundleErrors<T>(_ command: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as BundleError {
+        printError("vigil model \(command): \(error)")
+        throw ExitCode.failure
     }
 }
 
@@ -94,14 +102,11 @@ struct ModelPackCommand: ParsableCommand {
         var files: [(role: BundleManifest.Role, source: String)] = [(.model, model)]
         if let adapter { files.append((.adapter, adapter)) }
         files += [(.selfTestEvents, selfTestEvents), (.selfTestCatalog, selfTestCatalog)]
-        do {
+        try reportingBundleErrors("pack") {
             let manifest = try BundleWriter.pack(into: out, name: name, version: version, minVigilVersion: minVigilVersion,
                                                  files: files, minModelShare: minModelShare, description: description,
                                                  expiresAt: expires)
             print("packed \(manifest.id) in \(out) (\(manifest.files.count) files); sign it: vigil model sign --key KEY.pem \(out)")
-        } catch let error as BundleError {
-            printError("vigil model pack: \(error)")
-            throw ExitCode.failure
         }
     }
 }
@@ -122,16 +127,13 @@ struct ModelSignCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The bundle folder.", valueName: "dir")) var bundle: String
 
     func run() throws {
-        do {
+        try reportingBundleErrors("sign") {
             guard let data = FileManager.default.contents(atPath: key), data.count <= 8192 else {
                 throw BundleError(.unreadable, "cannot read the private key \(key)")
             }
             let signingKey = try BundleSigningKey(pem: String(decoding: data, as: UTF8.self))
             let signature = try BundleWriter.sign(directory: bundle, key: signingKey)
             print("signed \(bundle) with key \(signature.keyID) (public key \(signingKey.publicKey.text))")
-        } catch let error as BundleError {
-            printError("vigil model sign: \(error)")
-            throw ExitCode.failure
         }
     }
 }
@@ -162,7 +164,7 @@ struct ModelInstallCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (store, keys) = try storeOptions.resolve()
-        do {
+        try await reportingBundleErrors("install") {
             let o = try await BundleInstaller.install(directory: bundle, store: store, trustedKeys: keys, activate: !noActivate,
                                                       selfTest: !skipSelfTest, threads: threads,
                                                       logger: Logger(label: "vigil.model"))
@@ -178,9 +180,6 @@ struct ModelInstallCommand: AsyncParsableCommand {
             guard o.activated else { return }
             print("current   \(id)" + (o.before.map { $0 == id ? "" : " (previous: \($0))" } ?? ""))
             print("Restart the agent to load it: systemctl restart vigil")
-        } catch let error as BundleError {
-            printError("vigil model install: \(error)")
-            throw ExitCode.failure
         }
     }
 }
@@ -225,16 +224,13 @@ struct ModelRollbackCommand: ParsableCommand {
 
     func run() throws {
         let (store, keys) = try storeOptions.resolve()
-        do {
+        try reportingBundleErrors("rollback") {
             guard let back = store.previous else { throw BundleError(.notInstalled, "no previous bundle in \(store.root)") }
             _ = try BundleVerifier.verify(directory: store.directory(back), trustedKeys: keys, vigilVersion: VigilVersion.string,
                                           cache: store.hashCache)
             let (from, to) = try store.rollback()
             print("current   \(to)" + (from.map { " (was \($0), now previous)" } ?? ""))
             print("Restart the agent to load it: systemctl restart vigil")
-        } catch let error as BundleError {
-            printError("vigil model rollback: \(error)")
-            throw ExitCode.failure
         }
     }
 }
