@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import MicroLM
 import ServiceLifecycle
 import Telemetry
 import Testing
@@ -23,6 +24,53 @@ import VigilTestSupport
         let candidates = [ProcessInfo.processInfo.environment["VIGIL_BINARY"], root + "/.build/release/vigil",
                           root + "/.build/debug/vigil"]
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// With the model, install.sh installs it as the signed default bundle: verified against the
+    /// committed key, self-tested, current; a second run leaves it as it is.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: RepositoryPaths.file("models/" + ModelLocator.defaultFileName)),
+                   "no model file in models/"))
+    func installProvisionsTheModelAsTheSignedDefaultBundle() async throws {
+        guard let binary = builtBinary else { return }
+        let tree = try TemporaryDirectory(prefix: "vigil-root-model")
+        defer { tree.remove() }
+        let t = tree.path
+        let install = ["deploy/install.sh", "--root", t, "--binary", binary, "--no-start",
+                       "--model-file", RepositoryPaths.file("models/" + ModelLocator.defaultFileName)]
+        let first = try await runWithoutBlocking(install)
+        #expect(first.contains("installed the signed model bundle smollm2-narration-1.0.0"), "\(first)")
+        #expect(first.contains("self-test smollm2-narration-1.0.0"), "\(first)")
+        let store = "\(t)/var/lib/vigil/models/bundles"
+        #expect(try String(contentsOfFile: store + "/current", encoding: .utf8) == "smollm2-narration-1.0.0\n")
+        let list = try await runWithoutBlocking([binary, "model", "list", "--store", store, "--trusted-key", "deploy/keys/vigil-default.pub"])
+        #expect(list.contains("current   smollm2-narration-1.0.0  ok (key "), "\(list)")
+        let second = try await runWithoutBlocking(install)
+        #expect(!second.contains("self-test"), "a second run installed the bundle again:\n\(second)")
+    }
+
+    /// `run`, waiting with sleeps rather than holding a thread of the shared pool (install.sh takes
+    /// about 25 s with the model's self-test).
+    func runWithoutBlocking(_ arguments: [String]) async throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0].hasPrefix("/") ? arguments[0] : root + "/" + arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        process.currentDirectoryURL = URL(fileURLWithPath: root)
+        let log = try TemporaryDirectory(prefix: "vigil-script")
+        defer { log.remove() }
+        let output = log.file("output")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        try handle.close()
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        guard process.terminationStatus == 0 else {
+            throw ScriptFailure(description: "\(arguments.joined(separator: " ")) exited with \(process.terminationStatus):\n\(text)")
+        }
+        return text
     }
 
     @Test func installIntoAFreshTreeIsIdempotentKeepsEditsAndUninstallKeepsData() throws {
