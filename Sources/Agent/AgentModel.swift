@@ -113,7 +113,7 @@ public enum AgentModel {
                                                            threads: threads, logger: logger)
                 logger.info("narration bundle verified and loaded", metadata: [
                     "bundle": "\(id)", "key": "\(bundle.key.id)", "hashed_files": "\(bundle.hashedFiles)",
-                    "verify_ms": "\(bundle.elapsed.inSeconds * 1000)"])
+                    "verify_ms": "\(bundle.elapsed / .milliseconds(1))"])
                 var provenance = ModelProvenance(name: bundle.manifest.name, version: bundle.manifest.version, source: "bundle",
                                                  tuned: bundle.manifest.file(.adapter) != nil)
                 if let first = refused.first {
@@ -191,7 +191,7 @@ public enum AgentModel {
                                                        threads: threads, logger: logger)
             logger.info("narration model loaded", metadata: [
                 "model": "\(path)", "adapter": "\(adapter?.path ?? "none")",
-                "load_ms": "\((ContinuousClock.now - started).inSeconds * 1000)"])
+                "load_ms": "\((ContinuousClock.now - started) / .milliseconds(1))"])
             return model
         } catch {
             logger.error("cannot load the narration model; alerts will use template text", metadata: [

@@ -88,7 +88,7 @@ public struct BrokerReplay {
         await client.disconnect()
         if published == 0 { throw reader.noReadingsError() }
         return Report(published: published, skipped: skipped, issues: reader.issueCount,
-                      wallSeconds: (ContinuousClock.now - wallStart).inSeconds)
+                      wallSeconds: (ContinuousClock.now - wallStart) / .seconds(1))
     }
 
     /// What to add to a recorded timestamp so a default agent accepts it. Paced at plant speed or

@@ -17,7 +17,7 @@ final class ProgressBar {
         let width = 30
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let elapsed = (now - start).inSeconds
+        let elapsed = (now - start) / .seconds(1)
         let eta = fraction > 0.01 ? elapsed / fraction - elapsed : 0
         let line = String(format: "\r[%@] %3.0f%%  %.1f s elapsed, about %.0f s left ", bar, fraction * 100, elapsed, eta)
         FileHandle.standardError.write(Data(line.utf8))

@@ -173,7 +173,7 @@ public struct ReplayRunner {
             statistics: pipeline.statistics, alerts: alerts, narrativeSources: sources,
             recordingIssues: reader.issues, recordingIssueCount: reader.issueCount, ignoredColumns: ignored,
             openAtEnd: pipeline.detector.openEvents.count,
-            wallSeconds: (ContinuousClock.now - wallStart).inSeconds, ingestedBytes: reader.totalBytes,
+            wallSeconds: (ContinuousClock.now - wallStart) / .seconds(1), ingestedBytes: reader.totalBytes,
             ingestedWireBytes: wireBytes, alertBytes: alertBytes, upstreamMessages: upstreamMessages,
             upstreamBytes: upstreamBytes, score: score,
             alarmHealth: health.summary(start: pipeline.statistics.firstTimestamp,

@@ -80,7 +80,7 @@ outer: for r in 0..<rounds {
 let elapsed = ContinuousClock.now - start
 let allocations = vigil_allocation_count() - allocationsBefore
 vigil_allocation_counting(0)
-let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+let seconds = elapsed / .seconds(1)
 print("ingested \(done) of \(n * rounds) readings\(stoppedEarly ? " (stopped at the time budget)" : "") in "
       + String(format: "%.3f s: %.0f readings/s, %.2f µs/reading; %d events", seconds, Double(done) / seconds,
                seconds * 1e6 / Double(done), eventCount) + "; \(allocations) allocations")

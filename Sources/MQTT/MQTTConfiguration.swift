@@ -216,11 +216,6 @@ extension Duration {
     /// Whole seconds, rounded down (negative durations give negative values).
     var wholeSeconds: Int64 { components.seconds }
 
-    /// Seconds as a Double.
-    var secondsDouble: Double {
-        Double(components.seconds) + Double(components.attoseconds) * 1e-18
-    }
-
     /// Milliseconds, rounded down, clamped to Int32.
     var clampedMilliseconds: Int32 {
         let ms = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000

@@ -24,8 +24,8 @@ public struct MQTTReconnectBackoff: Sendable {
 
     /// The next wait, with jitter from `generator`; counts one more attempt.
     public mutating func next<G: RandomNumberGenerator>(using generator: inout G) -> Duration {
-        let upper = ceiling.secondsDouble
-        let lower = Swift.max(delay.min.secondsDouble, upper / 2)
+        let upper = ceiling / .seconds(1)
+        let lower = Swift.max(delay.min / .seconds(1), upper / 2)
         attempt += 1
         if upper <= lower { return .seconds(upper) }
         return .seconds(Double.random(in: lower...upper, using: &generator))

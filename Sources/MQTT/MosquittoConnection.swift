@@ -447,7 +447,7 @@ final class MosquittoConnection: @unchecked Sendable {
         let burst = Double(limit.burst)
         var bucket = loop.buckets[topic] ?? TopicBucket(tokens: burst, refilled: now)
         let elapsed = bucket.refilled.duration(to: now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = elapsed / .seconds(1)
         bucket.tokens = min(burst, bucket.tokens + seconds * limit.messagesPerSecond)
         bucket.refilled = now
         let admitted = bucket.tokens >= 1
@@ -654,7 +654,7 @@ final class MosquittoConnection: @unchecked Sendable {
                 if !firstAttempt {
                     let wait = backoff.next()
                     logger.debug("MQTT reconnect attempt", metadata: ["attempt": "\(backoff.attempt)", "wait": "\(wait)"])
-                    wakeup.wait(seconds: wait.secondsDouble)
+                    wakeup.wait(seconds: (wait / .seconds(1)))
                     if stopFlag.load(ordering: .acquiring) { break }
                 }
                 lastLibraryLog.withLock { $0 = nil }

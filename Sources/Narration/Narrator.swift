@@ -252,7 +252,7 @@ public final class Narrator: Sendable {
 
     static func ms(since start: ContinuousClock.Instant) -> Double {
         let d = start.duration(to: .now)
-        return (Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15).rounded(toPlaces: 1)
+        return (d / .milliseconds(1)).rounded(toPlaces: 1)
     }
 }
 

@@ -276,7 +276,7 @@ struct TokenBucket {
         let now = ContinuousClock.now
         let elapsed = now - last
         last = now
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = elapsed / .seconds(1)
         tokens = min(Double(rate), tokens + seconds * Double(rate))
         let needed = Double(min(bytes, rate))
         if tokens >= needed {

@@ -84,7 +84,7 @@ public struct LiveBenchmark {
             let value = mid * (1 + 0.01 * Double((i * 7919) % 13 - 6) / 6)
             try await feeder.publish(topic: topic, payload: Array("{\"ts\":\(ts),\"value\":\(value)}".utf8), qos: .atMostOnce)
         }
-        let publishSeconds = (ContinuousClock.now - started).secondsValue
+        let publishSeconds = (ContinuousClock.now - started) / .seconds(1)
         try await Task.sleep(for: .seconds(3))
         let ingested = agent.ingestedReadings
         await plain.disconnect()
@@ -166,7 +166,7 @@ public struct LiveBenchmark {
                 try await Task.sleep(for: .microseconds(200))
             }
             if let arrived {
-                latencies.append((arrived - sent).secondsValue * 1000)
+                latencies.append((arrived - sent) / .milliseconds(1))
             } else {
                 missed += 1
             }
@@ -206,6 +206,3 @@ final class AlertArrivals: Sendable {
     }
 }
 
-private extension Duration {
-    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}

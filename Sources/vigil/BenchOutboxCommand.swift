@@ -79,14 +79,14 @@ struct BenchOutboxCommand: AsyncParsableCommand {
             let single = min(500, events)
             var start = clock.now
             for _ in 0..<single { try await outbox.enqueue(topic: "vigil/bench/events", payload: body) }
-            sequential.append(Double(single) / (clock.now - start).benchSeconds)
+            sequential.append(Double(single) / ((clock.now - start) / .seconds(1)))
 
             Self.progress("run \(run + 1): durable enqueue, \(producers) producers")
             // Durable enqueue, concurrent producers sharing group commits.
             let shared = min(5000, max(events - single, producers))
             start = clock.now
             try await Self.enqueue(outbox, count: shared, producers: producers, body: body)
-            concurrent.append(Double(shared) / (clock.now - start).benchSeconds)
+            concurrent.append(Double(shared) / ((clock.now - start) / .seconds(1)))
 
             Self.progress("run \(run + 1): filling the backlog")
             // Fill the backlog, then drain it to the broker with the link up from the start.
@@ -103,7 +103,7 @@ struct BenchOutboxCommand: AsyncParsableCommand {
             while await outbox.statistics().depth > 0 {
                 try await Task.sleep(for: .milliseconds(5))
             }
-            let elapsed = (clock.now - start).benchSeconds
+            let elapsed = ((clock.now - start) / .seconds(1))
             drainer.cancel()
             await drainer.value
             link.finish()
@@ -155,9 +155,6 @@ struct BenchOutboxCommand: AsyncParsableCommand {
     }
 }
 
-private extension Duration {
-    var benchSeconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
 
 /// A mosquitto started on a free loopback port for the benchmark, stopped by `stop()`.
 private final class LocalMosquitto {

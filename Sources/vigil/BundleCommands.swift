@@ -270,7 +270,7 @@ struct BenchBundleCommand: ParsableCommand {
                 let started = ContinuousClock.now
                 let b = try body()
                 let elapsed = ContinuousClock.now - started
-                times.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                times.append(elapsed / .milliseconds(1))
                 hashed = b.hashedFiles
             }
             return (times.sorted()[times.count / 2], hashed)

@@ -280,7 +280,7 @@ struct ModelTokenizeCommand: ParsableCommand {
                 times.append(ContinuousClock.now - start)
             }
             let median = times.sorted()[times.count / 2]
-            let seconds = Double(median.components.seconds) + Double(median.components.attoseconds) / 1e18
+            let seconds = median / .seconds(1)
             print("open GGUF:        \(formatMilliseconds(openTimes.sorted()[openTimes.count / 2])) (median of \(openTimes.count))")
             print("build tokenizer:  \(formatMilliseconds(buildTimes.sorted()[buildTimes.count / 2])) (median of \(buildTimes.count))")
             print("encode:           \(sample.utf8.count) bytes -> \(count) tokens in \(formatMilliseconds(median)) (median of \(rounds))")
@@ -354,8 +354,7 @@ func formatBytes(_ bytes: Int) -> String {
 }
 
 func formatMilliseconds(_ duration: Duration) -> String {
-    let (seconds, attoseconds) = duration.components
-    return String(format: "%.1f ms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+    String(format: "%.1f ms", duration / .milliseconds(1))
 }
 
 /// A value on one line: strings quoted and shortened, arrays summarized.

@@ -45,7 +45,7 @@ extension InferenceSession {
         }
         var start = clock.now
         result.reusedPromptTokenCount = try prefillLocked(promptIDs)
-        result.promptSeconds = (clock.now - start).seconds
+        result.promptSeconds = (clock.now - start) / .seconds(1)
         start = clock.now
 
         let stopTokens = options.stopTokens ?? model.tokenizer.endOfGenerationIDs
@@ -90,7 +90,7 @@ extension InferenceSession {
             if let onToken, text.count > emitted, let last = result.tokens.last { _ = onToken(last, String(text.dropFirst(emitted))) }
         }
         result.text = text
-        result.generationSeconds = (clock.now - start).seconds
+        result.generationSeconds = (clock.now - start) / .seconds(1)
         return result
     }
 }
@@ -124,6 +124,3 @@ private func heldBack(_ text: String, _ stops: [String]) -> Int {
     return longest
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
