@@ -1,9 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The bundles installed on a gateway (`narration.bundles`, default /var/lib/vigil/models/bundles):
 /// one folder per bundle, named by its id (`name-version`), and two pointer files, `current` (the
@@ -48,7 +43,7 @@ public struct BundleStore: Sendable {
             }
             return try BundleVerifier.verify(directory: target, trustedKeys: trustedKeys, vigilVersion: vigilVersion, cache: hashCache)
         }
-        let incoming = root + "/.incoming-\(id)-\(getpid())"
+        let incoming = root + "/.incoming-\(id)-\(FileSystem.processID)"
         try? fm.removeItem(atPath: incoming)
         try fm.createDirectory(atPath: incoming, withIntermediateDirectories: false)
         do {
@@ -56,9 +51,7 @@ public struct BundleStore: Sendable {
                 try Self.place(source.directory + "/" + name, at: incoming + "/" + name)
             }
             _ = try BundleVerifier.verify(directory: incoming, trustedKeys: trustedKeys, vigilVersion: vigilVersion, cache: hashCache)
-            guard rename(incoming, target) == 0 else {
-                throw BundleError(.io, "cannot move the bundle into \(target): \(String(cString: strerror(errno)))")
-            }
+            try FileSystem.move(incoming, to: target)
         } catch {
             try? fm.removeItem(atPath: incoming)
             throw error
@@ -118,17 +111,7 @@ public struct BundleStore: Sendable {
     }
 
     private func setPointer(_ name: String, _ id: String) throws {
-        let path = root + "/" + name
-        let tmp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data((id + "\n").utf8)) else {
-            throw BundleError(.io, "cannot write \(tmp)")
-        }
-        let fd = open(tmp, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw BundleError(.io, "cannot replace \(path): \(String(cString: strerror(errno)))")
-        }
+        try FileSystem.replace(root + "/" + name, with: Data((id + "\n").utf8), sync: true)
     }
 
     /// Puts `source` at `target`: a hard link on the same file system, a copy otherwise.

@@ -1,12 +1,5 @@
 import Crypto
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// What identifies one state of a file on disk: device, inode, size, modification and change
 /// times. The change time (ctime) cannot be set back by a user, so a file rewritten in place and
@@ -24,36 +17,25 @@ public struct FileIdentity: Sendable, Equatable, Codable {
     }
 
     /// The file's identity now (following symbolic links); nil when it is not a readable regular file.
-    public static func of(_ path: String) -> FileIdentity? {
-        var s = stat()
-        guard stat(path, &s) == 0, (s.st_mode & S_IFMT) == S_IFREG else { return nil }
-        return FileIdentity(device: UInt64(s.st_dev), inode: UInt64(s.st_ino), size: Int64(s.st_size),
-                            mtimeNs: Int64(s.st_mtim.tv_sec) * 1_000_000_000 + Int64(s.st_mtim.tv_nsec),
-                            ctimeNs: Int64(s.st_ctim.tv_sec) * 1_000_000_000 + Int64(s.st_ctim.tv_nsec))
-    }
+    public static func of(_ path: String) -> FileIdentity? { FileSystem.identity(path) }
 }
 
 public enum FileDigest {
     /// The SHA-256 of a file, streamed in 4 MiB reads; at most `limit` bytes are read (a file that
     /// grew past its manifest's size is refused without reading it all).
     public static func sha256(path: String, limit: Int64 = .max) throws -> (digest: String, size: Int64) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BundleError(.missingFile, "cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw BundleError(.missingFile, "cannot open \(path)") }
+        defer { try? handle.close() }
         var hasher = SHA256()
-        let chunk = 4 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
-        defer { buffer.deallocate() }
         var total: Int64 = 0
         while true {
-            let n = read(fd, buffer.baseAddress, chunk)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw BundleError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
+            let chunk: Data
+            do { chunk = try handle.read(upToCount: 4 << 20) ?? Data() } catch {
+                throw BundleError(.io, "cannot read \(path): \(error.localizedDescription)")
             }
-            if n == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            total += Int64(n)
+            if chunk.isEmpty { break }
+            hasher.update(data: chunk)
+            total += Int64(chunk.count)
             if total > limit { throw BundleError(.sizeMismatch, "\(path) is larger than the \(limit) bytes its manifest says") }
         }
         return (hex(hasher.finalize()), total)
@@ -131,9 +113,6 @@ public final class HashCache: @unchecked Sendable {
             return try? encoder.encode(entries)
         }
         guard let data else { return true }
-        let tmp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else { return false }
-        guard rename(tmp, path) == 0 else { unlink(tmp); return false }
-        return true
+        return (try? FileSystem.replace(path, with: data, sync: false)) != nil
     }
 }
