@@ -51,19 +51,10 @@ import VigilTestSupport
     /// `run`, waiting with sleeps rather than holding a thread of the shared pool (install.sh takes
     /// about 25 s with the model's self-test).
     func runWithoutBlocking(_ arguments: [String]) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0].hasPrefix("/") ? arguments[0] : root + "/" + arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: root)
         let log = try TemporaryDirectory(prefix: "vigil-script")
         defer { log.remove() }
         let output = log.file("output")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let (process, handle) = try startScript(arguments, output: output)
         while process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
         try handle.close()
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
@@ -325,23 +316,28 @@ import VigilTestSupport
     }
 
     func runAllowingFailure(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let log = try TemporaryDirectory(prefix: "vigil-script")
+        defer { log.remove() }
+        let (process, handle) = try startScript(arguments, output: log.file("output"))
+        process.waitUntilExit()
+        try handle.close()
+        return (process.terminationStatus, (try? String(contentsOf: log.file("output"), encoding: .utf8)) ?? "")
+    }
+
+    /// `arguments` started from the checkout's root, stdout and stderr into `output`.
+    func startScript(_ arguments: [String], output: URL) throws -> (Process, FileHandle) {
         let process = Process()
         let executable = arguments[0].hasPrefix("/") ? arguments[0] : root + "/" + arguments[0]
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = Array(arguments.dropFirst())
         process.currentDirectoryURL = URL(fileURLWithPath: root)
-        let log = try TemporaryDirectory(prefix: "vigil-script")
-        defer { log.remove() }
-        let output = log.file("output")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+        return (process, handle)
     }
 }
 
