@@ -72,6 +72,18 @@ enum DetectorKind: Int, Sendable {
     case correlation
 }
 
+/// What a sensor's alarms do when its catalog entry has no `alarm:` block.
+public enum AlarmDefaults {
+    /// A limit alert clears once the reading is back inside by this share of the span between the limits
+    /// (ISA-18.2 suggests 1-5 % by measurement; 1 % suits the fastest, flow and pressure). No deadband without
+    /// both limits: a span is what makes the figure mean the same on every sensor.
+    public static let deadbandShareOfSpan = 0.01
+    /// Three openings within 60 s is chattering (EEMUA 191): an alert opening within 60 s of the previous one
+    /// stays open until 60 s after that one, so there is no third.
+    public static let chatterCount = 3
+    public static let chatterWindowSeconds = 60.0
+}
+
 /// One sensor's detector settings, resolved once from the catalog into plain numbers.
 struct SensorSettings: Sendable, Equatable {
     var limitsOn = true
@@ -109,6 +121,13 @@ struct SensorSettings: Sendable, Equatable {
     var driftGain = 1.0
     var seasonalGain = 1.0
     var correlationGain = 1.0
+    /// Alarm management (`alarm:` in the catalog): on-delay and off-delay (ms), the limits' deadband (units),
+    /// and chattering: an alert opening with `chatterCount - 1` openings within `chatterWindowMs` latches (0: never).
+    var onDelayMs = 0.0
+    var offDelayMs = 0.0
+    var deadband = 0.0
+    var chatterCount = AlarmDefaults.chatterCount
+    var chatterWindowMs = AlarmDefaults.chatterWindowSeconds * 1000
 
     init() {}
 
@@ -171,6 +190,17 @@ struct SensorSettings: Sendable, Equatable {
         seasonalGain = gain(DetectorName.seasonal)
         correlationGain = gain(DetectorName.correlation)
         log10TestCount = TailProbability.log10Of(testCount)
+
+        let alarm = sensor.alarm ?? AlarmSettings()
+        onDelayMs = (alarm.onDelay ?? 0) * 1000
+        offDelayMs = (alarm.offDelay ?? 0) * 1000
+        if let d = alarm.deadband {
+            deadband = d
+        } else if low.isFinite, high.isFinite {
+            deadband = AlarmDefaults.deadbandShareOfSpan * (high - low)
+        }
+        chatterCount = alarm.chatterCount ?? AlarmDefaults.chatterCount
+        chatterWindowMs = (alarm.chatterWindow ?? AlarmDefaults.chatterWindowSeconds) * 1000
     }
 
     /// log10 of the Bonferroni factor, set once (and again when a season is detected).

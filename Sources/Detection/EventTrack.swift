@@ -24,6 +24,13 @@ struct EventTrack {
     var pendingScore = 0.0
     var pendingBaseline = 0.0
 
+    /// First reading of the current run beyond a limit (`Int64.min`: inside), for the on-delay.
+    var breachSince = Int64.min
+    /// When the last openings were detected (newest in lane 0; `Int64.min`: none), for chattering; and until when
+    /// the open alert is latched (it opened close to chattering, so it clears only after the chatter window).
+    var openings = SIMD4<Int64>(repeating: .min)
+    var latchedUntil = Int64.min
+
     /// Start of the current run of elevated scores (above the close threshold).
     var elevated = false
     var elevatedSince: Int64 = 0
@@ -54,6 +61,25 @@ struct EventTrack {
     var latestT: Int64 = 0
 
     var isOpen: Bool { opened != nil }
+
+    /// Records an opening at `t`; until when (ms) the alert must stay open so that the sensor cannot chatter
+    /// (`Int64.min`: no latch). `count` openings within `windowMs` are chattering: the opening that brings the
+    /// window to `count - 1` stays open until the window that began with the oldest of them has passed, so a
+    /// `count`-th cannot fall within it. Four openings are remembered, enough for a count up to 5.
+    @inline(__always)
+    mutating func recordOpening(at t: Int64, count: Int, windowMs: Double) -> Int64 {
+        var within = 1
+        var oldest = t
+        if count >= 3 {
+            for k in 0..<min(count - 2, 4) where openings[k] != .min && Double(t &- openings[k]) <= windowMs {
+                within += 1
+                oldest = min(oldest, openings[k])
+            }
+        }
+        openings = SIMD4(t, openings[0], openings[1], openings[2])
+        guard count >= 2, within >= count - 1, windowMs < 0x1p52 else { return .min }
+        return oldest &+ Int64(windowMs)
+    }
 
     @inline(__always)
     mutating func remember(t: Int64, x: Double) {

@@ -273,14 +273,25 @@ public final class PlantDetector {
             eventTracks[i].elevated = false
         }
 
+        let s = tracks[i].settings
+        if o.dominant == .limits {
+            if eventTracks[i].breachSince == .min { eventTracks[i].breachSince = t }
+        } else {
+            eventTracks[i].breachSince = .min
+        }
         if o.dominant == .limits, !(eventTracks[i].isOpen && eventTracks[i].kind == .outOfRange) {
             // Engineering limits are never suppressed: a limit crossed during another event, while a spike
-            // candidate waits, or in the cooldown after an event is its own, critical alarm.
-            if eventTracks[i].isOpen { resolve(i, end: t, events: &events) }
-            eventTracks[i].pending = false
-            eventTracks[i].cooldownUntil = 0
-            open(i, kind: .outOfRange, start: t, detectedAt: t, x: x, score: score, events: &events)
-            return
+            // candidate waits, or in the cooldown after an event is its own, critical alarm. Only an on-delay the
+            // catalog sets holds it back, until the breach has lasted that long; it then starts where the breach did.
+            let since = eventTracks[i].breachSince
+            if Double(t &- since) >= s.onDelayMs {
+                if eventTracks[i].isOpen { resolve(i, end: t, events: &events) }
+                eventTracks[i].pending = false
+                eventTracks[i].cooldownUntil = 0
+                open(i, kind: .outOfRange, start: since, detectedAt: t, x: x, score: score, events: &events)
+                return
+            }
+            guard eventTracks[i].isOpen else { return }
         }
 
         if eventTracks[i].isOpen {
@@ -294,11 +305,13 @@ public final class PlantDetector {
             }
             // A level that came back to where it was before the event is quiet, whatever the window statistics
             // still say about the way back (they compare with windows the event itself filled).
-            if score >= c.closeThreshold && !tracks[i].isBack(at: baseline, kind: eventTracks[i].kind) {
+            // A limit alert stays while the reading is within the deadband of the limit it crossed.
+            let inDeadband = eventTracks[i].kind == .outOfRange && s.limitsOn && (x > s.high - s.deadband || x < s.low + s.deadband)
+            if inDeadband || score >= c.closeThreshold && !tracks[i].isBack(at: baseline, kind: eventTracks[i].kind) {
                 eventTracks[i].lastAboveCount = count
                 eventTracks[i].lastAboveT = t
             } else if count - eventTracks[i].lastAboveCount >= c.quietReadings,
-                      Double(t &- eventTracks[i].lastAboveT) >= c.quietSeconds * 1000 {
+                      Double(t &- eventTracks[i].lastAboveT) >= offDelayMs(i), t >= eventTracks[i].latchedUntil {
                 resolve(i, end: t, events: &events)
             }
             return
@@ -325,6 +338,9 @@ public final class PlantDetector {
         }
 
         guard score >= c.openThreshold, count >= eventTracks[i].cooldownUntil else { return }
+        // On-delay: the scores must have stayed elevated that long (a lone outlier never does).
+        guard s.onDelayMs == 0 || eventTracks[i].elevated && Double(t &- eventTracks[i].elevatedSince) >= s.onDelayMs
+        else { return }
         switch o.dominant {
         case .spike:
             eventTracks[i].pending = true
@@ -343,6 +359,11 @@ public final class PlantDetector {
             open(i, kind: kind, start: min(start, t), detectedAt: t, x: x, score: score, events: &events)
         }
     }
+
+    /// How long sensor `i` must have been normal before its open alert clears (ms): the quiet time or the
+    /// sensor's off-delay, whichever is longer.
+    @inline(__always)
+    func offDelayMs(_ i: Int) -> Double { max(configuration.quietSeconds * 1000, tracks[i].settings.offDelayMs) }
 
     func anomalyKind(_ i: Int, _ o: Observation, x: Double) -> AnomalyKind {
         switch o.dominant {
@@ -398,6 +419,7 @@ public final class PlantDetector {
         eventTracks[i].lastAboveT = detectedAt
         eventTracks[i].openedCount = track.count
         eventTracks[i].relearned = false
+        eventTracks[i].latchedUntil = eventTracks[i].recordOpening(at: detectedAt, count: s.chatterCount, windowMs: s.chatterWindowMs)
         eventTracks[i].resetDuring()
         events.append(event)
     }

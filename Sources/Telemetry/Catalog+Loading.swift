@@ -46,7 +46,7 @@ extension Catalog {
         var sensorsByTopic: [String: [Int]] = [:]
         let sensorKeys: Set<String> = [
             "id", "name", "unit", "asset", "topic", "field", "timestamp_field", "quality_field",
-            "period", "limits", "decimals", "related", "detectors", "metric",
+            "period", "limits", "decimals", "related", "detectors", "metric", "alarm",
         ]
         for item in try root.required("sensors").list() {
             let node = try item.fields(sensorKeys)
@@ -97,6 +97,14 @@ extension Catalog {
             if let detectorsNode = node["detectors"] {
                 for (name, tuning) in try decodeDetectors(detectorsNode) { detectors[name] = tuning }
             }
+            var alarm = defaults.alarm
+            if let alarmNode = node["alarm"] {
+                let own = try decodeAlarm(alarmNode)
+                alarm = alarm?.overridden(by: own) ?? own
+            }
+            if let deadband = alarm?.deadband, let low = limits.low, let high = limits.high, 2 * deadband >= high - low {
+                throw (node["alarm"] ?? item).error("expected a deadband below half the span between the limits (\(high - low)), found \(deadband)")
+            }
             sensors.append(Sensor(
                 id: id, name: try node["name"]?.string() ?? id.rawValue, unit: try node["unit"]?.string() ?? "",
                 asset: asset, topic: topic,
@@ -105,7 +113,7 @@ extension Catalog {
                 qualityField: try node["quality_field"]?.string() ?? defaults.qualityField,
                 samplePeriod: period, limits: limits, decimals: decimals,
                 related: try node["related"]?.stringList().map { SensorID($0) } ?? [],
-                detectors: detectors, sparkplugMetric: metric))
+                detectors: detectors, sparkplugMetric: metric, alarm: alarm))
             sensorIndex[id] = sensors.count - 1
             sensorsByTopic[topic, default: []].append(sensors.count - 1)
             sensorNodes.append(item)
@@ -139,10 +147,11 @@ extension Catalog {
         var timestampField = "ts"
         var qualityField = "quality"
         var detectors: [String: DetectorTuning] = [:]
+        var alarm: AlarmSettings?
     }
 
     static func decodeDefaults(_ node: ConfigNode) throws -> SensorDefaults {
-        try node.rejectUnknownKeys(["period", "decimals", "field", "timestamp_field", "quality_field", "detectors"])
+        try node.rejectUnknownKeys(["period", "decimals", "field", "timestamp_field", "quality_field", "detectors", "alarm"])
         var d = SensorDefaults()
         if let v = node["period"] { d.period = try v.seconds() }
         if let v = node["decimals"] { d.decimals = try v.int() }
@@ -150,7 +159,51 @@ extension Catalog {
         if let v = node["timestamp_field"] { d.timestampField = try v.string() }
         if let v = node["quality_field"] { d.qualityField = try v.string() }
         if let v = node["detectors"] { d.detectors = try decodeDetectors(v) }
+        if let v = node["alarm"] { d.alarm = try decodeAlarm(v) }
         return d
+    }
+
+    /// Longest on-delay, off-delay or chatter window: a day (an alarm delayed longer is no alarm).
+    static let longestAlarmDelay = 86_400.0
+
+    /// `alarm: {on_delay: 5s, off_delay: 30s, deadband: 0.5, chatter: {count: 3, window: 60s}}`
+    static func decodeAlarm(_ node: ConfigNode) throws -> AlarmSettings {
+        let fields = try node.fields(["on_delay", "off_delay", "deadband", "chatter"])
+        func delay(_ key: String) throws -> Double? {
+            guard let v = fields[key] else { return nil }
+            let seconds = try v.seconds()
+            guard seconds >= 0, seconds <= longestAlarmDelay else {
+                throw v.error("expected a duration from 0s to 24h, found \(seconds) s")
+            }
+            return seconds
+        }
+        var a = AlarmSettings(onDelay: try delay("on_delay"), offDelay: try delay("off_delay"))
+        if let v = fields["deadband"] {
+            let deadband = try v.double()
+            guard deadband >= 0, deadband.isFinite else { throw v.error("expected a deadband of 0 or more, found \(deadband)") }
+            a.deadband = deadband
+        }
+        if let v = fields["chatter"] {
+            if let enabled = try? v.bool() {
+                // `chatter: off` keeps every opening as it comes.
+                a.chatterCount = enabled ? nil : 0
+            } else {
+                let chatter = try v.fields(["count", "window"])
+                if let c = chatter["count"] {
+                    let count = try c.int()
+                    guard (2...5).contains(count) else { throw c.error("expected a chatter count from 2 to 5, found \(count)") }
+                    a.chatterCount = count
+                }
+                if let w = chatter["window"] {
+                    let seconds = try w.seconds()
+                    guard seconds > 0, seconds <= longestAlarmDelay else {
+                        throw w.error("expected a chatter window above 0s and at most 24h, found \(seconds) s")
+                    }
+                    a.chatterWindow = seconds
+                }
+            }
+        }
+        return a
     }
 
     /// `detectors: {spike: off, drift: {threshold: 8}, seasonal: {period: 1h}}`

@@ -83,6 +83,40 @@ public struct Limits: Sendable, Equatable {
     }
 }
 
+/// Alarm-management settings of one sensor, as ISA-18.2 names them. Every field is optional: what is not set
+/// takes the detector's default.
+public struct AlarmSettings: Sendable, Equatable {
+    /// Seconds the abnormal condition must hold, reading after reading, before an alert opens (0: at once).
+    /// A lone outlier never lasts that long, so with an on-delay spikes are not reported.
+    public var onDelay: Double?
+    /// Seconds the sensor must stay normal before an open alert clears.
+    public var offDelay: Double?
+    /// How far (engineering units) a reading must come back inside a limit before the limit alert clears.
+    public var deadband: Double?
+    /// Openings within `chatterWindow` seconds that make the sensor chattering (2-5; 0: no latching). The alert
+    /// that would bring the count within reach (one fewer) latches: it stays open, instead of clearing and opening
+    /// again, until the window that began with the oldest of those openings has passed, so the sensor never chatters.
+    public var chatterCount: Int?
+    public var chatterWindow: Double?
+
+    public init(onDelay: Double? = nil, offDelay: Double? = nil, deadband: Double? = nil, chatterCount: Int? = nil,
+                chatterWindow: Double? = nil) {
+        self.onDelay = onDelay
+        self.offDelay = offDelay
+        self.deadband = deadband
+        self.chatterCount = chatterCount
+        self.chatterWindow = chatterWindow
+    }
+
+    /// `other`'s fields where set, this one's elsewhere (a sensor's block over the catalog's defaults).
+    public func overridden(by other: AlarmSettings?) -> AlarmSettings {
+        guard let other else { return self }
+        return AlarmSettings(onDelay: other.onDelay ?? onDelay, offDelay: other.offDelay ?? offDelay,
+                             deadband: other.deadband ?? deadband, chatterCount: other.chatterCount ?? chatterCount,
+                             chatterWindow: other.chatterWindow ?? chatterWindow)
+    }
+}
+
 /// Per-sensor tuning of one detector: whether it runs and its numeric parameters.
 public struct DetectorTuning: Sendable, Equatable {
     public var enabled: Bool
@@ -118,13 +152,17 @@ public struct Sensor: Sendable, Equatable {
     public var related: [SensorID]
     /// Detector tuning by detector name (`limits`, `spike`, `level_shift`, `drift`, `stuck`, `silence`, ...).
     public var detectors: [String: DetectorTuning]
+    /// How this sensor's alerts open and clear (on-delay, off-delay, deadband, chattering); nil: the defaults.
+    public var alarm: AlarmSettings?
 
     public init(
         id: SensorID, name: String, unit: String, asset: String, topic: String,
         valueField: String = "value", timestampField: String = "ts", qualityField: String = "quality",
         samplePeriod: Double, limits: Limits = Limits(), decimals: Int = 1,
-        related: [SensorID] = [], detectors: [String: DetectorTuning] = [:], sparkplugMetric: String? = nil
+        related: [SensorID] = [], detectors: [String: DetectorTuning] = [:], sparkplugMetric: String? = nil,
+        alarm: AlarmSettings? = nil
     ) {
+        self.alarm = alarm
         self.sparkplugMetric = sparkplugMetric
         self.id = id
         self.name = name

@@ -67,4 +67,43 @@ import VigilTestSupport
         #expect(s.detectors["drift"] == DetectorTuning(enabled: true, parameters: ["threshold": 8]))
         #expect(s.detectors["seasonal"]?.parameters["period"] == 3600)
     }
+
+    @Test func alarmSettingsFromDefaultsAndSensor() throws {
+        let yaml = """
+            plant: test
+            defaults: {alarm: {off_delay: 30s, chatter: {count: 4}}}
+            assets:
+              - id: p1
+            sensors:
+              - {id: p1.a, asset: p1, topic: t/a}
+              - {id: p1.b, asset: p1, topic: t/b, limits: {low: 0, high: 10}, alarm: {on_delay: 2m, deadband: 0.5, chatter: {window: 90s}}}
+              - {id: p1.c, asset: p1, topic: t/c, alarm: {chatter: off}}
+
+            """
+        let c = try Catalog.parse(yaml: yaml)
+        #expect(c.sensor("p1.a")?.alarm == AlarmSettings(offDelay: 30, chatterCount: 4))
+        #expect(c.sensor("p1.b")?.alarm == AlarmSettings(onDelay: 120, offDelay: 30, deadband: 0.5, chatterCount: 4, chatterWindow: 90))
+        #expect(c.sensor("p1.c")?.alarm == AlarmSettings(offDelay: 30, chatterCount: 0))
+        #expect(try Catalog.parse(yaml: Self.base).sensors[0].alarm == nil)
+    }
+
+    @Test(arguments: [
+        ("alarm: {on_delay: soon}", "expected a duration"),
+        ("alarm: {off_delay: 2d}", "expected a duration from 0s to 24h"),
+        ("alarm: {deadband: -1}", "expected a deadband of 0 or more"),
+        ("alarm: {deadband: 5}, limits: {low: 0, high: 10}", "below half the span"),
+        ("alarm: {chatter: {count: 9}}", "chatter count from 2 to 5"),
+        ("alarm: {chatter: {window: 0s}}", "chatter window above 0s"),
+        ("alarm: {ondelay: 5s}", "did you mean `on_delay`"),
+    ])
+    func alarmSettingErrors(_ fragment: String, _ expected: String) {
+        let yaml = Self.base + "  - {id: p1.x, asset: p1, topic: t/x, \(fragment)}\n"
+        do {
+            _ = try Catalog.parse(yaml: yaml, file: "plant.yaml")
+            Issue.record("expected an error containing \(expected)")
+        } catch {
+            #expect("\(error)".contains(expected), "\(error)")
+            #expect("\(error)".contains("sensors[1]"), "\(error)")
+        }
+    }
 }
