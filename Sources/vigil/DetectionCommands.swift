@@ -13,7 +13,10 @@ struct ScoreCommand: ParsableCommand {
             order, with an `anomaly_score` column in [0, 1] appended (and with --flags an `anomaly` 0/1 column: \
             1 while an event is open on any column). Each row is scored with only what the detector had seen \
             up to that row. A score s means the reading is as unusual as a 10^(-10 s) tail event (0.5: one in \
-            100 000); the first readings (the warm-up) score 0.
+            100 000); the first readings (the warm-up) score 0. The score marks news and the flag the state: \
+            while an event is open on a column, that column's score halves every 10 readings after the one that \
+            opened it, so a level that stays changed peaks where it changed and falls back (a threshold swept \
+            over the score finds the onset, not every row of the event), and the flag stays 1 until it resolves.
 
             Timestamps: epoch seconds or milliseconds, RFC 3339, or `YYYY-MM-DD HH:MM:SS` (UTC); sampling may \
             be irregular. Several value columns: each is a sensor of its own and the row score is the strongest \

@@ -94,6 +94,24 @@ struct SeriesScorerTests {
         #expect((Double(lines[501].split(separator: ",").last!) ?? 0) >= 0.5)
     }
 
+    @Test("a level that stays changed: the score peaks at the change and falls back while the flag stays")
+    func scoreMarksNews() throws {
+        var noise = Noise(seed: 303)
+        let input = table(rows: 1600) { k in String(10 + noise.gaussian() + (k >= 800 ? 6 : 0)) }
+        let (lines, summary) = try score(input) { $0.flags = true }
+        let rows = lines.dropFirst().map { $0.split(separator: ",") }
+        let scores = rows.map { Double($0[2])! }, flags = rows.map { $0[3] == "1" }
+        #expect(summary.events.filter { $0.stage == .opened }.count == 1)
+        // The onset: the score crosses the open threshold within a few rows of the change.
+        let onset = try #require(scores.indices.first { $0 >= 800 && scores[$0] >= 0.6 })
+        #expect(onset <= 805)
+        // Forty rows later the event is still open, and its score has fallen below a tenth.
+        #expect(flags[onset + 40])
+        #expect(scores[(onset + 40)...].prefix(100).allSatisfy { $0 < 0.1 }, "\(scores[onset...].prefix(40))")
+        // A threshold swept over the score finds the onset, not the event's rows.
+        #expect(scores[800...].filter { $0 >= 0.5 }.count <= 12)
+    }
+
     @Test("timestamp forms and separators", arguments: [
         (";", "rfc3339"), ("\t", "datetime"), (",", "millis"),
     ])

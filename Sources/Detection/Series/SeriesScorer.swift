@@ -1,3 +1,4 @@
+import Foundation
 import Telemetry
 
 /// How `vigil score` reads a table of readings.
@@ -36,7 +37,10 @@ public struct SeriesScoringSummary: Sendable, Equatable {
 /// input's separator; one output row per input row (blank lines are not rows and are dropped).
 /// The row score fuses the columns like the detectors are fused: the strongest column's tail probability,
 /// Bonferroni-corrected for the number of columns (`max(0, max score - log10(columns) / 10)`), and 1 when a
-/// column crosses an engineering limit. A row whose timestamp cannot be parsed, or with no readable value,
+/// column crosses an engineering limit. The score marks news, the flag the state: while an event is open on a
+/// column, that column's score halves every `newsHalfLife` readings after the one that opened it, so a level that
+/// stays changed peaks where it changed and falls back (a threshold swept over the score finds the onset, not
+/// every row of the event). A row whose timestamp cannot be parsed, or with no readable value,
 /// scores 0 (flag 0) and does not touch the detector; an unreadable value in one column skips that column.
 public struct SeriesScorer {
     public let options: SeriesScoringOptions
@@ -82,8 +86,9 @@ public struct SeriesScorer {
                 for (sensor, column) in valueIndices.enumerated() where column < fields.count {
                     guard let value = Double(fields[column].trimmingCharacters()), value.isFinite else { continue }
                     read += 1
-                    let s = detector.ingest(sensor: sensor, timestamp: t, value: value, events: &events)
-                    rowScore = max(rowScore, s >= 1 ? 1 + correction : s)
+                    var s = detector.ingest(sensor: sensor, timestamp: t, value: value, events: &events)
+                    if s >= 1 { s = 1 + correction }
+                    rowScore = max(rowScore, s * detector.newsFactor(sensor: sensor))
                 }
             }
             var flagged = false
@@ -102,6 +107,19 @@ public struct SeriesScorer {
         }
         summary.events = events
         return summary
+    }
+}
+
+extension PlantDetector {
+    /// Readings after the one that opened an event, over which its score halves in `vigil score`.
+    static let newsHalfLife = 10.0
+
+    /// What the sensor's score is worth as news: 1 while no event is open, then halving every `newsHalfLife`
+    /// readings after the reading that opened the open event.
+    func newsFactor(sensor i: Int) -> Double {
+        guard eventTracks[i].isOpen else { return 1 }
+        let k = max(tracks[i].count - eventTracks[i].openedCount, 0)
+        return k == 0 ? 1 : exp2(-Double(k) / Self.newsHalfLife)
     }
 }
 
