@@ -28,8 +28,11 @@ public final class PlantDetector {
 
     var tracks: [SensorTrack]
     var eventTracks: [EventTrack]
-    /// Sensors described alongside an event: the catalog's `related`, then the rest of the same asset.
-    let describedWith: [[Int]]
+    /// Sensors described alongside an event: the catalog's `related` (per sensor, only those with any), then the
+    /// rest of the same asset (one list per asset, shared by its sensors: a list per sensor was 10 MB at 100k).
+    let relatedOf: [Int: [Int]]
+    let assetMembers: [[Int32]]
+    let assetOf: [Int32]
     let sensorIDs: [SensorID]
     let assetIDs: [String]
     /// Assets whose related sensors are being discovered; each sensor's group (-1: none) and slot in it.
@@ -60,10 +63,22 @@ public final class PlantDetector {
         assetIDs = catalog.sensors.map(\.asset)
 
         var tracks: [SensorTrack] = []
-        var described: [[Int]] = []
+        tracks.reserveCapacity(catalog.sensors.count)
+        var relatedOf: [Int: [Int]] = [:]
         // The sensors of each asset, in catalog order (one pass: a scan per sensor was quadratic).
-        var byAsset: [String: [Int]] = [:]
-        for (j, s) in catalog.sensors.enumerated() { byAsset[s.asset, default: []].append(j) }
+        var assetIndex: [String: Int] = [:]
+        var members: [[Int32]] = []
+        var assetOf: [Int32] = []
+        assetOf.reserveCapacity(catalog.sensors.count)
+        for (j, s) in catalog.sensors.enumerated() {
+            let a = assetIndex[s.asset] ?? {
+                assetIndex[s.asset] = members.count
+                members.append([])
+                return members.count - 1
+            }()
+            members[a].append(Int32(j))
+            assetOf.append(Int32(a))
+        }
         for (i, sensor) in catalog.sensors.enumerated() {
             var track = SensorTrack(settings: SensorSettings(sensor: sensor))
             var partners: [Int] = []
@@ -72,15 +87,13 @@ public final class PlantDetector {
             }
             track.partnerCount = min(partners.count, SensorTrack.maxPartners)
             for p in 0..<track.partnerCount { track.partners[p] = Int32(partners[p]) }
-            var list = partners
-            for j in byAsset[sensor.asset] ?? [] where j != i && !list.contains(j) {
-                list.append(j)
-            }
-            described.append(list)
+            if !partners.isEmpty { relatedOf[i] = partners }
             tracks.append(track)
         }
         self.tracks = tracks
-        describedWith = described
+        self.relatedOf = relatedOf
+        assetMembers = members
+        self.assetOf = assetOf
         discoveries = Self.discoveryGroups(catalog: catalog, tracks: tracks)
         var group = [Int32](repeating: -1, count: tracks.count), slot = [Int32](repeating: -1, count: tracks.count)
         for (g, d) in discoveries.enumerated() {
@@ -365,6 +378,13 @@ public final class PlantDetector {
     @inline(__always)
     func offDelayMs(_ i: Int) -> Double { max(configuration.quietSeconds * 1000, tracks[i].settings.offDelayMs) }
 
+    /// The sensors an event of sensor `i` describes alongside: its related sensors, then the rest of its asset.
+    func describedWith(_ i: Int) -> [Int] {
+        var list = relatedOf[i] ?? []
+        for m in assetMembers[Int(assetOf[i])] where Int(m) != i && !list.contains(Int(m)) { list.append(Int(m)) }
+        return list
+    }
+
     func anomalyKind(_ i: Int, _ o: Observation, x: Double) -> AnomalyKind {
         switch o.dominant {
         case .limits: return .outOfRange
@@ -389,7 +409,7 @@ public final class PlantDetector {
         var limit: Double?
         if kind == .outOfRange { limit = x > s.high ? s.high : s.low }
         let severity: Severity = kind == .outOfRange || score >= configuration.criticalScore ? .critical : .warning
-        let related = describedWith[i].map { j -> RelatedDeviation in
+        let related = describedWith(i).map { j -> RelatedDeviation in
             let other = tracks[j]
             let deviation = other.count > 0 ? other.lastX - other.mean : 0
             return RelatedDeviation(sensor: sensorIDs[j], value: other.lastX, baseline: other.mean,
