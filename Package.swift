@@ -47,6 +47,8 @@ let package = Package(
         ),
         // A deterministic simulation of the demo plant with labelled faults (`vigil simulate`).
         .target(name: "Simulation", dependencies: ["Telemetry"]),
+        // The floor every module may stand on: the one lock wrapper, the one JSON string writer, loopback ports.
+        .target(name: "VigilSupport"),
         // Counts heap allocations (malloc family forwarding to glibc's): linked into the scale
         // benchmark, preloaded into `vigil bench detect`; never into the agent.
         .target(name: "CAllocationCounter"),
@@ -66,9 +68,9 @@ let package = Package(
         // Signed model bundles: manifest, Ed25519 signature, hashed files, the bundle store on disk.
         .target(name: "ModelBundle", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Async MQTT client over libmosquitto.
-        .target(name: "MQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "MQTT", dependencies: ["CMosquitto", "VigilSupport", .product(name: "Logging", package: "swift-log")]),
         // SQLite store-and-forward queue.
-        .target(name: "Outbox", dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Outbox", dependencies: ["CSQLite", "VigilSupport", .product(name: "Logging", package: "swift-log")]),
         // The child process of the outbox crash test.
         .executableTarget(
             name: "outbox-tool",
@@ -79,7 +81,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "Telemetry", "Detection", "Narration", "MQTT", "Outbox", "MicroLM", "Simulation", "ModelBundle",
+                "Telemetry", "Detection", "Narration", "MQTT", "Outbox", "MicroLM", "Simulation", "ModelBundle", "VigilSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
@@ -102,7 +104,7 @@ let package = Package(
             name: "vigil",
             dependencies: [
                 "Agent", "Telemetry", "Simulation", "MicroLM", "Detection", "Narration", "VigilBenchmarks",
-                "MQTT", "Outbox", "ModelBundle",
+                "MQTT", "Outbox", "ModelBundle", "VigilSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -111,7 +113,7 @@ let package = Package(
         ),
 
         // Shared test kit: fixtures, temporary directories, a real mosquitto on a free port.
-        .target(name: "VigilTestSupport", dependencies: ["Telemetry"]),
+        .target(name: "VigilTestSupport", dependencies: ["Telemetry", "VigilSupport"]),
 
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "VigilTestSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "VigilBenchmarks", "VigilTestSupport"]),

@@ -1,4 +1,5 @@
 import Synchronization
+import VigilSupport
 
 /// Fans values out to any number of `AsyncStream`s; remembers the latest value and
 /// gives it first to each new subscriber.
@@ -10,11 +11,11 @@ final class Broadcast<Element: Sendable>: Sendable {
         var finished = false
     }
 
-    private let subscribers: StateLock<Subscribers>
+    private let subscribers: Locked<Subscribers>
     private let bufferSize: Int
 
     init(initial: Element?, bufferSize: Int = 64) {
-        subscribers = StateLock(Subscribers(latest: initial))
+        subscribers = Locked(Subscribers(latest: initial))
         self.bufferSize = bufferSize
     }
 

@@ -1,3 +1,5 @@
+import VigilSupport
+
 /// A message handed to libmosquitto by `MQTTClient.send(topic:payload:qos:retain:)`, whose
 /// acknowledgement can be awaited later, so that several QoS 1/2 messages are in flight at once.
 ///
@@ -41,8 +43,8 @@ final class PublishAcknowledgement: Sendable {
         var nextWaiter = 0
     }
 
-    // StateLock rather than Mutex: settled on libmosquitto's thread (see StateLock).
-    private let state = StateLock(State())
+    // Locked rather than Mutex: settled on libmosquitto's thread (see Locked).
+    private let state = Locked(State())
 
     var isSettled: Bool { state.withLock { $0.outcome != nil } }
 

@@ -2,6 +2,7 @@ import CMosquitto
 import Foundation
 import Logging
 import Synchronization
+import VigilSupport
 
 /// `mosquitto_lib_init` is not thread safe; a static let runs it exactly once per process.
 enum MosquittoLibrary {
@@ -21,7 +22,7 @@ final class MosquittoConnection: @unchecked Sendable {
     let handle: OpaquePointer
     let configuration: MQTTConfiguration
     let logger: Logger
-    let shared = StateLock(SharedState())
+    let shared = Locked(SharedState())
     let counters = Counters()
     let inboundStream: AsyncStream<MQTTMessage>
     let inbound: AsyncStream<MQTTMessage>.Continuation
@@ -31,11 +32,11 @@ final class MosquittoConnection: @unchecked Sendable {
     let hasWatchedSubscriptions = Atomic<Bool>(false)
     /// Messages whose topic starts with a tapped prefix go to the tap on the loop thread, not to
     /// `inbound` (`MQTTClient.tap(prefix:_:)`); `hasTaps` spares the lock per message.
-    let taps = StateLock<[(prefix: String, handler: @Sendable (MQTTMessage) -> Void)]>([])
+    let taps = Locked<[(prefix: String, handler: @Sendable (MQTTMessage) -> Void)]>([])
     let hasTaps = Atomic<Bool>(false)
     /// libmosquitto's last error/warning log line (OpenSSL's reasons arrive this way). Its own
     /// lock: libmosquitto may log from inside calls made while `shared` is held.
-    private let lastLibraryLog = StateLock<String?>(nil)
+    private let lastLibraryLog = Locked<String?>(nil)
     private let wakeup = Wakeup()
     private let lowWaterMark: Int
     /// `stopFlag` mirrors `SharedState.stopRequested`; both are read by the loop on every packet without the lock.
@@ -142,7 +143,7 @@ final class MosquittoConnection: @unchecked Sendable {
         let subscriptionRejections = Atomic<Int>(0)
         let rateLimited = Atomic<Int>(0)
         /// Per-topic drop counts of the rate limit (a few topics; updated on the loop thread).
-        let rateLimitedTopics = StateLock<[String: Int]>([:])
+        let rateLimitedTopics = Locked<[String: Int]>([:])
 
         func snapshot(silentSubscriptions: Int) -> MQTTStatistics {
             MQTTStatistics(

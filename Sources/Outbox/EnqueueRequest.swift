@@ -1,3 +1,5 @@
+import VigilSupport
+
 
 /// One pending `enqueue` call, waiting for the storage thread's next group commit.
 final class EnqueueRequest: Sendable {

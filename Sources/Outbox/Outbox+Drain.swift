@@ -1,4 +1,5 @@
 import Logging
+import VigilSupport
 
 extension Outbox {
     /// Drains the outbox through `transport` while the link is up, until the task is cancelled or

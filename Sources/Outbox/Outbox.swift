@@ -1,4 +1,5 @@
 import Logging
+import VigilSupport
 
 /// Vigil's store-and-forward queue for upstream events, over SQLite.
 ///

@@ -1,3 +1,5 @@
+import VigilSupport
+
 /// One stored event on its way upstream, as the transport receives it.
 ///
 /// The payload is stored exactly as the producer gave it. The delivery fields (`sequence`, `key`,
@@ -42,33 +44,14 @@ public struct OutboxMessage: Sendable, Equatable {
         var rest = start + 1
         while rest < payload.endIndex, [0x20, 0x09, 0x0A, 0x0D].contains(payload[rest]) { rest += 1 }
         let isEmptyObject = rest < payload.endIndex && payload[rest] == UInt8(ascii: "}")
-        var head = "{" + Self.jsonString(sequenceField) + ":" + String(sequence)
-        head += "," + Self.jsonString(keyField) + ":" + Self.jsonString(key)
-        head += "," + Self.jsonString(historicalField) + ":" + (historical ? "true" : "false")
+        var head = "{" + JSONText.quoted(sequenceField) + ":" + String(sequence)
+        head += "," + JSONText.quoted(keyField) + ":" + JSONText.quoted(key)
+        head += "," + JSONText.quoted(historicalField) + ":" + (historical ? "true" : "false")
         head += isEmptyObject ? "" : ","
         var body = Array(head.utf8)
         body.reserveCapacity(body.count + payload.count)
         body.append(contentsOf: payload[rest...])
         return body
-    }
-
-    /// A JSON string literal with the escapes RFC 8259 requires.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
 

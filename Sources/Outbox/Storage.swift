@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import Logging
+import VigilSupport
 
 /// The database side of the outbox. Everything below `thread` runs on that one thread only
 /// (hence `@unchecked Sendable`): the connection, its statements, the cached counters and the

@@ -1,4 +1,5 @@
 import Logging
+import VigilSupport
 
 /// Repeated warnings (a send failing again and again while the disk is full or the link flaps)
 /// become one line per kind every `interval`, saying how many like it were held back: thousands

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MQTT
 import Outbox
+import VigilSupport
 
 /// `vigil bench outbox`: durable enqueue rates, and draining to a real MQTT broker through the
 /// agent's `MQTTOutboxTransport` (a local mosquitto started on a free port, or `--broker`).
@@ -166,7 +167,7 @@ private final class LocalMosquitto {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw ValidationError("\(executable) is not installed (apt-get install mosquitto), or give --broker")
         }
-        port = try Self.freePort()
+        port = try LoopbackPort.free()
         var lines = ["listener \(port) 127.0.0.1", "allow_anonymous true", "persistence false", "log_dest none",
                      "max_queued_messages 1000000"]
         if geteuid() == 0 { lines.append("user root") }
@@ -178,7 +179,7 @@ private final class LocalMosquitto {
         process.standardError = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(10)
-        while !Self.accepts(port: port) {
+        while !LoopbackPort.accepts(port) {
             guard process.isRunning, Date() < deadline else {
                 stop()
                 throw ValidationError("mosquitto did not start listening on 127.0.0.1:\(port)")
@@ -193,41 +194,5 @@ private final class LocalMosquitto {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-    }
-
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ValidationError("socket() failed") }
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard bound == 0, named == 0 else { throw ValidationError("no free port on 127.0.0.1") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    private static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = loopback(port: port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-    }
-
-    private static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        return address
     }
 }

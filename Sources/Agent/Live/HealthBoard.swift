@@ -2,6 +2,7 @@ import Foundation
 import Outbox
 import ServiceLifecycle
 import Synchronization
+import VigilSupport
 
 /// What keeps the agent from doing its job although it runs: the outbox cannot write (a full
 /// disk), the detector state cannot be saved. `/healthz` answers 503 `degraded` with these reasons
@@ -40,21 +41,8 @@ extension HealthBoard {
         var reasons = current
         if !localConnected { reasons["local_broker"] = "not connected to the local broker" }
         let status = reasons.isEmpty ? "ok" : "degraded"
-        let listed = reasons.sorted { $0.key < $1.key }.map { "\"\(escape($0.key))\":\"\(escape($0.value))\"" }
-        let body = "{\"status\":\"\(status)\",\"local_broker\":\"\(escape(localState))\",\"problems\":{\(listed.joined(separator: ","))}}"
+        let listed = reasons.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + JSONText.quoted($0.value) }
+        let body = "{\"status\":\"\(status)\",\"local_broker\":\(JSONText.quoted(localState)),\"problems\":{\(listed.joined(separator: ","))}}"
         return (reasons.isEmpty ? 200 : 503, body)
-    }
-
-    private func escape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 }
