@@ -43,7 +43,7 @@ let package = Package(
         // Readings, the sensor catalog, payload decoders, recorded logs. No I/O beyond files.
         .target(
             name: "Telemetry",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["VigilSupport", .product(name: "Yams", package: "Yams")]
         ),
         // A deterministic simulation of the demo plant with labelled faults (`vigil simulate`).
         .target(name: "Simulation", dependencies: ["Telemetry"]),
@@ -115,7 +115,7 @@ let package = Package(
         // Shared test kit: fixtures, temporary directories, a real mosquitto on a free port.
         .target(name: "VigilTestSupport", dependencies: ["Telemetry", "VigilSupport"]),
 
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "VigilTestSupport"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "VigilSupport", "VigilTestSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "VigilBenchmarks", "VigilTestSupport"]),
         .testTarget(name: "MicroLMTests", dependencies: ["MicroLM", "VigilTestSupport"]),
         .testTarget(name: "NarrationTests", dependencies: ["Narration", "VigilTestSupport"]),

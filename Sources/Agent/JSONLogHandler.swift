@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Telemetry
+import VigilSupport
 
 /// One JSON object per line on standard error, for journald and log shippers
 /// (`logging.format: json`). The executable bootstraps it; libraries only log.
@@ -30,7 +31,7 @@ public struct JSONLogHandler: LogHandler {
         ]
         let merged = metadata.merging(extra) { $1 }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) { fields.append((key, "\(value)")) }
-        let line = "{" + fields.map { "\(jsonQuoted($0.0)):\(jsonQuoted($0.1))" }.joined(separator: ",") + "}\n"
+        let line = "{" + fields.map { "\(JSONText.quoted($0.0)):\(JSONText.quoted($0.1))" }.joined(separator: ",") + "}\n"
         Self.lock.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
     }
 }

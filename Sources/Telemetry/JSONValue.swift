@@ -1,3 +1,5 @@
+import VigilSupport
+
 /// A parsed JSON value. Vigil parses payloads itself: strict (RFC 8259), bounded in depth,
 /// and without Foundation's bridging costs on the ingest path.
 public enum JSONValue: Sendable, Equatable {
@@ -254,9 +256,9 @@ extension JSONValue {
         case .number(let n):
             if n.rounded() == n && abs(n) < 1e15 { return String(Int64(n)) }
             return "\(n)"
-        case .string(let s): return jsonQuoted(s)
+        case .string(let s): return JSONText.quoted(s)
         case .array(let items): return "[" + items.map { $0.serialized() }.joined(separator: ",") + "]"
-        case .object(let members): return "{" + members.map { jsonQuoted($0.0) + ":" + $0.1.serialized() }.joined(separator: ",") + "}"
+        case .object(let members): return "{" + members.map { JSONText.quoted($0.0) + ":" + $0.1.serialized() }.joined(separator: ",") + "}"
         }
     }
 }

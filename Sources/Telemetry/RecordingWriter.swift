@@ -1,4 +1,5 @@
 import Foundation
+import VigilSupport
 
 /// Writes a wide CSV recording: `timestamp` (RFC 3339) then one column per sensor;
 /// an empty cell means no reading of that sensor at that instant.
@@ -70,9 +71,9 @@ public final class JSONLRecordingWriter {
     }
 
     public func write(timestamp: Int64, topic: String, payload: [UInt8]) throws {
-        var line = "{\"ts\":\(timestamp),\"topic\":\(jsonQuoted(topic)),"
+        var line = "{\"ts\":\(timestamp),\"topic\":\(JSONText.quoted(topic)),"
         if let text = String(validating: payload, as: UTF8.self) {
-            line += "\"payload\":\(jsonQuoted(text))}"
+            line += "\"payload\":\(JSONText.quoted(text))}"
         } else {
             line += "\"payload_b64\":\"\(Data(payload).base64EncodedString())\"}"
         }
@@ -102,25 +103,4 @@ public func formatNumber(_ value: Double, decimals: Int) -> String {
     var text = String(format: "%.\(decimals)f", rounded)
     if text.hasPrefix("-"), Double(text) == 0 { text.removeFirst() }
     return text
-}
-
-/// A JSON string literal for `text`.
-public func jsonQuoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                out += String(format: "\\u%04x", scalar.value)
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
 }

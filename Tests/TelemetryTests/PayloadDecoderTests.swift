@@ -1,5 +1,6 @@
-import Testing
 import Telemetry
+import Testing
+import VigilSupport
 
 @Suite struct PayloadDecoderTests {
     let sensor = Sensor(id: "pump1.flow", name: "P-101 flow", unit: "m3/h", asset: "pump1",
@@ -76,6 +77,6 @@ import Telemetry
     @Test func jsonStringEscapes() throws {
         let v = try JSONValue.parse(#"{"a": "x\"y\\z\u00e9\ud83d\ude00\n"}"#)
         #expect(v["a"] == .string("x\"y\\zé😀\n"))
-        #expect(try JSONValue.parse(jsonQuoted("é\"\n\u{1}")) == .string("é\"\n\u{1}"))
+        #expect(try JSONValue.parse(JSONText.quoted("é\"\n\u{1}")) == .string("é\"\n\u{1}"))
     }
 }
