@@ -47,18 +47,19 @@ struct WatchdogTests {
         let sensors = (0..<2_000).map { "plant/a\($0 / 10)/s\($0)" }
         // In one call (packets of 500), with a timeout no slow machine reaches during the test.
         try await client.subscribe(sensors, qos: .atMostOnce, silenceTimeout: .seconds(600))
-        // 3 s: the feeder's 50 ms beat must not look silent when a loaded machine delays its task.
-        try await client.subscribe("plant/busy", qos: .atMostOnce, silenceTimeout: .seconds(3))
-        try await client.subscribe("plant/quiet", qos: .atMostOnce, silenceTimeout: .seconds(3))
-        try await client.subscribe("plant/+", qos: .atMostOnce, silenceTimeout: .seconds(3))
-        // The traffic comes from another process (mosquitto_pub every 50 ms), so a loaded machine that
-        // delays this test's tasks cannot make the busy topic look silent.
+        // The traffic comes from another process (mosquitto_pub every 50 ms), started before the busy topic is
+        // subscribed, so a loaded machine that delays this test's tasks cannot make the busy topic look silent.
         guard let pub = MosquittoClients.path("mosquitto_pub") else { return }
         let feeder = Process()
         feeder.executableURL = URL(fileURLWithPath: "/bin/sh")
         feeder.arguments = ["-c", "while :; do '\(pub)' -h 127.0.0.1 -p \(broker.port) -t plant/busy -m 1; sleep 0.05; done"]
         try feeder.run()
         defer { kill(feeder.processIdentifier, SIGKILL) }
+        // The quiet topic's limit is 3 s; the busy topic's and the wildcard's 10 s, which a feeder that a loaded
+        // machine slows to one message in several seconds still meets (a full run once took over 3 s).
+        try await client.subscribe("plant/busy", qos: .atMostOnce, silenceTimeout: .seconds(10))
+        try await client.subscribe("plant/quiet", qos: .atMostOnce, silenceTimeout: .seconds(3))
+        try await client.subscribe("plant/+", qos: .atMostOnce, silenceTimeout: .seconds(10))
         func next(_ what: String, where wanted: @escaping @Sendable (MQTTWatchdogEvent) -> Bool) async throws -> [MQTTWatchdogEvent] {
             try await within(20, what) { () -> [MQTTWatchdogEvent] in
                 var seen: [MQTTWatchdogEvent] = []

@@ -7,13 +7,14 @@ enum Bound: String, CaseIterable, Sendable {
     case rows, bytes
 }
 
-/// Drains everything to a recording transport and returns what arrived.
+/// Drains everything to a recording transport and returns what arrived. What is checked is what arrives, not
+/// how fast: the wait is long, because under a loaded full run a backlog of thousands once took over 30 s.
 func drainAll(_ outbox: Outbox) async -> [OutboxMessage] {
     let transport = RecordingTransport()
     let link = LinkSwitch()
     let runner = startRun(outbox, transport, link)
     link.up()
-    await eventually("drained") {
+    await eventually("drained", timeout: .seconds(180)) {
         let statistics = await outbox.statistics()
         return statistics.depth == 0 && statistics.blockedEnqueues == 0
     }
