@@ -47,7 +47,8 @@ let package = Package(
         ),
         // A deterministic simulation of the demo plant with labelled faults (`vigil simulate`).
         .target(name: "Simulation", dependencies: ["Telemetry"]),
-        // The floor every module may stand on: the one lock wrapper, the one JSON string writer, loopback ports.
+        // The floor every module may stand on: the one lock wrapper, the one JSON string writer, loopback ports,
+        // the name a damaged file is moved aside to.
         .target(name: "VigilSupport"),
         // Counts heap allocations (malloc family forwarding to glibc's): linked into the scale
         // benchmark, preloaded into `vigil bench detect`; never into the agent.

@@ -66,13 +66,6 @@ public enum TerminalText {
     }
 }
 
-/// Errors of the Agent module that a user can act on.
-public struct AgentError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 extension AlertMessage {
     /// `07:10:12  OPENED   warning   P-101 suction pressure · level shift  [model]  text`
     public var humanLine: String {

@@ -9,6 +9,7 @@ import Detection
 import Foundation
 import Logging
 import Telemetry
+import VigilSupport
 
 /// Why a saved detector state was not used.
 public enum DetectorStateFault: String, Sendable, CaseIterable {
@@ -184,17 +185,7 @@ public struct DetectorStateFile: Sendable {
 
     /// Renames the file `<path>.bad-<UTC time>` and logs why.
     func discard(_ fault: DetectorStateFault, _ detail: String, logger: Logger) -> DetectorStateLoad {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let stamp = formatter.string(from: Date())
-        var target = "\(path).bad-\(stamp)"
-        var suffix = 1
-        while FileManager.default.fileExists(atPath: target) {
-            suffix += 1
-            target = "\(path).bad-\(stamp)-\(suffix)"
-        }
+        let target = AsidePath.next(for: path, tag: "bad")
         var movedTo: String? = target
         var moveError = ""
         if rename(path, target) != 0 {

@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import Logging
+import VigilSupport
 
 /// Opening, checking, and moving a damaged file aside.
 extension Storage {
@@ -182,17 +183,7 @@ extension Storage {
     func renameAside(tag: String, reason: String) throws(OutboxError) -> String {
         closeConnection()
         let path = configuration.path
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let stamp = formatter.string(from: Date())
-        var target = "\(path).\(tag)-\(stamp)"
-        var suffix = 1
-        while FileManager.default.fileExists(atPath: target) {
-            suffix += 1
-            target = "\(path).\(tag)-\(stamp)-\(suffix)"
-        }
+        let target = AsidePath.next(for: path, tag: tag)
         for extra in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + extra) {
             if rename(path + extra, target + extra) != 0 {
                 let text = String(cString: strerror(errno))

@@ -42,11 +42,6 @@ public struct AgentStatus: Sendable, Codable, Equatable {
     }
 }
 
-/// Vigil's version, shown in status messages and `vigil --version`.
-public enum VigilVersion {
-    public static let string = "0.1.0"
-}
-
 /// Wall-clock milliseconds since the epoch.
 func wallClockMillis() -> Int64 {
     Int64((Date().timeIntervalSince1970 * 1000).rounded())
