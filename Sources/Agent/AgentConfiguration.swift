@@ -1,70 +1,8 @@
 import Foundation
 import MicroLM
 import MQTT
+import Outbox
 import Telemetry
-
-/// How to reach one MQTT broker (the plant's local broker or the upstream one).
-public struct BrokerSettings: Sendable, Equatable {
-    public var host: String
-    public var port: Int
-    public var tls: Bool
-    public var clientID: String
-    /// `3.1.1` or `5`.
-    public var protocolVersion: String = "3.1.1"
-    public var keepAlive: Double = 30
-    public var username: String?
-    public var password: String?
-    public var caFile: String?
-    public var certFile: String?
-    public var keyFile: String?
-    /// Skip certificate and host-name checks (testing only; logged loudly).
-    public var insecure = false
-    public var reconnectMin: Double = 0.5
-    public var reconnectMax: Double = 30
-
-    public init(host: String, port: Int, tls: Bool, clientID: String) {
-        self.host = host
-        self.port = port
-        self.tls = tls
-        self.clientID = clientID
-    }
-
-    /// Settings from a broker URL, in the one grammar of `MQTTConfiguration(url:)`: `mqtt://` (or `tcp://`)
-    /// and `mqtts://` (or `ssl://`, `tls://`), `[user[:password]@]host[:port]`, IPv6 in brackets, and the
-    /// options `version`, `clientId`, `keepAlive`, `ca`, `cert`, `key`, `insecure`. `clientID` is used
-    /// unless the URL names one. Throws the URL's precise fault.
-    public init(url: String, clientID: String) throws(MQTTError) {
-        let c = try MQTTConfiguration(url: url)
-        self.init(host: c.host, port: c.port, tls: c.tls != nil, clientID: c.clientID ?? clientID)
-        let defaults = MQTTConfiguration()
-        if c.protocolVersion != defaults.protocolVersion { protocolVersion = c.protocolVersion == .v5 ? "5" : "3.1.1" }
-        if c.keepAlive != defaults.keepAlive { keepAlive = Double(c.keepAlive.components.seconds) }
-        username = c.username
-        password = c.password
-        caFile = c.tls?.caFile
-        certFile = c.tls?.certificateFile
-        keyFile = c.tls?.keyFile
-        insecure = c.tls?.insecure ?? false
-    }
-
-    /// `init(url:clientID:)`, nil for a URL it refuses.
-    public static func parse(url: String, clientID: String) -> BrokerSettings? {
-        try? BrokerSettings(url: url, clientID: clientID)
-    }
-}
-
-/// The store-and-forward outbox's bounds and policy.
-public struct OutboxSettings: Sendable, Equatable {
-    public var path: String
-    public var maxRows = 100_000
-    public var maxBytes = 256 * 1024 * 1024
-    public var maxAge: Double = 30 * 86_400
-    /// `drop_oldest_lowest_severity` (default), `drop_newest` or `block`.
-    public var policy = "drop_oldest_lowest_severity"
-    public var maxInFlight = 32
-    public var maxBytesPerSecond = 0
-    public var liveFirst = true
-}
 
 /// Saving the detector's learned state, so that a restart or an upgrade does not mean a new warm-up.
 public struct DetectorStateSettings: Sendable, Equatable {
@@ -86,7 +24,8 @@ public struct AgentConfiguration: Sendable {
     public var agentName: String
     public var catalogPath: String
     public var stateDirectory: String
-    public var local: BrokerSettings
+    /// The plant's broker: `local.url` and its options, parsed by `MQTTConfiguration(url:)`.
+    public var local: MQTTConfiguration
     public var topicPrefix = "vigil"
     public var maxPayloadBytes = 4096
     public var maxFutureSkew: Double = 300
@@ -111,9 +50,10 @@ public struct AgentConfiguration: Sendable {
     public var narrationDrift = NarrationDriftSettings()
     /// The plant's larger model for hard cases (`narration.escalate`); nil: off.
     public var narrationEscalation: EscalationSettings?
-    public var upstream: BrokerSettings?
+    public var upstream: MQTTConfiguration?
     public var upstreamTopic: String?
-    public var outbox: OutboxSettings
+    /// The store-and-forward outbox (`upstream.outbox`), with the agent's defaults (`defaultOutbox`).
+    public var outbox: OutboxConfiguration
     public var detectorState: DetectorStateSettings
     public var statusInterval: Double = 60
     /// `host:port` of the metrics and health endpoint; nil when off.
@@ -167,10 +107,10 @@ public struct AgentConfiguration: Sendable {
         let state = resolve(try agent["state_dir"]?.string() ?? "/var/lib/vigil")
 
         var local = try decodeBroker(try root.required("local"), defaultClientID: "vigil-\(name)")
-        local.clientID = local.clientID.isEmpty ? "vigil-\(name)" : local.clientID
+        if local.clientID?.isEmpty ?? true { local.clientID = "vigil-\(name)" }
         var config = AgentConfiguration(
             file: root.file, agentName: name, catalogPath: catalog, stateDirectory: state, local: local,
-            outbox: OutboxSettings(path: state + "/outbox.db"),
+            outbox: defaultOutbox(path: state + "/outbox.db"),
             detectorState: DetectorStateSettings(path: state + "/detector.state"))
         if let prefix = try root["local"]?["topic_prefix"]?.string() {
             let node = try root.required("local").required("topic_prefix")
@@ -268,19 +208,21 @@ public struct AgentConfiguration: Sendable {
                     if let v = o["path"] { config.outbox.path = resolve(try v.string()) }
                     if let v = o["max_rows"] { config.outbox.maxRows = try v.int() }
                     if let v = o["max_bytes"] { config.outbox.maxBytes = try v.int() }
-                    if let v = o["max_age"] { config.outbox.maxAge = try v.seconds(within: 1...ConfigurationBounds.longest) }
+                    if let v = o["max_age"] { config.outbox.maxAge = .seconds(try v.seconds(within: 1...ConfigurationBounds.longest)) }
                     if let v = o["policy"] {
+                        // The file spells the policies with underscores, the type with hyphens.
                         let policy = try v.string()
-                        let policies = ["drop_oldest_lowest_severity", "drop_newest", "block"]
-                        guard policies.contains(policy) else {
+                        guard let chosen = OutboxFullPolicy(rawValue: policy.replacingOccurrences(of: "_", with: "-")) else {
+                            let policies = OutboxFullPolicy.allCases.map { $0.rawValue.replacingOccurrences(of: "-", with: "_") }
                             throw v.error("expected one of \(policies.joined(separator: ", ")), found `\(policy)`")
                         }
-                        config.outbox.policy = policy
+                        config.outbox.fullPolicy = chosen
                     }
                     if let v = o["max_in_flight"] { config.outbox.maxInFlight = try v.int() }
                     if let v = o["max_bytes_per_second"] {
-                        config.outbox.maxBytesPerSecond = try v.int()
-                        guard config.outbox.maxBytesPerSecond >= 0 else { throw v.error("expected 0 (unlimited) or a positive rate") }
+                        let rate = try v.int()
+                        guard rate >= 0 else { throw v.error("expected 0 (unlimited) or a positive rate") }
+                        config.outbox.maxBytesPerSecond = rate > 0 ? rate : nil
                     }
                     if let v = o["live_first"] { config.outbox.liveFirst = try v.bool() }
                     guard config.outbox.maxRows > 0, config.outbox.maxBytes > 0, config.outbox.maxInFlight > 0 else {
@@ -323,7 +265,13 @@ public struct AgentConfiguration: Sendable {
         return config
     }
 
-    static func decodeBroker(_ node: ConfigNode, defaultClientID: String, extraKeys: Set<String> = ["topic_prefix"]) throws -> BrokerSettings {
+    /// The outbox as `vigil run` keeps it unless `upstream.outbox` says otherwise: 100,000 events,
+    /// 256 MiB, 30 days.
+    static func defaultOutbox(path: String) -> OutboxConfiguration {
+        OutboxConfiguration(path: path, maxRows: 100_000, maxBytes: 256 * 1024 * 1024, maxAge: .seconds(30 * 86_400))
+    }
+
+    static func decodeBroker(_ node: ConfigNode, defaultClientID: String, extraKeys: Set<String> = ["topic_prefix"]) throws -> MQTTConfiguration {
         if let p = node["password"] {
             throw p.error("passwords do not go in the configuration file; use `password_file` or `password_env`")
         }
@@ -333,9 +281,9 @@ public struct AgentConfiguration: Sendable {
         ]))
         let urlNode = try node.required("url")
         let clientID = try node["client_id"]?.string() ?? defaultClientID
-        var broker: BrokerSettings
+        var broker: MQTTConfiguration
         do {
-            broker = try BrokerSettings(url: try urlNode.string(), clientID: clientID)
+            broker = try MQTTConfiguration(url: try urlNode.string(), clientID: clientID)
         } catch let error as MQTTError {
             guard case .invalidURL(_, let reason) = error else { throw urlNode.error("\(error)") }
             throw urlNode.error("expected mqtt://host[:port] or mqtts://host[:port]: \(reason)")
@@ -345,14 +293,15 @@ public struct AgentConfiguration: Sendable {
         }
         if let v = node["protocol"] {
             let p = try v.string()
-            guard ["3.1.1", "5"].contains(p) else { throw v.error("expected `3.1.1` or `5`") }
-            broker.protocolVersion = p
+            guard let version = MQTTProtocolVersion(rawValue: p) else { throw v.error("expected `3.1.1` or `5`") }
+            broker.protocolVersion = version
         }
         if let v = node["keepalive"] {
-            broker.keepAlive = try v.seconds()
-            guard broker.keepAlive == 0 || (5...65_535).contains(broker.keepAlive) else {
+            let seconds = try v.seconds()
+            guard seconds == 0 || (5...65_535).contains(seconds) else {
                 throw v.error("expected 0 (off) or a keepalive from 5s to 65535s (MQTT's limit)")
             }
+            broker.keepAlive = .seconds(seconds)
         }
         if let v = node["username"] { broker.username = try v.string() }
         if let v = node["username_env"] {
@@ -378,24 +327,25 @@ public struct AgentConfiguration: Sendable {
         }
         if let tls = node["tls"] {
             try tls.rejectKeys(allowing: ["ca_file", "cert_file", "key_file", "insecure"])
-            broker.tls = true
-            for (key, keyPath) in [("ca_file", \BrokerSettings.caFile), ("cert_file", \.certFile), ("key_file", \.keyFile)] {
+            var settings = broker.tls ?? MQTTTLSConfiguration()
+            for (key, keyPath) in [("ca_file", \MQTTTLSConfiguration.caFile), ("cert_file", \.certificateFile), ("key_file", \.keyFile)] {
                 if let v = tls[key] {
                     let path = try v.string()
                     guard FileManager.default.isReadableFile(atPath: path) else { throw v.error("cannot read `\(path)`") }
-                    broker[keyPath: keyPath] = path
+                    settings[keyPath: keyPath] = path
                 }
             }
-            if (broker.certFile == nil) != (broker.keyFile == nil) {
+            if (settings.certificateFile == nil) != (settings.keyFile == nil) {
                 throw tls.error("expected both `cert_file` and `key_file` for a client certificate, or neither")
             }
-            if let v = tls["insecure"] { broker.insecure = try v.bool() }
+            if let v = tls["insecure"] { settings.insecure = try v.bool() }
+            broker.tls = settings
         }
         if let r = node["reconnect"] {
             try r.rejectKeys(allowing: ["min", "max"])
-            if let v = r["min"] { broker.reconnectMin = try v.seconds(within: 0.001...86_400) }
-            if let v = r["max"] { broker.reconnectMax = try v.seconds(within: 0.001...86_400) }
-            guard broker.reconnectMin > 0, broker.reconnectMax >= broker.reconnectMin else {
+            if let v = r["min"] { broker.reconnectDelay.min = .seconds(try v.seconds(within: 0.001...86_400)) }
+            if let v = r["max"] { broker.reconnectDelay.max = .seconds(try v.seconds(within: 0.001...86_400)) }
+            guard broker.reconnectDelay.min > .zero, broker.reconnectDelay.max >= broker.reconnectDelay.min else {
                 throw r.error("expected 0 < min <= max")
             }
         }

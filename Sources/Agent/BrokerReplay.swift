@@ -9,7 +9,7 @@ import Telemetry
 public struct BrokerReplay {
     public var recording: String
     public var catalog: Catalog
-    public var broker: BrokerSettings
+    public var broker: MQTTConfiguration
     /// Plant seconds per wall second; nil: as fast as the broker acknowledges.
     public var speed: Double?
     public var qos: Int = 1
@@ -18,7 +18,7 @@ public struct BrokerReplay {
     public var restamp = true
     public var progress = false
 
-    public init(recording: String, catalog: Catalog, broker: BrokerSettings) {
+    public init(recording: String, catalog: Catalog, broker: MQTTConfiguration) {
         self.recording = recording
         self.catalog = catalog
         self.broker = broker
@@ -45,7 +45,7 @@ public struct BrokerReplay {
         if reader.format == .csv || !reader.columns.isEmpty, columnTopic.allSatisfy({ $0 == nil }) {
             throw reader.noMatchingColumnsError()
         }
-        let client = try MQTTClient(configuration: mqttConfiguration(broker), logger: logger)
+        let client = try MQTTClient(configuration: broker, logger: logger)
         try await client.connect()
         defer { Task { await client.disconnect() } }
         let qos: MQTTQoS = qos == 0 ? .atMostOnce : qos == 2 ? .exactlyOnce : .atLeastOnce
@@ -138,14 +138,14 @@ public struct BrokerReplay {
 
 /// `vigil record`: subscribes and writes a JSON-lines recording, the format `vigil replay` reads.
 public struct BrokerRecorder {
-    public var broker: BrokerSettings
+    public var broker: MQTTConfiguration
     public var filters: [String]
     public var output: String
     /// Stop after this many seconds (nil: until interrupted) or messages.
     public var duration: Double?
     public var maxMessages: Int?
 
-    public init(broker: BrokerSettings, filters: [String], output: String) {
+    public init(broker: MQTTConfiguration, filters: [String], output: String) {
         self.broker = broker
         self.filters = filters
         self.output = output
@@ -153,7 +153,7 @@ public struct BrokerRecorder {
 
     public func run(logger: Logger) async throws -> Int {
         let writer = try JSONLRecordingWriter(path: output)
-        let client = try MQTTClient(configuration: mqttConfiguration(broker), logger: logger)
+        let client = try MQTTClient(configuration: broker, logger: logger)
         try await client.connect()
         for filter in filters { try await client.subscribe(filter, qos: .atLeastOnce) }
         logger.info("recording", metadata: ["filters": "\(filters.joined(separator: " "))", "out": "\(output)"])

@@ -157,6 +157,12 @@ extension MQTTConfiguration {
         }
     }
 
+    /// `init(url:)`, with `clientID` as the client identifier unless the URL names one (`clientId=`).
+    public init(url: String, clientID: String) throws(MQTTError) {
+        try self.init(url: url)
+        if self.clientID == nil { self.clientID = clientID }
+    }
+
     /// The URL of this configuration's broker (without credentials or options).
     public var brokerURL: String {
         let hostPart = host.contains(":") ? "[\(host)]" : host

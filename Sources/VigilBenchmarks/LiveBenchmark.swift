@@ -9,7 +9,7 @@ import Telemetry
 /// ingest throughput beside a plain subscriber on the same stream, and reading-to-alert latency
 /// through the broker on the detection path (template narration, so the model's time is not counted).
 public struct LiveBenchmark {
-    public var broker: BrokerSettings
+    public var broker: MQTTConfiguration
     public var catalogPath: String
     public var readings = 200_000
     public var latencySamples = 300
@@ -19,7 +19,7 @@ public struct LiveBenchmark {
     /// Readings of other sensors published right before each breach.
     static let backgroundReadings = 5
 
-    public init(broker: BrokerSettings, catalogPath: String) {
+    public init(broker: MQTTConfiguration, catalogPath: String) {
         self.broker = broker
         self.catalogPath = catalogPath
     }
@@ -40,7 +40,7 @@ public struct LiveBenchmark {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-\(getpid())").path
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: state) }
-        let url = "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)"
+        let url = broker.brokerURL
         let yaml = """
             agent: {name: bench, catalog: \(catalogPath), state_dir: \(state)}
             local: {url: "\(url)"}
@@ -57,7 +57,7 @@ public struct LiveBenchmark {
         defer { running.cancel() }
 
         // A plain subscriber on the same topics: the reference for "keeps up".
-        var plainConfig = broker.mqttConfiguration
+        var plainConfig = broker
         plainConfig.clientID = "bench-plain-\(getpid())"
         plainConfig.inboundBufferCapacity = readings + 10_000
         let plain = try MQTTClient(configuration: plainConfig, logger: quiet)
@@ -68,7 +68,7 @@ public struct LiveBenchmark {
             for await _ in plain.messages { n += 1 }
             return n
         }
-        var feederConfig = broker.mqttConfiguration
+        var feederConfig = broker
         feederConfig.clientID = "bench-feeder-\(getpid())"
         let feeder = try MQTTClient(configuration: feederConfig, logger: quiet)
         try await feeder.connect()
@@ -96,7 +96,7 @@ public struct LiveBenchmark {
         // the whole detection path: feeder → broker → agent (decode, detect) → alert publish →
         // broker → subscriber. Between samples, varying in-range readings resolve the event and run
         // out the detector's cooldown (checked on the agent's detector), so every sample opens a fresh event.
-        var observerConfig = broker.mqttConfiguration
+        var observerConfig = broker
         observerConfig.clientID = "bench-observer-\(getpid())"
         let observer = try MQTTClient(configuration: observerConfig, logger: quiet)
         try await observer.connect()

@@ -2,6 +2,7 @@ import Agent
 import ArgumentParser
 import Foundation
 import Logging
+import MQTT
 import VigilBenchmarks
 
 struct BenchLiveCommand: AsyncParsableCommand {
@@ -18,8 +19,9 @@ struct BenchLiveCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The broker.", valueName: "url"))
-    var broker: String = "mqtt://127.0.0.1:1883"
+    @Option(help: ArgumentHelp("The broker (default mqtt://127.0.0.1:1883): \(BrokerOption.grammar).", valueName: "url"),
+            transform: BrokerOption.parse)
+    var broker: MQTTConfiguration?
 
     @OptionGroup var catalogOptions: CatalogOptions
 
@@ -30,15 +32,11 @@ struct BenchLiveCommand: AsyncParsableCommand {
     var samples: Int = 300
 
     func validate() throws {
-        do { _ = try BrokerSettings(url: broker, clientID: "x") } catch {
-            throw ValidationError("--broker: \(error)")
-        }
         guard readings > 0, samples > 0 else { throw ValidationError("--readings and --samples must be positive") }
     }
 
     func run() async throws {
-        guard let settings = BrokerSettings.parse(url: broker, clientID: "bench") else { return }
-        var bench = LiveBenchmark(broker: settings, catalogPath: catalogOptions.catalog)
+        var bench = LiveBenchmark(broker: BrokerOption.resolved(broker, clientID: "bench"), catalogPath: catalogOptions.catalog)
         bench.readings = readings
         bench.latencySamples = samples
         let f = try await bench.run(logger: Logger(label: "vigil.bench"))

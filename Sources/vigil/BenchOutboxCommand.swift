@@ -20,8 +20,9 @@ struct BenchOutboxCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Events in the backlog drained to the broker.", valueName: "n"))
     var events = 100_000
 
-    @Option(help: ArgumentHelp("Drain to this broker instead of a local mosquitto on a free port.", valueName: "url"))
-    var broker: String?
+    @Option(help: ArgumentHelp("Drain to this broker instead of a local mosquitto on a free port: \(BrokerOption.grammar).", valueName: "url"),
+            transform: BrokerOption.parse)
+    var broker: MQTTConfiguration?
 
     @Option(help: ArgumentHelp("Runs of each measurement; medians are printed.", valueName: "n"))
     var repetitions = 3
@@ -55,7 +56,7 @@ struct BenchOutboxCommand: AsyncParsableCommand {
         var local: LocalMosquitto?
         let mqtt: MQTTConfiguration
         if let broker {
-            mqtt = try MQTTConfiguration(url: broker)
+            mqtt = broker
         } else {
             local = try LocalMosquitto(folder: folder)
             mqtt = MQTTConfiguration(host: "127.0.0.1", port: local?.port ?? 0)
@@ -69,7 +70,7 @@ struct BenchOutboxCommand: AsyncParsableCommand {
         var drainRates: [Double] = []
         var drainSeconds: [Double] = []
         let clock = ContinuousClock()
-        Self.say("outbox benchmark: \(repetitions) runs, payload \(body.count) B, backlog \(events) events, broker \(broker ?? "local mosquitto \(mqtt.host):\(mqtt.port)"), databases in \(folder)")
+        Self.say("outbox benchmark: \(repetitions) runs, payload \(body.count) B, backlog \(events) events, broker \(broker?.brokerURL ?? "local mosquitto \(mqtt.host):\(mqtt.port)"), databases in \(folder)")
         for run in 0..<repetitions {
             let path = "\(folder)/outbox-bench-\(getpid())-\(run).db"
             defer { for extra in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + extra) } }

@@ -2,6 +2,7 @@ import Agent
 import ArgumentParser
 import Foundation
 import Logging
+import MQTT
 import Telemetry
 
 struct RecordCommand: AsyncParsableCommand {
@@ -17,8 +18,9 @@ struct RecordCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The broker (mqtt://host:port or mqtts://…).", valueName: "url"))
-    var broker: String = "mqtt://127.0.0.1:1883"
+    @Option(help: ArgumentHelp("The broker (default mqtt://127.0.0.1:1883): \(BrokerOption.grammar).", valueName: "url"),
+            transform: BrokerOption.parse)
+    var broker: MQTTConfiguration?
 
     @Option(name: .customLong("topic"), help: ArgumentHelp("A topic filter to subscribe to (repeatable).", valueName: "filter"))
     var topics: [String] = []
@@ -33,9 +35,6 @@ struct RecordCommand: AsyncParsableCommand {
     var count: Int?
 
     func validate() throws {
-        do { _ = try BrokerSettings(url: broker, clientID: "x") } catch {
-            throw ValidationError("--broker: \(error)")
-        }
         if let duration, (ConfigNode.parseDuration(duration) ?? 0) <= 0 {
             throw ValidationError("--duration expects a length such as 90s or 10m")
         }
@@ -43,8 +42,7 @@ struct RecordCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let settings = BrokerSettings.parse(url: broker, clientID: "vigil-record-\(getpid())") else { return }
-        var recorder = BrokerRecorder(broker: settings, filters: topics.isEmpty ? ["#"] : topics, output: out)
+        var recorder = BrokerRecorder(broker: BrokerOption.resolved(broker, clientID: "vigil-record-\(getpid())"), filters: topics.isEmpty ? ["#"] : topics, output: out)
         recorder.duration = duration.flatMap(ConfigNode.parseDuration)
         recorder.maxMessages = count
         let n = try await recorder.run(logger: Logger(label: "vigil.record"))

@@ -2,6 +2,7 @@ import Agent
 import ArgumentParser
 import Foundation
 import Logging
+import MQTT
 import MicroLM
 import Narration
 import Telemetry
@@ -49,8 +50,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Print only the summary, not the alerts.")
     var quiet = false
 
-    @Option(help: ArgumentHelp("Publish the recording to this broker (mqtt://host:port) instead of running the pipeline, so a running agent sees it.", valueName: "url"))
-    var broker: String?
+    @Option(help: ArgumentHelp("Publish the recording to this broker instead of running the pipeline, so a running agent sees it: \(BrokerOption.grammar).", valueName: "url"),
+            transform: BrokerOption.parse)
+    var broker: MQTTConfiguration?
 
     @Option(help: "With --broker: the QoS of the published readings (0, 1 or 2).")
     var qos: Int = 1
@@ -81,9 +83,6 @@ struct ReplayCommand: AsyncParsableCommand {
     func validate() throws {
         if let speed, !(speed > 0) { throw ValidationError("--speed expects a positive number, e.g. --speed 60") }
         if speed != nil && max { throw ValidationError("choose either --speed N or --max") }
-        if let broker {
-            do { _ = try BrokerSettings(url: broker, clientID: "x") } catch { throw ValidationError("--broker: \(error)") }
-        }
         if ![0, 1, 2].contains(qos) { throw ValidationError("--qos expects 0, 1 or 2") }
         guard FileManager.default.isReadableFile(atPath: recording) else {
             throw ValidationError("cannot read the recording `\(recording)`")
@@ -92,8 +91,9 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let catalog = try Catalog.load(file: catalogOptions.catalog)
-        if let broker, var settings = BrokerSettings.parse(url: broker, clientID: "vigil-replay-\(getpid())") {
-            settings.reconnectMin = 0.2
+        if broker != nil {
+            var settings = BrokerOption.resolved(broker, clientID: "vigil-replay-\(getpid())")
+            settings.reconnectDelay.min = .milliseconds(200)
             var replay = BrokerReplay(recording: recording, catalog: catalog, broker: settings)
             replay.speed = speed
             replay.qos = qos
@@ -101,7 +101,7 @@ struct ReplayCommand: AsyncParsableCommand {
             replay.progress = isatty(STDERR_FILENO) == 1
             let report = try await replay.run(logger: Logger(label: "vigil.replay"))
             FileHandle.standardError.write(Data(String(
-                format: "published %d readings to %@ in %.2f s (%.0f/s)%@\n", report.published, broker, report.wallSeconds,
+                format: "published %d readings to %@ in %.2f s (%.0f/s)%@\n", report.published, settings.brokerURL, report.wallSeconds,
                 Double(report.published) / Swift.max(report.wallSeconds, 1e-9),
                 report.skipped + report.issues > 0 ? ", skipped \(report.skipped) cells without a catalog sensor and \(report.issues) bad rows" : "").utf8))
             return

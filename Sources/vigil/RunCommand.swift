@@ -53,9 +53,9 @@ struct CheckConfigCommand: ParsableCommand {
         print("\(config): OK")
         print("  agent      \(c.agentName) (topics under \(c.topicPrefix)/\(c.agentName)/)")
         print("  catalog    \(c.catalogPath): \(catalog.assets.count) assets, \(catalog.sensors.count) sensors, site \(catalog.site)")
-        print("  local      \(c.local.tls ? "mqtts" : "mqtt")://\(c.local.host):\(c.local.port) as \(c.local.clientID), MQTT \(c.local.protocolVersion)")
+        print("  local      \(c.local.brokerURL) as \(c.local.clientID ?? "?"), MQTT \(c.local.protocolVersion.rawValue)")
         if let up = c.upstream {
-            print("  upstream   \(up.tls ? "mqtts" : "mqtt")://\(up.host):\(up.port); outbox \(c.outbox.path) (max \(c.outbox.maxRows) rows, \(c.outbox.policy))")
+            print("  upstream   \(up.brokerURL); outbox \(c.outbox.path) (max \(c.outbox.maxRows) rows, \(c.outbox.fullPolicy.rawValue))")
         } else {
             print("  upstream   off")
         }

@@ -1,5 +1,6 @@
 import Agent
 import Foundation
+import MQTT
 import Testing
 import VigilTestSupport
 
@@ -7,7 +8,7 @@ import VigilTestSupport
     @Test func exampleConfigurationLoads() throws {
         let config = try AgentConfiguration.load(file: RepositoryPaths.file("deploy/vigil.example.yaml"))
         #expect(config.agentName == "gw-north-01")
-        #expect(config.local == BrokerSettings.parse(url: "mqtt://127.0.0.1:1883", clientID: "vigil-gw-north-01"))
+        #expect(config.local == (try MQTTConfiguration(url: "mqtt://127.0.0.1:1883", clientID: "vigil-gw-north-01")))
         #expect(config.narrationDeadline == 1.5)
         #expect(config.upstream == nil)
         #expect(config.outbox.path == "/var/lib/vigil/outbox.db")
@@ -24,21 +25,24 @@ import VigilTestSupport
         ("mqtt://vigil@10.0.0.5:1884", "10.0.0.5", 1884, false),
     ])
     func brokerURLs(_ url: String, _ host: String, _ port: Int, _ tls: Bool) throws {
-        let b = try #require(BrokerSettings.parse(url: url, clientID: "c"))
-        #expect(b.host == host && b.port == port && b.tls == tls)
+        let b = try MQTTConfiguration(url: url, clientID: "c")
+        #expect(b.host == host && b.port == port && (b.tls != nil) == tls && b.clientID == "c")
+        // The configuration file's `url:` reads the same URL the same way.
+        let yaml = Self.minimal.replacingOccurrences(of: "mqtt://127.0.0.1:1883", with: url)
+        #expect(try AgentConfiguration.parse(yaml: yaml).local == MQTTConfiguration(url: url, clientID: "vigil-gw1"))
     }
 
     @Test(arguments: ["http://x", "mqtt://", "mqtt://host:0", "mqtt://host:99999", "mqtt://host:abc", "host:1883",
                       "mqtt://host/path", "mqtt://host?bogus=1", "mqtt://host?ca=/x.pem"])
     func badBrokerURLs(_ url: String) {
-        #expect(BrokerSettings.parse(url: url, clientID: "c") == nil)
+        #expect(throws: MQTTError.self) { try MQTTConfiguration(url: url, clientID: "c") }
     }
 
     @Test func brokerURLOptionsAndUserAreKeptAndAPasswordInTheFileIsRefused() throws {
-        let b = try BrokerSettings(url: "mqtts://ops@broker:8884?version=5&keepAlive=45&ca=/etc/vigil/ca.pem&clientId=gw", clientID: "c")
-        #expect(b.username == "ops" && b.password == nil && b.protocolVersion == "5" && b.keepAlive == 45)
-        #expect(b.caFile == "/etc/vigil/ca.pem" && b.clientID == "gw" && b.tls)
-        #expect(try BrokerSettings(url: "mqtt://h", clientID: "c").keepAlive == 30)
+        let b = try MQTTConfiguration(url: "mqtts://ops@broker:8884?version=5&keepAlive=45&ca=/etc/vigil/ca.pem&clientId=gw", clientID: "c")
+        #expect(b.username == "ops" && b.password == nil && b.protocolVersion == .v5 && b.keepAlive == .seconds(45))
+        #expect(b.tls?.caFile == "/etc/vigil/ca.pem" && b.clientID == "gw")
+        #expect(try MQTTConfiguration(url: "mqtt://h", clientID: "c").keepAlive == .seconds(30))
         let yaml = Self.minimal.replacingOccurrences(of: "mqtt://127.0.0.1:1883", with: "mqtt://vigil:secret@127.0.0.1:1883")
         #expect { try AgentConfiguration.parse(yaml: yaml) } throws: { "\($0)".contains("passwords do not go in the configuration file") }
         let bad = Self.minimal.replacingOccurrences(of: "mqtt://127.0.0.1:1883", with: "mqtt://127.0.0.1:1883/x")

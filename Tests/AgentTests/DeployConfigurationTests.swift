@@ -1,5 +1,6 @@
 import Agent
 import Foundation
+import MQTT
 import Testing
 import VigilTestSupport
 
@@ -26,7 +27,7 @@ import VigilTestSupport
 
     @Test func release010KeepsItsMeaning() throws {
         let config = try AgentConfiguration.load(file: RepositoryPaths.file("Tests/AgentTests/Fixtures/vigil-0.1.0.yaml"))
-        #expect(config.local == BrokerSettings.parse(url: "mqtt://127.0.0.1:1883", clientID: "vigil-gw-north-01"))
+        #expect(config.local == (try MQTTConfiguration(url: "mqtt://127.0.0.1:1883", clientID: "vigil-gw-north-01")))
         #expect(config.outbox.path == "/var/lib/vigil/outbox.db")
         #expect(config.narrationDeadline == 1.5)
         #expect(config.silentAfter == 120)

@@ -40,8 +40,8 @@ import VigilTestSupport
         try await observer.connect()
         try await observer.subscribe("plant/north/pump1/#", qos: .atLeastOnce)
         let config = try AgentConfiguration.load(file: RepositoryPaths.file("deploy/vigil.example.yaml"))
-        var settings = try #require(BrokerSettings.parse(url: broker.url, clientID: "replay"))
-        settings.reconnectMin = 0.1
+        var settings = try MQTTConfiguration(url: broker.url, clientID: "replay")
+        settings.reconnectDelay.min = .milliseconds(100)
         let replay = BrokerReplay(recording: path, catalog: catalog, broker: settings)
         let before = Int64(Date().timeIntervalSince1970 * 1000)
         let report = try await replay.run(logger: Logger(label: "replay"))

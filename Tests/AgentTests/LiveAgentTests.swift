@@ -98,7 +98,7 @@ import VigilTestSupport
         let recording = dir.file("short.csv").path
         _ = try SimulateJob(catalogPath: RepositoryPaths.file("sensors/plant.yaml"), scenario: scenario, output: recording).run()
         var replay = BrokerReplay(recording: recording, catalog: catalog,
-                                  broker: try #require(BrokerSettings.parse(url: running.broker.url, clientID: "feeder")))
+                                  broker: try MQTTConfiguration(url: running.broker.url, clientID: "feeder"))
         replay.qos = 1
         let report = try await replay.run(logger: Logger(label: "feeder"))
         #expect(report.published > 10_000)
@@ -160,7 +160,7 @@ import VigilTestSupport
         let recording = running.directory.file("short.csv").path
         _ = try SimulateJob(catalogPath: RepositoryPaths.file("sensors/plant.yaml"), scenario: scenario, output: recording).run()
         var replay = BrokerReplay(recording: recording, catalog: catalog,
-                                  broker: try #require(BrokerSettings.parse(url: running.broker.url, clientID: "feeder")))
+                                  broker: try MQTTConfiguration(url: running.broker.url, clientID: "feeder"))
         replay.qos = 1
         _ = try await replay.run(logger: Logger(label: "feeder"))
         let seen = await observe(running.observer, seconds: 30) { messages in

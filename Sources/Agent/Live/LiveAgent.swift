@@ -89,7 +89,7 @@ public struct LiveAgent {
 
         let offline = AgentStatus(agent: config.agentName, state: "offline", version: VigilVersion.string,
                                   model: model?.name, modelBundle: provenance).jsonBytes()
-        var localConfig = mqttConfiguration(config.local)
+        var localConfig = config.local
         localConfig.will = MQTTWill(topic: topics.status, payload: offline, qos: .atLeastOnce, retain: true)
         localConfig.subscriptionSilenceTimeout = config.silentAfter > 0 ? .milliseconds(Int64(config.silentAfter * 1000)) : nil
         localConfig.perTopicRateLimit = config.maxRatePerTopic > 0 ? MQTTRateLimit(messagesPerSecond: config.maxRatePerTopic, burst: max(1, Int(config.maxRatePerTopic * 5))) : nil
@@ -114,7 +114,7 @@ public struct LiveAgent {
         var upstream: MQTTClient?
         var outbox: Outbox?
         if let up = config.upstream {
-            var upstreamConfiguration = mqttConfiguration(up)
+            var upstreamConfiguration = up
             // Room in libmosquitto for every message the outbox keeps in flight.
             upstreamConfiguration.maxInflightMessages = max(upstreamConfiguration.maxInflightMessages,
                                                             min(config.outbox.maxInFlight, 65_535))
@@ -123,7 +123,7 @@ public struct LiveAgent {
             try FileManager.default.createDirectory(
                 atPath: URL(fileURLWithPath: config.outbox.path).deletingLastPathComponent().path,
                 withIntermediateDirectories: true)
-            outbox = try await Outbox.open(configuration: outboxConfiguration(config.outbox), logger: logger.with(label: "vigil.outbox"))
+            outbox = try await Outbox.open(configuration: config.outbox, logger: logger.with(label: "vigil.outbox"))
         }
         if let outbox { await recordOutboxSchema(outbox, factory: PrometheusMetricsFactory(registry: registry)) }
 
@@ -180,8 +180,8 @@ public struct LiveAgent {
         return .inShutdownOrder(services, signals: signals, logger: logger.with(label: "vigil.services"))
     }
 
-    private func warnIfInsecure(_ broker: BrokerSettings) {
-        if broker.insecure {
+    private func warnIfInsecure(_ broker: MQTTConfiguration) {
+        if broker.tls?.insecure == true {
             logger.critical("TLS certificate and host-name checks are OFF for this broker (tls.insecure: true); use this for testing only",
                             metadata: ["host": "\(broker.host)"])
         }
@@ -199,41 +199,6 @@ struct NarrationService: Service {
             worker.finish()
         }
     }
-}
-
-extension BrokerSettings {
-    /// The MQTT client's settings for this broker.
-    public var mqttConfiguration: MQTTConfiguration { Agent.mqttConfiguration(self) }
-}
-
-func mqttConfiguration(_ b: BrokerSettings) -> MQTTConfiguration {
-    var tls: MQTTTLSConfiguration?
-    if b.tls {
-        tls = MQTTTLSConfiguration(caFile: b.caFile, certificateFile: b.certFile, keyFile: b.keyFile, insecure: b.insecure)
-    }
-    return MQTTConfiguration(
-        host: b.host, port: b.port, clientID: b.clientID,
-        protocolVersion: b.protocolVersion == "5" ? .v5 : .v311,
-        keepAlive: .milliseconds(Int64(b.keepAlive * 1000)), cleanSession: true,
-        username: b.username, password: b.password, tls: tls,
-        reconnectDelay: MQTTReconnectDelay(min: .milliseconds(Int64(b.reconnectMin * 1000)),
-                                           max: .milliseconds(Int64(b.reconnectMax * 1000))))
-}
-
-func outboxConfiguration(_ o: OutboxSettings) -> OutboxConfiguration {
-    var c = OutboxConfiguration(path: o.path)
-    c.maxRows = o.maxRows
-    c.maxBytes = o.maxBytes
-    c.maxAge = .milliseconds(Int64(o.maxAge * 1000))
-    switch o.policy {
-    case "drop_newest": c.fullPolicy = .dropNewest
-    case "block": c.fullPolicy = .block
-    default: c.fullPolicy = .dropOldestLowestSeverity
-    }
-    c.maxInFlight = o.maxInFlight
-    c.maxBytesPerSecond = o.maxBytesPerSecond > 0 ? o.maxBytesPerSecond : nil
-    c.liveFirst = o.liveFirst
-    return c
 }
 
 extension Logger {
