@@ -35,7 +35,7 @@ extension PlantDetector {
         var total = 0
         for (track, events) in zip(tracks, eventTracks) {
             total += MemoryLayout<SensorTrack>.stride + MemoryLayout<EventTrack>.stride
-            total += 4 * header + 8 * (track.values.count + track.diffs.count + track.season.count + track.pairs.count)
+            total += 4 * header + 8 * (track.values.count + track.diffs.count + track.season.count + track.pairs.count * PairStatistics.fieldCount)
             total += 4 * header + 16 * (events.historyT.count + events.duringT.count)
         }
         return total / max(tracks.count, 1)

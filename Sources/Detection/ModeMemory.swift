@@ -28,7 +28,7 @@ struct ModeMemory: Sendable, Equatable {
         var bestDistance = Double.infinity
         for k in 0..<Self.capacity where weight[k] > 0 {
             let d = abs(x - center[k])
-            let radius = 4 * max(1.2533141373155 * spread[k], noise)
+            let radius = 4 * max(Gaussian.sigmaPerMeanAbsoluteDeviation * spread[k], noise)
             if d <= radius, d < bestDistance { best = k; bestDistance = d }
         }
         return best
@@ -57,9 +57,9 @@ struct ModeMemory: Sendable, Equatable {
             center[m] += rate * e
             spread[m] += rate * (abs(e) - spread[m])
             // Two modes that came to overlap (each within the other's reach) are one level.
-            let radius = 4 * max(1.2533141373155 * spread[m], noise)
+            let radius = 4 * max(Gaussian.sigmaPerMeanAbsoluteDeviation * spread[m], noise)
             for k in 0..<Self.capacity where k != m && weight[k] > 0
-                && abs(center[k] - center[m]) <= min(radius, 4 * max(1.2533141373155 * spread[k], noise)) {
+                && abs(center[k] - center[m]) <= min(radius, 4 * max(Gaussian.sigmaPerMeanAbsoluteDeviation * spread[k], noise)) {
                 let total = weight[k] + weight[m]
                 center[m] = (center[m] * weight[m] + center[k] * weight[k]) / total
                 spread[m] = max(spread[m], spread[k])

@@ -157,13 +157,9 @@ extension SensorTrack {
         let p = partnerCount
         partners[p] = Int32(j)
         partnerCount += 1
-        let b = p * Self.pairStride
-        pairs[b] = meanSelf
-        pairs[b + 1] = meanOther
-        pairs[b + 2] = varianceSelf
-        pairs[b + 3] = varianceOther
-        pairs[b + 4] = covariance
-        pairs[b + 5] = max(varianceSelf - covariance * covariance / varianceOther, 1e-12 * varianceSelf)
-        pairs[b + 6] = n
+        pairs[p] = PairStatistics(
+            meanSelf: meanSelf, meanOther: meanOther, varianceSelf: varianceSelf, varianceOther: varianceOther,
+            covariance: covariance,
+            residualVariance: max(varianceSelf - covariance * covariance / varianceOther, 1e-12 * varianceSelf), count: n)
     }
 }

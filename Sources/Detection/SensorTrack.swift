@@ -100,12 +100,11 @@ struct SensorTrack {
     var seasonFoundMs = 0.0
     var seasonFoundBins = 0
 
-    // Correlation with up to four partners: per pair mean_i, mean_j, var_i, var_j, cov, residual var, count.
+    // Correlation with up to four partners, each with the running statistics of its pair.
     var partners: SIMD4<Int32> = SIMD4(repeating: -1)
     var partnerCount = 0
-    var pairs: ContiguousArray<Double>
+    var pairs: ContiguousArray<PairStatistics>
 
-    static let pairStride = 7
     /// Residuals the seasonal calibration learns before the seasonal detector takes part in the fusion.
     static let seasonCalibrationReadings = 200
     static let maxPartners = 4
@@ -115,13 +114,13 @@ struct SensorTrack {
         values = ContiguousArray(repeating: 0, count: settings.recentWindow + settings.referenceWindow)
         diffs = ContiguousArray(repeating: 0, count: settings.volatilityWindow)
         season = ContiguousArray(repeating: .nan, count: settings.seasonCapacity)
-        pairs = ContiguousArray(repeating: 0, count: Self.maxPartners * Self.pairStride)
+        pairs = ContiguousArray(repeating: PairStatistics(), count: Self.maxPartners)
     }
 
     var warmedUpWindows: Bool { valuesCount == values.count }
 
     /// Robust standard deviation of the slow baseline.
-    @inline(__always) var sigma: Double { max(1.2533141373155 * spread, floor) }
+    @inline(__always) var sigma: Double { max(Gaussian.sigmaPerMeanAbsoluteDeviation * spread, floor) }
     @inline(__always) var floor: Double { 1e-9 * max(1, abs(mean)) }
 
     /// Feeds one reading. `abnormal` freezes (slows) baseline learning while an event is open.
@@ -149,8 +148,8 @@ struct SensorTrack {
 
         let s = settings
         let floor = self.floor
-        let sigmaInnovation = max(1.2533141373155 * innovation, floor)
-        let sigmaNoise = max(meanDiff * 0.886226925452758, floor)
+        let sigmaInnovation = max(Gaussian.sigmaPerMeanAbsoluteDeviation * innovation, floor)
+        let sigmaNoise = max(meanDiff * Gaussian.sigmaPerMeanAbsoluteDifference, floor)
         let r = x - level
         let dx = x - lastX
 
@@ -197,7 +196,7 @@ struct SensorTrack {
             let expected = season[bin]
             // Scored once every bin has a value and the profile has seen about three seasons.
             if !expected.isNaN, seasonVisited == bins, seasonLearned >= 3 * bins, seasonSpread > 0 {
-                zSeasonal = (x - expected) / max(1.2533141373155 * seasonSpread, floor)
+                zSeasonal = (x - expected) / max(Gaussian.sigmaPerMeanAbsoluteDeviation * seasonSpread, floor)
             }
         }
 
@@ -207,13 +206,12 @@ struct SensorTrack {
         }
 
         // Calibrate and fuse.
-        let cs = zSpike * s.spikeGain / calSpike.scale
-        let cl = zLevel * s.levelGain / calLevel.scale
-        let cd = zDrift * s.driftGain / calDrift.scale
-        let cv = zVolatility * s.volatilityGain / calVolatility.scale
-        let cz = zSeasonal * s.seasonalGain / calSeasonal.scale
-        let cc = zCorrelation * s.correlationGain / calCorrelation.scale
-        o.spikeZ = cs; o.levelZ = cl; o.driftZ = cd
+        let calibrated = (
+            spike: zSpike * s.spikeGain / calSpike.scale, level: zLevel * s.levelGain / calLevel.scale,
+            drift: zDrift * s.driftGain / calDrift.scale, volatility: zVolatility * s.volatilityGain / calVolatility.scale,
+            seasonal: zSeasonal * s.seasonalGain / calSeasonal.scale,
+            correlation: zCorrelation * s.correlationGain / calCorrelation.scale)
+        o.spikeZ = calibrated.spike; o.levelZ = calibrated.level; o.driftZ = calibrated.drift
 
         // Each statistic's log10 tail probability: the more cautious of its Gaussian and exponential tails.
         var log10P = 0.0
@@ -224,17 +222,17 @@ struct SensorTrack {
             let a = abs(calibrated)
             if a > best { best = a; dominant = kind }
         }
-        if s.levelOn { consider(cl, .levelShift) }
-        if s.driftOn { consider(cd, .drift) }
-        if s.volatilityOn { consider(cv, .volatilityShift) }
-        if zCorrelation != 0 { consider(cc, .correlation) }
+        if s.levelOn { consider(calibrated.level, .levelShift) }
+        if s.driftOn { consider(calibrated.drift, .drift) }
+        if s.volatilityOn { consider(calibrated.volatility, .volatilityShift) }
+        if zCorrelation != 0 { consider(calibrated.correlation, .correlation) }
         if dominant != .none { log10P = TailProbability.log10TwoSided(best) }
         // The seasonal residual is one reading's, as heavy-tailed as the series: it honours its exponential tail too.
         // ...once its own calibration has seen 200 residuals (a season found late starts with a young one).
         if zSeasonal != 0, seasonLearned >= 3 * bins + Self.seasonCalibrationReadings {
             let exponential = calSeasonal.log10ExponentialTail(zSeasonal * s.seasonalGain)
             if exponential < log10P {
-                let v = max(exponential, TailProbability.log10TwoSided(cz))
+                let v = max(exponential, TailProbability.log10TwoSided(calibrated.seasonal))
                 if v < log10P { log10P = v; dominant = .seasonal }
             }
         }
@@ -242,7 +240,7 @@ struct SensorTrack {
         if s.spikeOn {
             let exponential = calSpike.log10ExponentialTail(zSpike * s.spikeGain)
             if exponential < log10P {
-                let v = max(exponential, TailProbability.log10TwoSided(cs))
+                let v = max(exponential, TailProbability.log10TwoSided(calibrated.spike))
                 if v < log10P { log10P = v; dominant = .spike }
             }
         }
@@ -304,46 +302,11 @@ struct SensorTrack {
             }
         }
 
-        if warmedUpWindows, normal || warming || spikeCalibrating {
-            calibrationCount &+= 1
-            // Fast while young, then slow: an anomaly that creeps in must not become the calibration.
-            let n = Double(calibrationCount)
-            let k = calibrationCount <= 200 ? 1 / n : 1 / Double(c.calibrationReadings)
-            let eta = max(0.5 / n, 16 / Double(c.calibrationReadings))
-            calSpike.update(zSpike, k: k, eta: eta)
+        if warmedUpWindows {
+            learnCalibrations(spike: zSpike, level: zLevel, drift: zDrift, volatility: zVolatility, seasonal: zSeasonal,
+                              correlation: zCorrelation, normal: normal || warming, spikeOnly: spikeCalibrating, configuration: c)
         }
-        if warmedUpWindows, normal || warming {
-            let n = Double(calibrationCount)
-            let k = calibrationCount <= 200 ? 1 / n : 1 / Double(c.calibrationReadings)
-            let eta = max(0.5 / n, 16 / Double(c.calibrationReadings))
-            calLevel.update(zLevel, k: k, eta: eta)
-            calDrift.update(zDrift, k: k, eta: eta)
-            calVolatility.update(zVolatility, k: k, eta: eta)
-            if zSeasonal != 0 {
-                let ns = Double(max(seasonLearned - 3 * bins, 1))
-                let ks = ns <= 200 ? 1 / ns : 1 / Double(c.calibrationReadings)
-                calSeasonal.update(zSeasonal, k: ks, eta: max(0.5 / ns, 16 / Double(c.calibrationReadings)))
-            }
-            if zCorrelation != 0 { calCorrelation.update(zCorrelation, k: k, eta: eta) }
-        }
-
-        if s.seasonalOn, bins > 0, normal || warming {
-            let expected = season[bin]
-            if expected.isNaN {
-                season[bin] = x
-                seasonVisited &+= 1
-            } else {
-                seasonLearned &+= 1
-                let res = x - expected
-                let sc = max(1.2533141373155 * seasonSpread, floor)
-                let young = seasonLearned < 8
-                let cr = young ? res : min(max(res, -3 * sc), 3 * sc)
-                season[bin] = expected + 0.1 * cr
-                // The spread learns fast while young (the season may have been found long after the baseline).
-                let k = max(rate, 1 / Double(seasonLearned))
-                seasonSpread += k * ((young ? abs(res) : min(abs(res), 4 * sc)) - seasonSpread)
-            }
-        }
+        if s.seasonalOn, bins > 0, normal || warming { learnSeasonProfile(x: x, bin: bin, rate: rate, floor: floor) }
 
         if s.seasonSearch, seasonFoundMs == 0 {
             if count > 1 { seasonSearch.observeInterval(Double(t &- lastT)) }
@@ -363,6 +326,52 @@ struct SensorTrack {
             o.score = o.dominant == .limits ? 1 : 0
         }
         return o
+    }
+
+    /// Each statistic's calibration learns at normal times; the spike's also from merely elevated readings
+    /// (`spikeCalibrating`), so that a heavy tail is learned as such. Fast while young, then slow: an anomaly
+    /// that creeps in must not become the calibration.
+    @inline(__always)
+    private mutating func learnCalibrations(spike: Double, level: Double, drift: Double, volatility: Double, seasonal: Double,
+                                            correlation: Double, normal: Bool, spikeOnly spikeCalibrating: Bool,
+                                            configuration c: DetectorConfiguration) {
+        guard normal || spikeCalibrating else { return }
+        calibrationCount &+= 1
+        let n = Double(calibrationCount)
+        let k = calibrationCount <= 200 ? 1 / n : 1 / Double(c.calibrationReadings)
+        let eta = max(0.5 / n, 16 / Double(c.calibrationReadings))
+        calSpike.update(spike, k: k, eta: eta)
+        guard normal else { return }
+        calLevel.update(level, k: k, eta: eta)
+        calDrift.update(drift, k: k, eta: eta)
+        calVolatility.update(volatility, k: k, eta: eta)
+        if seasonal != 0 {
+            // The seasonal calibration counts from when the profile started scoring.
+            let ns = Double(max(seasonLearned - 3 * settings.seasonBins, 1))
+            let ks = ns <= 200 ? 1 / ns : 1 / Double(c.calibrationReadings)
+            calSeasonal.update(seasonal, k: ks, eta: max(0.5 / ns, 16 / Double(c.calibrationReadings)))
+        }
+        if correlation != 0 { calCorrelation.update(correlation, k: k, eta: eta) }
+    }
+
+    /// The seasonal profile learns the reading into its phase bin (the first value as it is, then 10 % of the
+    /// clipped residual); its spread learns fast while young (a season may be found long after the baseline).
+    @inline(__always)
+    private mutating func learnSeasonProfile(x: Double, bin: Int, rate: Double, floor: Double) {
+        let expected = season[bin]
+        if expected.isNaN {
+            season[bin] = x
+            seasonVisited &+= 1
+            return
+        }
+        seasonLearned &+= 1
+        let res = x - expected
+        let sc = max(Gaussian.sigmaPerMeanAbsoluteDeviation * seasonSpread, floor)
+        let young = seasonLearned < 8
+        let cr = young ? res : min(max(res, -3 * sc), 3 * sc)
+        season[bin] = expected + 0.1 * cr
+        let k = max(rate, 1 / Double(seasonLearned))
+        seasonSpread += k * ((young ? abs(res) : min(abs(res), 4 * sc)) - seasonSpread)
     }
 
     /// Forgets everything learned (rare: only after an arithmetic overflow; allocates new buffers).
@@ -488,20 +497,13 @@ struct SensorTrack {
         }
     }
 
+    /// The strongest broken relation: the largest residual of this reading from a partner's regression.
     @inline(__always)
     func correlationZ(x: Double, partnerValues: PartnerValues) -> Double {
         var best = 0.0
         for p in 0..<partnerCount where partnerValues.fresh[p] != 0 {
-            let b = p * Self.pairStride
-            let n = pairs[b + 6]
-            guard n > 50 else { continue }
-            let mi = pairs[b], mj = pairs[b + 1], vi = pairs[b + 2], vj = pairs[b + 3], cov = pairs[b + 4]
-            let residualVar = pairs[b + 5]
-            guard vi > 0, vj > 0, residualVar > 0 else { continue }
-            let corr = cov / (vi * vj).squareRoot()
-            guard abs(corr) >= settings.minimumCorrelation else { continue }
-            let predicted = mi + cov / vj * (partnerValues.values[p] - mj)
-            let z = (x - predicted) / residualVar.squareRoot()
+            guard let z = pairs[p].residualZ(x: x, partner: partnerValues.values[p], minimumCorrelation: settings.minimumCorrelation)
+            else { continue }
             if abs(z) > abs(best) { best = z }
         }
         return best
@@ -510,29 +512,59 @@ struct SensorTrack {
     @inline(__always)
     mutating func learnCorrelation(x: Double, partnerValues: PartnerValues, rate: Double) {
         for p in 0..<partnerCount where partnerValues.fresh[p] != 0 {
-            let b = p * Self.pairStride
-            let y = partnerValues.values[p]
-            let n = pairs[b + 6] + 1
-            pairs[b + 6] = n
-            if n == 1 {
-                pairs[b] = x; pairs[b + 1] = y
-                continue
-            }
-            let k = max(1 / n, rate)
-            let mi = pairs[b], mj = pairs[b + 1], vj = pairs[b + 3], cov = pairs[b + 4]
-            if vj > 0 {
-                let predicted = mi + cov / vj * (y - mj)
-                let res = x - predicted
-                let rv = pairs[b + 5]
-                let capped = rv > 0 && n > 20 ? min(res * res, 16 * rv) : res * res
-                pairs[b + 5] = rv + k * (capped - rv)
-            }
-            let di = x - mi, dj = y - mj
-            pairs[b] = mi + k * di
-            pairs[b + 1] = mj + k * dj
-            pairs[b + 2] += k * ((1 - k) * di * di - pairs[b + 2])
-            pairs[b + 3] += k * ((1 - k) * dj * dj - pairs[b + 3])
-            pairs[b + 4] += k * ((1 - k) * di * dj - pairs[b + 4])
+            pairs[p].learn(x: x, partner: partnerValues.values[p], rate: rate)
         }
     }
+}
+
+/// The running statistics of a sensor (`self`) and one partner: means, variances, covariance, the variance of
+/// the residual from the regression of self on the partner, and how many readings they have seen.
+struct PairStatistics: Sendable {
+    var meanSelf = 0.0, meanOther = 0.0
+    var varianceSelf = 0.0, varianceOther = 0.0, covariance = 0.0
+    var residualVariance = 0.0
+    var count = 0.0
+
+    /// The residual of `x` from what the partner's value predicts, in residual standard deviations; nil until
+    /// the pair has enough readings and correlates at least `minimumCorrelation`.
+    @inline(__always)
+    func residualZ(x: Double, partner y: Double, minimumCorrelation: Double) -> Double? {
+        guard count > 50, varianceSelf > 0, varianceOther > 0, residualVariance > 0 else { return nil }
+        guard abs(covariance / (varianceSelf * varianceOther).squareRoot()) >= minimumCorrelation else { return nil }
+        return (x - predicted(from: y)) / residualVariance.squareRoot()
+    }
+
+    @inline(__always)
+    func predicted(from y: Double) -> Double { meanSelf + covariance / varianceOther * (y - meanOther) }
+
+    /// Exponentially weighted update (`rate`, or 1/n while young); the residual variance learns from the
+    /// regression before this reading, each squared residual capped at 16 variances once past 20 readings.
+    @inline(__always)
+    mutating func learn(x: Double, partner y: Double, rate: Double) {
+        count += 1
+        if count == 1 {
+            meanSelf = x; meanOther = y
+            return
+        }
+        let k = max(1 / count, rate)
+        if varianceOther > 0 {
+            let res = x - predicted(from: y)
+            let rv = residualVariance
+            let capped = rv > 0 && count > 20 ? min(res * res, 16 * rv) : res * res
+            residualVariance = rv + k * (capped - rv)
+        }
+        let di = x - meanSelf, dj = y - meanOther
+        meanSelf += k * di
+        meanOther += k * dj
+        varianceSelf += k * ((1 - k) * di * di - varianceSelf)
+        varianceOther += k * ((1 - k) * dj * dj - varianceOther)
+        covariance += k * ((1 - k) * di * dj - covariance)
+    }
+
+    /// The seven fields in their saved order.
+    mutating func code<C: StateCoder>(_ c: inout C) throws {
+        try c.code(&meanSelf); try c.code(&meanOther); try c.code(&varianceSelf); try c.code(&varianceOther)
+        try c.code(&covariance); try c.code(&residualVariance); try c.code(&count)
+    }
+    static let fieldCount = 7
 }

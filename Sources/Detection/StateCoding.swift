@@ -156,7 +156,11 @@ extension SensorTrack {
         try calDrift.code(&c); try calSeasonal.code(&c); try calCorrelation.code(&c)
         try c.code(&season); try c.code(&seasonVisited); try c.code(&seasonSpread); try c.code(&seasonLearned)
         try seasonSearch.code(&c); try c.code(&seasonFoundMs); try c.code(&seasonFoundBins)
-        try c.code(&pairs)
+        // Saved as one buffer of doubles (its length, then each pair's fields).
+        var length = pairs.count * PairStatistics.fieldCount
+        try c.code(&length)
+        guard length == pairs.count * PairStatistics.fieldCount else { throw StateReader.corrupt("a buffer of another size") }
+        for k in pairs.indices { try pairs[k].code(&c) }
         try modes.code(&c)
         try c.code(&partnerCount)
         for k in 0..<Self.maxPartners {

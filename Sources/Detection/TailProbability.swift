@@ -1,5 +1,14 @@
 import Foundation
 
+/// Gaussian constants for turning robust running averages into standard deviations.
+enum Gaussian {
+    /// √(π/2): standard deviations per unit of mean absolute deviation (E|x − μ| = σ·√(2/π)).
+    static let sigmaPerMeanAbsoluteDeviation = 1.2533141373155
+    /// √π/2: standard deviations per unit of mean absolute difference of successive independent readings
+    /// (E|x₁ − x₂| = 2σ/√π).
+    static let sigmaPerMeanAbsoluteDifference = 0.886226925452758
+}
+
 /// Tail probabilities of the standard normal, on the log10 scale the fusion works in.
 enum TailProbability {
     static let ln10 = 2.302585092994046
