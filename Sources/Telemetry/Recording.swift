@@ -154,32 +154,7 @@ public final class RecordingReader {
         }
     }
 
-    func splitCSV(_ text: ArraySlice<UInt8>) -> [String] {
-        var fields: [String] = []
-        var field: [UInt8] = []
-        var quoted = false
-        var i = text.startIndex
-        while i < text.endIndex {
-            let c = text[i]
-            if quoted {
-                if c == UInt8(ascii: "\"") {
-                    if i + 1 < text.endIndex, text[i + 1] == UInt8(ascii: "\"") { field.append(c); i += 1 } else { quoted = false }
-                } else {
-                    field.append(c)
-                }
-            } else if c == UInt8(ascii: "\"") {
-                quoted = true
-            } else if c == separator {
-                fields.append(String(decoding: field, as: UTF8.self))
-                field.removeAll(keepingCapacity: true)
-            } else {
-                field.append(c)
-            }
-            i += 1
-        }
-        fields.append(String(decoding: field, as: UTF8.self))
-        return fields
-    }
+    func splitCSV(_ text: ArraySlice<UInt8>) -> [String] { DelimitedText.fields(text, separator: separator) }
 
     private func parseCSVRow(_ text: ArraySlice<UInt8>) {
         let fields = splitCSV(text)

@@ -10,6 +10,7 @@
 //   SparkplugB.swift              Sparkplug B payloads and topics (a small bounds-checked protobuf reader)
 //   Recording.swift               reads recorded logs (wide CSV, JSON-lines captures) item by item
 //   Recording+Formats.swift       the layouts users export: decimal commas, long CSV, Telegraf, InfluxDB lines
+//   DelimitedText.swift           lines and quoted fields of CSV, `;`- or tab-separated text (the one splitter)
 //   RecordingWriter.swift         writes wide CSV recordings (`vigil record`), number formatting
 //   Labels.swift                  the labelled faults beside a recording
 //   Timestamp.swift               epoch milliseconds throughout; parses and formats the forms data arrives in

@@ -25,36 +25,42 @@ public enum DelimitedText {
 
     /// The fields of one line, unquoted.
     public static func fields(_ line: Substring, separator: Character) -> [Substring] {
-        if !line.contains("\"") { return line.split(separator: separator, omittingEmptySubsequences: false) }
-        var fields: [Substring] = []
-        var current = ""
+        guard line.contains("\""), let byte = separator.asciiValue else {
+            return line.split(separator: separator, omittingEmptySubsequences: false)
+        }
+        return fields(ArraySlice(line.utf8), separator: byte).map { Substring($0) }
+    }
+
+    /// The fields of one line of bytes, unquoted and decoded as UTF-8 (the one splitter: recordings use it
+    /// directly, tables of text through the line form above).
+    public static func fields(_ line: ArraySlice<UInt8>, separator: UInt8) -> [String] {
+        let quote = UInt8(ascii: "\"")
+        var fields: [String] = []
+        var field: [UInt8] = []
         var quoted = false
-        var index = line.startIndex
-        while index < line.endIndex {
-            let c = line[index]
+        var i = line.startIndex
+        while i < line.endIndex {
+            let c = line[i]
             if quoted {
-                if c == "\"" {
-                    let next = line.index(after: index)
-                    if next < line.endIndex, line[next] == "\"" {
-                        current.append("\"")
-                        index = next
-                    } else {
-                        quoted = false
-                    }
+                if c != quote {
+                    field.append(c)
+                } else if i + 1 < line.endIndex, line[i + 1] == quote {
+                    field.append(c)
+                    i += 1
                 } else {
-                    current.append(c)
+                    quoted = false
                 }
-            } else if c == "\"" {
+            } else if c == quote {
                 quoted = true
             } else if c == separator {
-                fields.append(Substring(current))
-                current = ""
+                fields.append(String(decoding: field, as: UTF8.self))
+                field.removeAll(keepingCapacity: true)
             } else {
-                current.append(c)
+                field.append(c)
             }
-            index = line.index(after: index)
+            i += 1
         }
-        fields.append(Substring(current))
+        fields.append(String(decoding: field, as: UTF8.self))
         return fields
     }
 }
