@@ -7,24 +7,12 @@ import VigilTestSupport
 @Suite("Allocation counter out of the agent")
 struct AllocationCounterTests {
     func benchDetect(environment extra: [String: String]) throws -> String? {
-        guard let binary = DeployRestartTests.vigilBinary else {
-            print("skipped: no vigil executable next to the tests (swift build --product vigil, or set VIGIL_BINARY)")
-            return nil
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["bench", "detect", "--readings", "20000", "--catalog", RepositoryPaths.file("sensors/plant.yaml")]
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "LD_PRELOAD")
-        for (k, v) in extra { environment[k] = v }
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(output)")
+        var environment = extra
+        if environment["LD_PRELOAD"] == nil { environment["LD_PRELOAD"] = "" }
+        guard let (status, output) = try DeployRestartTests.runVigil(
+            ["bench", "detect", "--readings", "20000", "--catalog", RepositoryPaths.file("sensors/plant.yaml")],
+            environment: environment) else { return nil }
+        #expect(status == 0, "\(output)")
         return output
     }
 

@@ -14,22 +14,7 @@ struct BrokerURLCommandTests {
         ["bench", "outbox", "--events", "0"],
     ]
 
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String)? {
-        guard let binary = DeployRestartTests.vigilBinary else {
-            print("skipped: no vigil executable next to the tests (swift build --product vigil, or set VIGIL_BINARY)")
-            return nil
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String)? { try DeployRestartTests.runVigil(arguments) }
 
     @Test(arguments: ["tls://ops%40site:p%3Ass@[::1]:18883/?version=5", "mqtts://ops:secret@gateway.local?keepAlive=30",
                       "mqtt://ops:secret@broker:1884"])

@@ -232,6 +232,28 @@ import VigilTestSupport
         return nil
     }
 
+    /// Runs the `vigil` executable to its end: exit status and stdout + stderr together; nil (and a note)
+    /// where there is no executable. `environment` adds to (a value of "" removes from) this process's own.
+    static func runVigil(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, output: String)? {
+        guard let binary = vigilBinary else {
+            print("skipped: no vigil executable next to the tests (swift build --product vigil, or set VIGIL_BINARY)")
+            return nil
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in extra { environment[k] = v.isEmpty ? nil : v }
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
     /// The value of an unlabelled sample on the agent's /metrics, nil while it does not answer.
     func scrape(_ port: Int, _ name: String) async -> Double? {
         guard let url = URL(string: "http://127.0.0.1:\(port)/metrics"),
