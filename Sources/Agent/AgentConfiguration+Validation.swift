@@ -23,10 +23,10 @@ enum ConfigurationBounds {
         if topic.utf8.count > topicBytes {
             return "the topic is \(topic.utf8.count) bytes; MQTT allows at most \(topicBytes)"
         }
-        if topic.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+        if topic.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
             return "the topic contains a control character (NUL, newline, ...), which MQTT brokers refuse"
         }
-        if !filter, topic.contains("+") || topic.contains("#") {
+        if !filter, topic.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }) {
             return "the topic contains a wildcard (`+` or `#`), which a publish cannot use"
         }
         return nil

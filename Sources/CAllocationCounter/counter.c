@@ -63,3 +63,10 @@ int posix_memalign(void **result, size_t alignment, size_t size) {
 }
 
 void free(void *pointer) { __libc_free(pointer); }
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#include <malloc.h>
+uint64_t vigil_live_heap_bytes(void) { return (uint64_t)mallinfo2().uordblks; }
+#else
+uint64_t vigil_live_heap_bytes(void) { return 0; }
+#endif

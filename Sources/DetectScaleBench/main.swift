@@ -23,6 +23,12 @@ func status(_ key: String) -> String {
     return "?"
 }
 
+/// Bytes the program holds on the heap (glibc's count of allocated chunks), to tell its own memory from free
+/// pages the allocator keeps.
+func liveHeap() -> String {
+    "\(vigil_live_heap_bytes() / 1024) kB"
+}
+
 let args = CommandLine.arguments
 let n = args.count > 1 ? Int(args[1])! : 100_000
 let rounds = args.count > 2 ? Int(args[2])! : 10
@@ -35,7 +41,7 @@ for i in 0..<n {
     let a = i / 10
     yaml += "  - {id: a\(a).s\(i), name: Sensor \(i), unit: bar, asset: a\(a), topic: plant/a\(a)/s\(i), limits: {low: 0, high: 100}}\n"
 }
-print("before load: VmRSS \(status("VmRSS"))")
+print("before load: VmRSS \(status("VmRSS")), live heap \(liveHeap())")
 var clock = ContinuousClock.now
 let catalog = try Catalog.parse(yaml: yaml)
 yaml = ""
@@ -44,11 +50,11 @@ print("catalog: \(n) sensors, parsed in \(loadTime); VmRSS \(status("VmRSS")), V
 #if os(Linux)
 // What the catalog itself holds once the parser's garbage is handed back to the system (glibc).
 _ = mallocTrim(0)
-print("catalog held (after malloc_trim): VmRSS \(status("VmRSS"))")
+print("catalog held (after malloc_trim): VmRSS \(status("VmRSS")), live heap \(liveHeap())")
 #endif
 clock = ContinuousClock.now
 let detector = PlantDetector(catalog: catalog)
-print("detector built in \(ContinuousClock.now - clock); VmRSS \(status("VmRSS")), VmHWM \(status("VmHWM"))")
+print("detector built in \(ContinuousClock.now - clock); VmRSS \(status("VmRSS")), VmHWM \(status("VmHWM")), live heap \(liveHeap())")
 
 var events: [AnomalyEvent] = []
 events.reserveCapacity(64)

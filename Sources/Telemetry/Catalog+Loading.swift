@@ -1,13 +1,72 @@
 import Foundation
+import VigilSupport
 
 extension Catalog {
     /// Loads and validates a catalog file. Errors name the file, the key path and what was expected.
     public static func load(file: String) throws -> Catalog {
-        try decode(ConfigNode.load(file: file))
+        try decodedApart { try decode(ConfigNode.load(file: file)) }
     }
 
     public static func parse(yaml: String, file: String = "<catalog>") throws -> Catalog {
-        try decode(ConfigNode.parse(yaml: yaml, file: file))
+        try decodedApart { try decode(ConfigNode.parse(yaml: yaml, file: file)) }
+    }
+
+    /// Runs `work` (parse and decode) on a thread of its own and returns a copy of its catalog made on the
+    /// calling thread. The YAML tree of a large catalog is ten times the catalog (300 MB at 100k sensors) and
+    /// the catalog's own strings lie scattered among its nodes, so the allocator could give none of those pages
+    /// back: allocated by another thread (glibc gives each thread its own arena), the tree and the first catalog
+    /// are all that arena holds, and once they are freed its pages go back to the system.
+    static func decodedApart(_ work: @escaping @Sendable () throws -> Catalog) throws -> Catalog {
+        final class Outcome: @unchecked Sendable { var result: Result<Catalog, any Error>? }
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            outcome.result = Result { try work() }
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        done.wait()
+        let copy = try outcome.result!.get().copied()
+        outcome.result = nil
+        returnFreePagesToSystem()
+        return copy
+    }
+
+    /// The same catalog in storage of its own: every string, list and table allocated anew (on this thread).
+    func copied() -> Catalog {
+        func fresh(_ text: String) -> String {
+            var text = text
+            return text.withUTF8 { String(decoding: $0, as: UTF8.self) }
+        }
+        // Sensors mostly share one table of detector tunings (the defaults'): copy each distinct one once.
+        var lastDetectors: (original: [String: DetectorTuning], copy: [String: DetectorTuning])?
+        func detectors(_ table: [String: DetectorTuning]) -> [String: DetectorTuning] {
+            if table.isEmpty { return [:] }
+            if let last = lastDetectors, last.original == table { return last.copy }
+            var copy: [String: DetectorTuning] = [:]
+            for (name, tuning) in table {
+                copy[fresh(name)] = DetectorTuning(enabled: tuning.enabled,
+                                                   parameters: Dictionary(uniqueKeysWithValues: tuning.parameters.map { (fresh($0.key), $0.value) }))
+            }
+            lastDetectors = (table, copy)
+            return copy
+        }
+        let assets = self.assets.map { a in
+            Asset(id: fresh(a.id), name: fresh(a.name), kind: fresh(a.kind),
+                  causes: Dictionary(uniqueKeysWithValues: a.causes.map { (fresh($0.key), $0.value.map(fresh)) }))
+        }
+        var sensors: [Sensor] = []
+        sensors.reserveCapacity(self.sensors.count)
+        for s in self.sensors {
+            sensors.append(Sensor(
+                id: SensorID(fresh(s.id.rawValue)), name: fresh(s.name), unit: fresh(s.unit), asset: fresh(s.asset),
+                topic: fresh(s.topic), valueField: fresh(s.valueField), timestampField: fresh(s.timestampField),
+                qualityField: fresh(s.qualityField), samplePeriod: s.samplePeriod, limits: s.limits, decimals: s.decimals,
+                related: s.related.isEmpty ? [] : s.related.map { SensorID(fresh($0.rawValue)) },
+                detectors: detectors(s.detectors), sparkplugMetric: s.sparkplugMetric.map(fresh), alarm: s.alarm))
+        }
+        return Catalog(plant: fresh(plant), site: fresh(site), assets: assets, sensors: sensors)
     }
 
     /// Detector names the catalog may tune.
@@ -40,15 +99,24 @@ extension Catalog {
                                 kind: try node["kind"]?.string() ?? "", causes: causes))
         }
 
+        let sensorItems = try root.required("sensors").list()
         var sensors: [Sensor] = []
         var sensorNodes: [ConfigNode] = []
         var sensorIndex: [SensorID: Int] = [:]
-        var sensorsByTopic: [String: [Int]] = [:]
+        // The last sensor on each topic, and before each sensor the previous one on its topic (-1: none):
+        // only Sparkplug B sensors share topics, so most chains are one long.
+        var lastOnTopic: [String: Int] = [:]
+        var previousOnTopic: [Int] = []
+        sensors.reserveCapacity(sensorItems.count)
+        sensorNodes.reserveCapacity(sensorItems.count)
+        sensorIndex.reserveCapacity(sensorItems.count)
+        lastOnTopic.reserveCapacity(sensorItems.count)
+        previousOnTopic.reserveCapacity(sensorItems.count)
         let sensorKeys: Set<String> = [
             "id", "name", "unit", "asset", "topic", "field", "timestamp_field", "quality_field",
             "period", "limits", "decimals", "related", "detectors", "metric", "alarm",
         ]
-        for item in try root.required("sensors").list() {
+        for item in sensorItems {
             let node = try item.fields(sensorKeys)
             let idNode = try node.required("id")
             let id = SensorID(try idNode.string())
@@ -61,7 +129,7 @@ extension Catalog {
             }
             let topicNode = try node.required("topic")
             let topic = try topicNode.string()
-            guard !topic.isEmpty, !topic.contains("+"), !topic.contains("#") else {
+            guard !topic.isEmpty, !topic.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }) else {
                 throw topicNode.error("expected a concrete MQTT topic without wildcards, found `\(topic)`")
             }
             // Sparkplug B: several metrics share an NDATA/DDATA topic, each sensor names its metric.
@@ -74,11 +142,16 @@ extension Catalog {
                 }
                 metric = name
             }
-            if let other = sensorsByTopic[topic]?.lazy.map({ sensors[$0] }).first(where: { $0.sparkplugMetric == nil || metric == nil || $0.sparkplugMetric == metric }) {
-                if let metric {
-                    throw topicNode.error("metric `\(metric)` on topic `\(topic)` is already used by sensor `\(other.id)`")
+            var same = lastOnTopic[topic] ?? -1
+            while same >= 0 {
+                let other = sensors[same]
+                if other.sparkplugMetric == nil || metric == nil || other.sparkplugMetric == metric {
+                    if let metric {
+                        throw topicNode.error("metric `\(metric)` on topic `\(topic)` is already used by sensor `\(other.id)`")
+                    }
+                    throw topicNode.error("topic `\(topic)` is already used by sensor `\(other.id)`")
                 }
-                throw topicNode.error("topic `\(topic)` is already used by sensor `\(other.id)`")
+                same = previousOnTopic[same]
             }
             let period = try node["period"]?.seconds() ?? defaults.period
             guard period > 0 else { throw (node["period"] ?? item).error("expected a sample period above zero") }
@@ -115,7 +188,7 @@ extension Catalog {
                 related: try node["related"]?.stringList().map { SensorID($0) } ?? [],
                 detectors: detectors, sparkplugMetric: metric, alarm: alarm))
             sensorIndex[id] = sensors.count - 1
-            sensorsByTopic[topic, default: []].append(sensors.count - 1)
+            previousOnTopic.append(lastOnTopic.updateValue(sensors.count - 1, forKey: topic) ?? -1)
             sensorNodes.append(item)
         }
         guard !sensors.isEmpty else { throw try root.required("sensors").error("expected at least one sensor") }

@@ -20,7 +20,10 @@ public struct Catalog: Sendable {
         self.site = site
         self.assets = assets
         self.sensors = sensors
-        var seen = Set<String>()
+        var seen = Set<String>(minimumCapacity: sensors.count)
+        indexByID.reserveCapacity(sensors.count)
+        indexByTopic.reserveCapacity(sensors.count)
+        subscriptionTopics.reserveCapacity(sensors.count)
         func subscribe(_ topic: String) {
             if seen.insert(topic).inserted { subscriptionTopics.append(topic) }
         }

@@ -17,4 +17,8 @@ void vigil_allocation_counting(int on);
 /// Allocating calls counted so far (all threads).
 uint64_t vigil_allocation_count(void);
 
+/// Bytes in allocated heap chunks now (glibc's `mallinfo2().uordblks`; 0 elsewhere): what the program holds,
+/// apart from free memory the allocator keeps.
+uint64_t vigil_live_heap_bytes(void);
+
 #endif
