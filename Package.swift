@@ -56,7 +56,7 @@ let package = Package(
         // Streaming detectors and event assembly.
         .target(name: "Detection", dependencies: ["Telemetry"]),
         // Large-catalog micro-benchmark of the detector (`detect-scale-bench N rounds`; no broker).
-        .executableTarget(name: "DetectScaleBench", dependencies: ["Detection", "Telemetry", "CAllocationCounter"]),
+        .executableTarget(name: "DetectScaleBench", dependencies: ["Detection", "Telemetry", "VigilSupport", "CAllocationCounter"]),
         // The on-device language model engine.
         .target(name: "MicroLM", dependencies: ["CMicroLMKernels", .product(name: "Logging", package: "swift-log")]),
         // MicroLM's SIMD kernels and thread pool (C, per-function target attributes, run-time dispatch).

@@ -10,10 +10,7 @@ import CAllocationCounter
 import Detection
 import Foundation
 import Telemetry
-
-#if os(Linux)
-@_silgen_name("malloc_trim") func mallocTrim(_ pad: Int) -> Int32
-#endif
+import VigilSupport
 
 func status(_ key: String) -> String {
     let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
@@ -47,11 +44,9 @@ let catalog = try Catalog.parse(yaml: yaml)
 yaml = ""
 let loadTime = ContinuousClock.now - clock
 print("catalog: \(n) sensors, parsed in \(loadTime); VmRSS \(status("VmRSS")), VmHWM \(status("VmHWM"))")
-#if os(Linux)
 // What the catalog itself holds once the parser's garbage is handed back to the system (glibc).
-_ = mallocTrim(0)
+returnFreePagesToSystem()
 print("catalog held (after malloc_trim): VmRSS \(status("VmRSS")), live heap \(liveHeap())")
-#endif
 clock = ContinuousClock.now
 let detector = PlantDetector(catalog: catalog)
 print("detector built in \(ContinuousClock.now - clock); VmRSS \(status("VmRSS")), VmHWM \(status("VmHWM")), live heap \(liveHeap())")
