@@ -4,6 +4,7 @@
 //   MQTTClient.swift            the public client: connect, subscribe, publish/send, streams, statistics
 //   MQTTPublishReceipt.swift    send()'s receipt: await the PUBACK later, many messages in flight
 //   MosquittoConnection.swift   owns the `struct mosquitto *`, its network thread and the C callbacks
+//   MosquittoConnection+Requests.swift  subscribe, unsubscribe, publish: with the loop, the only libmosquitto calls
 //   MQTTConfiguration*.swift    configuration, TLS, will, reconnect delays; broker URLs
 //   MQTTCredentials.swift       user name / password from values, environment or a file
 //   MQTTTopicFilter.swift       topic filter validation and matching (+, #, $-topics)

@@ -1,4 +1,3 @@
-import CMosquitto
 import Logging
 
 /// An MQTT 3.1.1 / 5 client over libmosquitto, for Swift concurrency.
@@ -140,41 +139,8 @@ public final class MQTTClient: Sendable {
         let timeout = silenceTimeout ?? configuration.subscriptionSilenceTimeout
         if let timeout, timeout <= .zero { throw MQTTError.invalidConfiguration("silenceTimeout must be positive") }
         let connection = self.connection
-        let handle = connection.handle
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            connection.shared.withLock { state in
-                guard state.phase != .closed && state.phase != .stopping else {
-                    continuation.resume(throwing: MQTTError.clientClosed)
-                    return
-                }
-                let now = ContinuousClock.now
-                for topicFilter in topicFilters {
-                    let order = state.subscriptions[topicFilter.filter]?.order ?? state.nextSubscriptionOrder
-                    state.nextSubscriptionOrder += 1
-                    state.setSubscription(.init(
-                        filter: topicFilter, qos: qos, silenceTimeout: timeout,
-                        lastActivity: now, silent: false, order: order
-                    ))
-                }
-                guard state.connected else {
-                    continuation.resume()
-                    return
-                }
-                let size = MosquittoConnection.filtersPerSubscribe
-                let packets = stride(from: 0, to: filters.count, by: size).map { filters[$0..<min($0 + size, filters.count)] }
-                let waiter = SubscribeWaiter(packets: packets.count, continuation: continuation)
-                for (index, packet) in packets.enumerated() {
-                    let (rc, mid) = MosquittoConnection.sendSubscribe(handle, packet, qos: qos)
-                    guard rc == MosquittoError.success else {
-                        // This packet and the ones after it are never sent: forget their filters.
-                        for rest in packets[index...] { for filter in rest { state.removeSubscription(filter) } }
-                        let error = MQTTError.library(MosquittoError(code: rc), context: "subscribing to '\(packet.first ?? "")'")
-                        waiter.settle(packets: packets.count - index, error: error)?.resume()
-                        return
-                    }
-                    state.pendingSubscribes[mid] = .init(filters: Array(packet), waiter: waiter)
-                }
-            }
+            connection.subscribe(topicFilters, qos: qos, silenceTimeout: timeout, continuation: continuation)
         }
         connection.refreshWatchedFlag()
     }
@@ -183,22 +149,8 @@ public final class MQTTClient: Sendable {
     public func unsubscribe(_ filter: String) async throws {
         _ = try MQTTTopicFilter(filter)
         let connection = self.connection
-        let handle = connection.handle
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            connection.shared.withLock { state in
-                state.removeSubscription(filter)
-                guard state.connected else {
-                    continuation.resume()
-                    return
-                }
-                var mid: Int32 = 0
-                let rc = mosquitto_unsubscribe_v5(handle, &mid, filter, nil)
-                guard rc == MosquittoError.success else {
-                    continuation.resume(throwing: MQTTError.library(MosquittoError(code: rc), context: "unsubscribing from '\(filter)'"))
-                    return
-                }
-                state.pendingUnsubscribes[mid] = continuation
-            }
+            connection.unsubscribe(filter, continuation: continuation)
         }
         connection.refreshWatchedFlag()
     }
@@ -278,45 +230,12 @@ public final class MQTTClient: Sendable {
         guard payload.count <= 268_435_455 else {
             throw MQTTError.invalidConfiguration("payload of \(payload.count) bytes exceeds MQTT's limit of 256 MiB")
         }
-        let connection = self.connection
-        let handle = connection.handle
-        if qos == .atMostOnce {
-            try connection.shared.withLock { (state) throws(MQTTError) in
-                try Self.checkCanPublish(state)
-                let rc = payload.withUnsafeBytes { bytes in
-                    mosquitto_publish_v5(handle, nil, topic, Int32(bytes.count), bytes.baseAddress, 0, retain, nil)
-                }
-                try MosquittoError.check(rc, "publishing on '\(topic)'")
-            }
-            connection.counters.published.wrappingAdd(1, ordering: .relaxed)
-            return MQTTPublishReceipt(messageID: 0, acknowledgement: nil)
-        }
-        let acknowledgement = PublishAcknowledgement()
-        // The lock is held across mosquitto_publish so that the PUBACK callback (which takes
-        // the same lock on the loop thread) always finds the acknowledgement registered.
-        let mid = try connection.shared.withLock { (state) throws(MQTTError) -> Int32 in
-            try Self.checkCanPublish(state)
-            var mid: Int32 = 0
-            let rc = payload.withUnsafeBytes { bytes in
-                mosquitto_publish_v5(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain, nil)
-            }
-            try MosquittoError.check(rc, "publishing on '\(topic)'")
-            state.pendingPublishes[mid] = acknowledgement
-            return mid
-        }
-        return MQTTPublishReceipt(messageID: mid, acknowledgement: acknowledgement)
+        return try connection.publish(topic: topic, payload: payload, qos: qos, retain: retain)
     }
 
     /// Publishes UTF-8 text.
     public func publish(topic: String, string: String, qos: MQTTQoS = .atMostOnce, retain: Bool = false) async throws {
         try await publish(topic: topic, payload: Array(string.utf8), qos: qos, retain: retain)
-    }
-
-    private static func checkCanPublish(_ state: MosquittoConnection.SharedState) throws(MQTTError) {
-        switch state.phase {
-        case .closed, .stopping: throw .clientClosed
-        default: if !state.connected { throw .notConnected }
-        }
     }
 
     // MARK: Statistics
