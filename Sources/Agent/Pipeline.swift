@@ -46,23 +46,8 @@ public final class Pipeline {
     public private(set) var rebirthNeeded: String?
 
     private var events: [AnomalyEvent] = []
-    /// What a Sparkplug B birth announced for one data topic.
-    private struct SparkplugBirth {
-        struct Announced {
-            /// The catalog sensor, or nil for a metric that is not Vigil's.
-            var index: Int?
-            var datatype: UInt32?
-        }
-
-        var aliases: [UInt64: Announced] = [:]
-        /// Data types by metric name: Sparkplug 3.0 data messages may leave them out.
-        var datatypes: [String: UInt32] = [:]
-    }
-
-    /// Births seen: data topic → aliases and data types.
-    private var sparkplugBirths: [String: SparkplugBirth] = [:]
-    /// A Sparkplug B payload larger than this is refused (a birth can list many metrics).
-    public var maximumSparkplugSize = 256 * 1024
+    /// The Sparkplug B births seen (aliases and data types per data topic).
+    public var sparkplug = SparkplugSession()
 
     public init(catalog: Catalog, detector: DetectorConfiguration = DetectorConfiguration(), decoder: PayloadDecoder = PayloadDecoder()) {
         self.catalog = catalog
@@ -113,72 +98,26 @@ public final class Pipeline {
         return events
     }
 
-    /// A Sparkplug B NDATA/DDATA message (or the NBIRTH/DBIRTH that announces its metrics and
-    /// aliases): each metric the catalog names becomes a reading of its sensor; metrics the catalog
-    /// does not name are not Vigil's and are passed over. Nil when the topic is not a Sparkplug topic
-    /// of the catalog.
+    /// A Sparkplug B message of the catalog, read by `sparkplug`: each reading is ingested, each refused
+    /// metric counted; the events of the good metrics are returned even when others were refused. Nil when
+    /// the topic is not a Sparkplug topic of the catalog.
     private func ingestSparkplug(topic: String, payload: [UInt8], receivedAt: Int64) -> [AnomalyEvent]? {
-        let dataTopic: String
-        let isBirth: Bool
-        let metrics: [String: Int]
-        if let named = catalog.sparkplugByTopic[topic] {
-            (dataTopic, isBirth, metrics) = (topic, false, named)
-        } else if let parsed = SparkplugTopic(topic), parsed.isBirth, let named = catalog.sparkplugByTopic[parsed.dataTopic] {
-            (dataTopic, isBirth, metrics) = (parsed.dataTopic, true, named)
-        } else {
-            return nil
-        }
-        guard payload.count <= maximumSparkplugSize else { return reject(.oversized) }
-        guard let decoded = try? SparkplugPayload.decode(payload) else { return reject(.malformed) }
-        // A (re)birth replaces the aliases and data types of its data topic.
-        if isBirth { sparkplugBirths[dataTopic] = SparkplugBirth() }
+        guard let message = sparkplug.read(topic: topic, payload: payload, receivedAt: receivedAt, catalog: catalog) else { return nil }
+        rebirthNeeded = message.rebirthTopic
         var collected: [AnomalyEvent] = []
         var failure: DecodeFailure?
-        for var metric in decoded.metrics {
-            var index: Int?
-            if let name = metric.name {
-                index = metrics[name]
-                if isBirth {
-                    if let alias = metric.alias {
-                        sparkplugBirths[dataTopic]?.aliases[alias] = .init(index: index, datatype: metric.datatype)
-                    }
-                    if let datatype = metric.datatype { sparkplugBirths[dataTopic]?.datatypes[name] = datatype }
-                } else if metric.datatype == nil {
-                    metric.datatype = sparkplugBirths[dataTopic]?.datatypes[name]
-                }
-            } else if let alias = metric.alias {
-                guard let announced = sparkplugBirths[dataTopic]?.aliases[alias] else {
-                    // Not announced since this agent started (births are not retained): refused, counted,
-                    // and the edge node is asked for a new birth.
-                    failure = .unknownAlias
-                    _ = reject(.unknownAlias)
-                    rebirthNeeded = SparkplugTopic(dataTopic).map(Self.nodeCommandTopic)
-                    continue
-                }
-                index = announced.index
-                if metric.datatype == nil { metric.datatype = announced.datatype }
-            }
-            guard let index else { continue }
-            guard let value = metric.number, value.isFinite else {
-                let reason: DecodeFailure = metric.number != nil ? .nonFinite : metric.isNull ? .missingValue : .wrongType
+        for item in message.items {
+            switch item {
+            case .reading(let index, let reading):
+                collected += ingest(reading, index: index, clock: receivedAt)
+                if let rejected = lastRejection { failure = rejected }
+            case .refused(let reason):
                 failure = reason
                 _ = reject(reason)
-                continue
             }
-            let stamp = metric.timestamp ?? decoded.timestamp
-            let timestamp = stamp.map { Int64(clamping: $0) } ?? receivedAt
-            let reading = Reading(sensor: catalog.sensors[index].id, timestamp: timestamp, value: value)
-            collected += ingest(reading, index: index, clock: receivedAt)
-            if let rejected = lastRejection { failure = rejected }
         }
-        // The events of the good metrics are returned even when other metrics were refused.
         lastRejection = failure
         return collected
-    }
-
-    /// `spBv1.0/<group>/NCMD/<edge node>`: where a node's commands (a rebirth request) go.
-    static func nodeCommandTopic(_ topic: SparkplugTopic) -> String {
-        "spBv1.0/\(topic.group)/NCMD/\(topic.edgeNode)"
     }
 
     /// The clock moved without a reading (silence detection, closing quiet events).

@@ -8,6 +8,7 @@
 //   PayloadDecoder.swift          an MQTT payload (JSON object or bare number) into a reading, or why not
 //   JSONValue.swift               a strict, depth-bounded JSON parser for payloads
 //   SparkplugB.swift              Sparkplug B payloads and topics (a small bounds-checked protobuf reader)
+//   SparkplugSession.swift        births seen (aliases, data types); data messages read into readings or refusals
 //   Recording.swift               reads recorded logs (wide CSV, JSON-lines captures) item by item
 //   Recording+Formats.swift       the layouts users export: decimal commas, long CSV, Telegraf, InfluxDB lines
 //   DelimitedText.swift           lines and quoted fields of CSV, `;`- or tab-separated text (the one splitter)
