@@ -67,7 +67,7 @@ let package = Package(
             dependencies: ["MicroLM", "Detection", "Telemetry", .product(name: "Logging", package: "swift-log")]
         ),
         // Signed model bundles: manifest, Ed25519 signature, hashed files, the bundle store on disk.
-        .target(name: "ModelBundle", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ModelBundle", dependencies: ["VigilSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // Async MQTT client over libmosquitto.
         .target(name: "MQTT", dependencies: ["CMosquitto", "VigilSupport", .product(name: "Logging", package: "swift-log")]),
         // SQLite store-and-forward queue.

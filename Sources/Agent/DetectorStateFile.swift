@@ -1,9 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
 #endif
 import Detection
 import Foundation
@@ -58,41 +54,11 @@ public struct DetectorStateFile: Sendable {
 
     /// Replaces the file with `bytes`, atomically and durably.
     public func save(_ bytes: [UInt8]) throws(AgentError) {
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        let temporary = "\(path).tmp-\(getpid())"
-        func failure(_ what: String) -> AgentError {
-            AgentError("cannot save the detector state to \(path): \(what): \(String(cString: strerror(errno)))")
+        do {
+            try SystemCalls.writeAtomically(bytes, to: path)
+        } catch {
+            throw AgentError("cannot save the detector state to \(path): \(error)")
         }
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw failure("cannot create \(temporary)") }
-        var written = 0
-        let ok: Bool = bytes.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress else { return true }
-            while written < buffer.count {
-                let n = write(fd, base + written, buffer.count - written)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                written += n
-            }
-            return true
-        }
-        guard ok, fsync(fd) == 0 else {
-            let error = failure("cannot write \(temporary)")
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let error = failure("cannot rename \(temporary)")
-            unlink(temporary)
-            throw error
-        }
-        // The rename itself is durable only once the folder is.
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directoryFD >= 0 else { throw failure("cannot open the folder \(directory)") }
-        defer { close(directoryFD) }
-        guard fsync(directoryFD) == 0 else { throw failure("cannot fsync the folder \(directory)") }
     }
 
     // MARK: - Reading
@@ -112,23 +78,23 @@ public struct DetectorStateFile: Sendable {
     /// Restores the saved state into `detector`, or moves an unusable file aside (logged).
     public func restore(into detector: PlantDetector, logger: Logger) -> DetectorStateLoad {
         removeLeftovers(logger: logger)
-        var status = stat()
-        guard stat(path, &status) == 0 else {
-            if errno == ENOENT { return .absent }
-            return discard(.unreadable, "cannot stat: \(String(cString: strerror(errno)))", logger: logger)
+        let status: (isRegular: Bool, size: Int64)
+        switch SystemCalls.fileStatus(path) {
+        case .success(let found): status = found
+        case .failure(let error):
+            if error.errno == ENOENT { return .absent }
+            return discard(.unreadable, "cannot stat: \(error.reason)", logger: logger)
         }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            return discard(.unreadable, "not a regular file", logger: logger)
-        }
+        guard status.isRegular else { return discard(.unreadable, "not a regular file", logger: logger) }
         let limit = Self.maximumBytes(sensors: detector.catalog.sensors.count)
-        guard status.st_size <= limit else {
-            return discard(.corrupt, "\(status.st_size) bytes, more than the \(limit) a state of this catalog may have",
+        guard status.size <= limit else {
+            return discard(.corrupt, "\(status.size) bytes, more than the \(limit) a state of this catalog may have",
                            logger: logger)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return discard(.unreadable, "cannot read: \(String(cString: strerror(errno)))", logger: logger)
+        let bytes: [UInt8]
+        do { bytes = try SystemCalls.readFile(path) } catch {
+            return discard(.unreadable, "cannot read: \(error.reason)", logger: logger)
         }
-        let bytes = [UInt8](data)
         if let fault = Self.headerFault(bytes, catalog: detector.catalog) {
             return discard(fault.0, fault.1, logger: logger)
         }
@@ -152,7 +118,7 @@ public struct DetectorStateFile: Sendable {
         let folder = url.deletingLastPathComponent().path
         let prefix = url.lastPathComponent + ".tmp-"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(prefix) {
-            if unlink("\(folder)/\(name)") == 0 {
+            if (try? SystemCalls.remove("\(folder)/\(name)")) != nil {
                 logger.notice("removed the temporary file of an unfinished detector state save", metadata: ["file": "\(folder)/\(name)"])
             }
         }
@@ -188,8 +154,10 @@ public struct DetectorStateFile: Sendable {
         let target = AsidePath.next(for: path, tag: "bad")
         var movedTo: String? = target
         var moveError = ""
-        if rename(path, target) != 0 {
-            moveError = String(cString: strerror(errno))
+        do {
+            try SystemCalls.rename(path, to: target)
+        } catch {
+            moveError = error.reason
             movedTo = nil
         }
         logger.error("saved detector state not used; the detector warms up afresh", metadata: [

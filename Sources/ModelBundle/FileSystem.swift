@@ -1,4 +1,5 @@
 import Foundation
+import VigilSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -7,8 +8,8 @@ import Musl
 import Darwin
 #endif
 
-/// The module's system calls, in one place: a file's identity (stat, for its change time, which
-/// Foundation does not report), an atomic rename, and a replace-by-rename with an optional fsync.
+/// The module's file operations: a file's identity (stat, for its change time, which Foundation does
+/// not report), and an atomic rename or replace through VigilSupport's `SystemCalls`.
 enum FileSystem {
     static var processID: Int32 { getpid() }
 
@@ -22,19 +23,22 @@ enum FileSystem {
 
     /// Renames `from` to `to`, replacing `to` (one step: a reader sees the old or the new).
     static func move(_ from: String, to: String) throws {
-        guard rename(from, to) == 0 else {
-            throw BundleError(.io, "cannot move \(from) to \(to): \(String(cString: strerror(errno)))")
+        do { try SystemCalls.rename(from, to: to) } catch {
+            throw BundleError(.io, "cannot move \(from) to \(to): \(error.reason)")
         }
     }
 
-    /// Writes `data` to a temporary file beside `path` (flushed to disk with `sync`) and renames it over `path`.
+    /// Replaces `path` with `data` by a rename from a temporary file beside it; with `sync`, durably
+    /// (the file and its folder flushed to disk, `SystemCalls.writeAtomically`).
     static func replace(_ path: String, with data: Data, sync: Bool) throws {
+        if sync {
+            do { try SystemCalls.writeAtomically([UInt8](data), to: path, permissions: 0o644) } catch {
+                throw BundleError(.io, "cannot write \(path): \(error)")
+            }
+            return
+        }
         let tmp = path + ".tmp-\(getpid())"
         guard FileManager.default.createFile(atPath: tmp, contents: data) else { throw BundleError(.io, "cannot write \(tmp)") }
-        if sync, let handle = FileHandle(forWritingAtPath: tmp) {
-            try? handle.synchronize()
-            try? handle.close()
-        }
         do { try move(tmp, to: path) } catch {
             try? FileManager.default.removeItem(atPath: tmp)
             throw error

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 
 /// Free TCP ports on 127.0.0.1 for the brokers a benchmark or a test starts, and whether one listens yet.
@@ -24,53 +21,29 @@ public enum LoopbackPort {
                 if try bindable(candidate) != nil { return candidate }
             }
         }
-        guard let port = try bindable(0) else { throw Failure(description: "bind(): \(String(cString: strerror(errno)))") }
+        guard let port = try bindable(0) else { throw Failure(description: "cannot bind a loopback port") }
         return port
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.
     public static func accepts(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = loopback(port)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return rc == 0
+        SystemCalls.accepts(.loopback(UInt16(port)))
     }
 
     private static let handedOut = Locked<Set<Int>>([])
 
     /// Binds 127.0.0.1:`port` and releases it; the port bound, or nil where it is taken.
     private static func bindable(_ port: Int) throws -> Int? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket(): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var address = loopback(port)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        do {
+            return try SystemCalls.probeBind(.loopback(UInt16(port))).map(Int.init)
+        } catch {
+            throw Failure(description: "\(error)")
         }
-        guard bound == 0 else { return nil }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw Failure(description: "getsockname(): \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// The first port of the kernel's ephemeral range (Linux's default where it cannot be read).
     private static func ephemeralRangeStart() -> Int {
         let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
         return text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
-    }
-
-    private static func loopback(_ port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        return address
     }
 }

@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Foundation
 import Synchronization
+import VigilSupport
 
 /// The smallest HTTP/1.1 server that serves `/metrics` and `/healthz`: one listening socket, one
 /// thread, one request per connection (`Connection: close`), answered in order.
@@ -46,55 +42,18 @@ public final class MetricsHTTPServer: Sendable {
     public init(host: String, port: UInt16, handler: @escaping Handler) throws {
         self.handler = handler
         let literal = host == "localhost" ? "127.0.0.1" : host
-        let isV6 = literal.contains(":")
-        let fd = Glibc.socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw AgentError("metrics.listen: cannot open a socket: \(String(cString: strerror(errno)))") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let bound: Int32
-        if isV6 {
-            var address = sockaddr_in6()
-            address.sin6_family = sa_family_t(AF_INET6)
-            address.sin6_port = port.bigEndian
-            guard inet_pton(AF_INET6, literal, &address.sin6_addr) == 1 else {
-                close(fd)
-                throw AgentError("metrics.listen: `\(host)` is not an IPv6 address")
-            }
-            bound = Self.bind(fd, to: &address)
-        } else {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            guard inet_pton(AF_INET, literal, &address.sin_addr) == 1 else {
-                close(fd)
-                throw AgentError("metrics.listen: `\(host)` is not an IPv4 or IPv6 address (a host name other than localhost is not resolved)")
-            }
-            bound = Self.bind(fd, to: &address)
+        guard let address = SystemCalls.SocketAddress(literal: literal, port: port) else {
+            throw AgentError(literal.contains(":") ? "metrics.listen: `\(host)` is not an IPv6 address"
+                : "metrics.listen: `\(host)` is not an IPv4 or IPv6 address (a host name other than localhost is not resolved)")
         }
-        guard bound == 0, listen(fd, 16) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw AgentError("metrics.listen: cannot listen on \(host):\(port): \(reason)")
-        }
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        let boundPort = withUnsafePointer(to: &storage) { pointer -> UInt16 in
-            isV6 ? pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
-                : pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
-        }
-        self.socket = fd
-        self.port = boundPort
-    }
-
-    deinit { close(socket) }
-
-    /// `bind(2)` with a `sockaddr_in` or `sockaddr_in6`.
-    private static func bind<Address>(_ fd: Int32, to address: inout Address) -> Int32 {
-        withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
+        do {
+            (socket, self.port) = try SystemCalls.listen(on: address)
+        } catch {
+            throw AgentError("metrics.listen: cannot listen on \(host):\(port): \(error.reason)")
         }
     }
+
+    deinit { SystemCalls.close(socket) }
 
     private enum Lifecycle {
         case idle
@@ -147,21 +106,15 @@ public final class MetricsHTTPServer: Sendable {
 
     private func serve() {
         while !stopping.load(ordering: .relaxed) {
-            var poller = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, 200)
-            guard ready > 0 else { continue }
-            let client = accept(socket, nil, nil)
-            guard client >= 0 else { continue }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            guard let client = SystemCalls.accept(socket, waitingMilliseconds: 200, timeoutSeconds: Self.receiveTimeoutSeconds) else {
+                continue
+            }
             answer(client)
-            close(client)
+            SystemCalls.close(client)
         }
     }
 
     private func answer(_ client: Int32) {
-        var timeout = timeval(tv_sec: Self.receiveTimeoutSeconds, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let deadline = ContinuousClock.now + .seconds(Self.receiveTimeoutSeconds)
         var request: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 2048)
@@ -171,7 +124,7 @@ public final class MetricsHTTPServer: Sendable {
                 return
             }
             guard ContinuousClock.now < deadline else { return }
-            let n = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+            let n = SystemCalls.receive(client, into: &chunk)
             guard n > 0 else { return }  // closed, timed out or failed: nothing to answer
             request += chunk[..<n]
         }
@@ -223,12 +176,6 @@ public final class MetricsHTTPServer: Sendable {
     }
 
     private func send(_ client: Int32, _ bytes: [UInt8], head: Bool, bodyBytes: Int = 0) {
-        let count = head ? bytes.count - bodyBytes : bytes.count
-        var sent = 0
-        while sent < count {
-            let n = bytes.withUnsafeBytes { Glibc.send(client, $0.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { return }
-            sent += n
-        }
+        SystemCalls.sendAll(client, bytes, count: head ? bytes.count - bodyBytes : bytes.count)
     }
 }

@@ -1,12 +1,9 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
 #endif
 import Logging
 import ServiceLifecycle
+import VigilSupport
 
 /// The systemd notification protocol (sd_notify(3)) over a plain datagram socket: `READY=1` when
 /// the agent's services have started, `WATCHDOG=1` at half the unit's `WatchdogSec=`, a `STATUS=`
@@ -23,7 +20,7 @@ public struct SystemdNotifier: Sendable {
         socketPath = path
         var interval: Duration?
         if path != nil, let text = environment["WATCHDOG_USEC"], let usec = UInt64(text), usec > 0 {
-            let forUs = environment["WATCHDOG_PID"].map { Int32($0) == getpid() } ?? true
+            let forUs = environment["WATCHDOG_PID"].map { Int32($0) == SystemCalls.processID } ?? true
             if forUs { interval = .microseconds(Int64(clamping: usec / 2)) }
         }
         watchdogInterval = interval
@@ -31,34 +28,14 @@ public struct SystemdNotifier: Sendable {
 
     /// Sends one message (lines of `KEY=value`); returns false when there is no socket or it failed.
     @discardableResult
-    public func notify(_ state: String) -> Bool {
-        guard let path = socketPath, path.hasPrefix("/") || path.hasPrefix("@") else { return false }
-        var bytes = Array(path.utf8)
-        if bytes[0] == UInt8(ascii: "@") { bytes[0] = 0 }  // abstract namespace
-        var address = sockaddr_un()
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard bytes.count < capacity else { return false }
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
+    public func notify(_ state: String) -> Bool { (try? send(state)) != nil }
+
+    /// Sends one message (lines of `KEY=value`), or says why it could not.
+    public func send(_ state: String) throws(SystemError) {
+        guard let path = socketPath, path.hasPrefix("/") || path.hasPrefix("@") else {
+            throw SystemError("NOTIFY_SOCKET `\(socketPath ?? "")` is neither a path nor @name", errno: EINVAL)
         }
-        #if canImport(Darwin)
-        let fd = socket(AF_UNIX, SOCK_DGRAM, 0)
-        #else
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        #endif
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (bytes[0] == 0 ? 0 : 1))
-        let message = Array(state.utf8)
-        let sent = message.withUnsafeBytes { payload in
-            withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, payload.baseAddress, payload.count, Int32(MSG_NOSIGNAL), $0, length)
-                }
-            }
-        }
-        return sent == message.count
+        try SystemCalls.sendDatagram(Array(state.utf8), toUnixSocket: path)
     }
 }
 
@@ -85,13 +62,14 @@ public struct SystemdNotifierService: Service {
             return
         }
         var last = status()
-        if notifier.notify("READY=1\nSTATUS=\(last)") {
+        do {
+            try notifier.send("READY=1\nSTATUS=\(last)")
             logger.debug("systemd notified: ready", metadata: [
                 "watchdog": "\(notifier.watchdogInterval.map { "\($0)" } ?? "off")",
             ])
-        } else {
+        } catch {
             logger.warning("NOTIFY_SOCKET is set but systemd could not be notified", metadata: [
-                "socket": "\(notifier.socketPath ?? "")", "errno": "\(errno)",
+                "socket": "\(notifier.socketPath ?? "")", "error": "\(error)",
             ])
         }
         // Without a watchdog, look at the status every 5 s; with one, at half its period.
