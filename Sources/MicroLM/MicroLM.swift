@@ -8,7 +8,8 @@
 //   Quant/       the tensor formats computed with and their scalar reference code
 //   Kernels/     entry points to the C kernels (CMicroLMKernels: SIMD matmuls, a persistent thread pool)
 //   Generation/  LanguageModel (a loaded model), InferenceSession (KV cache, prefill, generation),
-//                sampling options and sampler, chat templates, token streams
+//                one generation loop (sampled, or greedy steered by a TextConstraint), sampling options
+//                and sampler, chat templates, token streams
 //   ModelLocator.swift  where the model file is found
 //
 // Semantics callers rely on:

@@ -6,9 +6,10 @@
 //   NarrationWorker.swift        the live queue in front of the narrator: bounded, results in submission order
 //   Facts.swift, Incident.swift, IncidentTracker.swift
 //                                what an event (or an asset's incident, first-out first) says, in numbers
-//   Prompt.swift                 how the model is asked (system turn, few-shot or tuned)
+//   Prompt.swift                 NarrationPrompt: how the model is asked (few-shot, or chat turns by ChatTemplate)
 //   NarrationModel.swift, MicroLMNarrationModel.swift
-//                                what narration needs from a model, and the MicroLM engine as one
+//                                what narration needs from a model; the MicroLM engine as one (a thin adapter
+//                                over MicroLM's one generation loop, steered by a TextConstraint)
 //   FactConstraint.swift         steers decoding: a number can only be one of the facts' numbers
 //   Verifier.swift, Lexer.swift, Vocabulary.swift, Sanitizer.swift
 //                                judges a text against the facts: every number bound to its role, the

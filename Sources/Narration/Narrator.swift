@@ -7,7 +7,7 @@ import Telemetry
 /// Everything one narration did, for `vigil explain` and the evaluation.
 public struct Explanation: Sendable {
     public var facts: Facts
-    public var prompt: Prompt?
+    public var prompt: NarrationPrompt?
     /// The model's raw text (trimmed), nil when the model did not run.
     public var modelText: String?
     public var completion: Completion?
@@ -109,7 +109,7 @@ public final class Narrator: Sendable {
 
     func explain(facts: Facts, eventID: String, deadline: ContinuousClock.Instant?) async -> Explanation {
         let started = ContinuousClock.now
-        func template(_ reason: String, prompt: Prompt? = nil, modelText: String? = nil,
+        func template(_ reason: String, prompt: NarrationPrompt? = nil, modelText: String? = nil,
                       completion: Completion? = nil, verdict: Verdict? = nil) -> Explanation {
             let narrative = Narrative(text: TemplateNarrator.narrate(facts), source: .template, model: model?.name,
                                       latencyMs: Narrator.ms(since: started), verified: true, reason: reason)

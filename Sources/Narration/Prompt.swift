@@ -1,4 +1,5 @@
 import Detection
+import MicroLM
 
 /// How the model is asked.
 public enum PromptStyle: String, Sendable, Codable, CaseIterable {
@@ -19,7 +20,7 @@ public enum PromptStyle: String, Sendable, Codable, CaseIterable {
 
 /// A prompt split at the point where the event's own text begins: `prefix` is the same for every
 /// event, so the engine computes it once and reuses its KV cache.
-public struct Prompt: Sendable, Equatable {
+public struct NarrationPrompt: Sendable, Equatable {
     public var prefix: String
     public var suffix: String
     public var stop: [String]
@@ -155,7 +156,7 @@ public enum PromptBuilder {
         "machine: \"Blower B-3\" | sensor: \"B-3 air flow\" | event: level shift at 02:40:00 UTC, now back to normal | value: 410 m3/h | baseline: 520 m3/h | change: down 110 m3/h | for: 6 min",
         "B-3 air flow on Blower B-3 is back to normal after 6 min; it had shifted down to 410 m3/h, 110 m3/h below its baseline of 520 m3/h.")
 
-    public static func build(_ facts: Facts, style: PromptStyle, forcedStart: Bool = true) -> Prompt {
+    public static func build(_ facts: Facts, style: PromptStyle, forcedStart: Bool = true) -> NarrationPrompt {
         let start = forcedStart ? "\(facts.sensor) on \(facts.asset)" : ""
         func shot(_ e: Example) -> String { "Facts: \(e.facts)\nAlert: \(e.alert)\n\n" }
         let event = "Facts: " + factLine(facts) + "\nAlert:" + (start.isEmpty ? "" : " " + start)
@@ -167,15 +168,15 @@ public enum PromptBuilder {
             // consecutive alerts are of the same kind.
             var prefix = instruction + "\n\n"
             if style == .fewShot { prefix += sharedExamples.map(shot).joined() }
-            return Prompt(prefix: prefix, suffix: shot(example(for: facts)) + event, stop: ["\n"], answerStart: start)
+            return NarrationPrompt(prefix: prefix, suffix: shot(example(for: facts)) + event, stop: ["\n"], answerStart: start)
         case .fewShotAll:
-            return Prompt(prefix: sharedPrefix(style: .fewShotAll), suffix: event, stop: ["\n"], answerStart: start)
+            return NarrationPrompt(prefix: sharedPrefix(style: .fewShotAll), suffix: event, stop: ["\n"], answerStart: start)
         case .tuned:
-            return Prompt(prefix: tunedPrefix, suffix: tunedUser(facts) + "<|im_end|>\n<|im_start|>assistant\n",
-                          stop: ["<|im_end|>", "\n"], answerStart: "")
+            return NarrationPrompt(prefix: tunedPrefix, suffix: userEnd(tunedUser(facts)),
+                                   stop: [ChatTemplate.endOfTurn, "\n"], answerStart: "")
         case .chat:
-            return Prompt(prefix: chatPrefix, suffix: factLine(facts) + "<|im_end|>\n<|im_start|>assistant\n" + start,
-                          stop: ["<|im_end|>", "\n"], answerStart: start)
+            return NarrationPrompt(prefix: chatPrefix, suffix: userEnd(factLine(facts)) + start,
+                                   stop: [ChatTemplate.endOfTurn, "\n"], answerStart: start)
         }
     }
 
@@ -204,8 +205,14 @@ public enum PromptBuilder {
     /// The user turn of the tuned prompt (what the training pairs carry as `user`).
     public static func tunedUser(_ facts: Facts) -> String { "Facts: " + factLine(facts) }
 
-    static let tunedPrefix = "<|im_start|>system\n" + tunedSystem + "<|im_end|>\n<|im_start|>user\n"
+    /// The chat prompts are `ChatTemplate.render(system:user:)` cut inside the user turn: the system turn and
+    /// the opening of the user turn are the shared prefix; the facts, the end of the turn and the opened
+    /// assistant turn are each event's own.
+    static let tunedPrefix = ChatTemplate.turn("system", tunedSystem) + ChatTemplate.open("user")
 
-    static let chatPrefix = "<|im_start|>system\nYou write short, factual plant alerts: one or two sentences, numbers "
-        + "and names copied exactly from the facts.<|im_end|>\n<|im_start|>user\nWrite the alert for these facts: "
+    static let chatPrefix = ChatTemplate.turn("system", "You write short, factual plant alerts: one or two sentences, numbers "
+        + "and names copied exactly from the facts.") + ChatTemplate.open("user") + "Write the alert for these facts: "
+
+    /// The rest of a user turn that began in the prefix, and the assistant's turn opened.
+    static func userEnd(_ text: String) -> String { text + ChatTemplate.endOfTurn + "\n" + ChatTemplate.open("assistant") }
 }

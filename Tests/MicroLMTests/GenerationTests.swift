@@ -1,3 +1,4 @@
+import Foundation
 import MicroLM
 import Testing
 
@@ -60,6 +61,41 @@ struct GenerationTests {
         }
         #expect(none.finishReason == .noAllowedToken)
         #expect(none.tokens.isEmpty)
+    }
+
+    @Test("a text constraint steers greedy generation; with backtracking the text streams once, at the end")
+    func textConstraint() throws {
+        guard let session = try Engine.session() else { return }
+        let plain = try session.generate(Self.question, options: GenerationOptions(maxTokens: 24))
+        #expect(plain.text.lowercased().contains("e"))
+        // No letter e anywhere: the most likely allowed candidate is taken at each step.
+        let noE = TextConstraint(candidates: 64) { !$0.lowercased().contains("e") }
+        let steered = try session.generate(Self.question, options: GenerationOptions(maxTokens: 24, constraint: noE))
+        #expect(!steered.text.isEmpty)
+        #expect(!steered.text.lowercased().contains("e"), "\(steered.text)")
+        // Allowing everything gives the plain greedy text (control tokens and a leading newline aside).
+        let free = TextConstraint { _ in true }
+        let same = try session.generate(Self.question, options: GenerationOptions(maxTokens: 24, constraint: free))
+        #expect(same.tokens == plain.tokens)
+
+        // A constraint that refuses every continuation after the first word: a dead end, then backtracking
+        // tries the other candidates of earlier steps until the budget is spent.
+        let firstWord = TextConstraint(candidates: 8, maxBacktracks: 5) { !$0.trimmingCharacters(in: .whitespaces).contains(" ") }
+        var streamed: [String] = []
+        let stuck = try session.generate(Self.question, options: GenerationOptions(maxTokens: 24, constraint: firstWord),
+                                         onToken: { _, text in
+                                             streamed.append(text)
+                                             return true
+                                         })
+        #expect(stuck.finishReason == .constraint)
+        #expect(!stuck.text.trimmingCharacters(in: .whitespaces).contains(" "))
+        #expect(streamed == [stuck.text])
+
+        // The sentence rule: once the model's own choice is refused by far, the text is closed with a full stop.
+        let twoWords = TextConstraint(candidates: 64, closeGap: 0) { $0.split(separator: " ").count <= 2 }
+        let closed = try session.generate(Self.question, options: GenerationOptions(maxTokens: 24, constraint: twoWords))
+        if closed.finishReason == .sentence { #expect(closed.text.hasSuffix(".")) }
+        #expect(closed.text.split(separator: " ").count <= 2)
     }
 
     @Test("stop strings, max tokens and stop tokens end the generation")

@@ -11,14 +11,23 @@ public enum Prompt: Sendable, Equatable {
 
 /// The ChatML template of SmolLM2 (and other ChatML models), written out: what
 /// `tokenizer.chat_template` renders for a system and a user message with
-/// `add_generation_prompt`.
+/// `add_generation_prompt`. Its pieces are public for prompts that keep a shared part (the system
+/// turn and the opening of the user turn) apart from each request's own.
 public enum ChatTemplate {
     /// The system message SmolLM2's template inserts when there is none.
     public static let defaultSystem = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    /// What ends a turn; a model ends its answer with it.
+    public static let endOfTurn = "<|im_end|>"
+
+    /// `<|im_start|>role\n`: the opening of a turn.
+    public static func open(_ role: String) -> String { "<|im_start|>\(role)\n" }
+
+    /// A whole turn: its opening, the text, and `<|im_end|>\n`.
+    public static func turn(_ role: String, _ text: String) -> String { open(role) + text + endOfTurn + "\n" }
 
     /// `<|im_start|>system\n…<|im_end|>\n<|im_start|>user\n…<|im_end|>\n<|im_start|>assistant\n`.
     public static func render(system: String?, user: String) -> String {
-        "<|im_start|>system\n\(system ?? defaultSystem)<|im_end|>\n<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n"
+        turn("system", system ?? defaultSystem) + turn("user", user) + open("assistant")
     }
 }
 

@@ -45,14 +45,17 @@ public struct GenerationOptions: Sendable {
     public var stopStrings: [String]
     /// Generation stops (reason `.deadline`) once this instant has passed; checked before each forward pass.
     public var deadline: ContinuousClock.Instant?
+    /// Chooses each token greedily among the most likely ones the constraint allows, instead of `sampling`.
+    public var constraint: TextConstraint?
 
     public init(maxTokens: Int = 256, sampling: SamplingOptions = .greedy, stopTokens: Set<Int32>? = nil,
-                stopStrings: [String] = [], deadline: ContinuousClock.Instant? = nil) {
+                stopStrings: [String] = [], deadline: ContinuousClock.Instant? = nil, constraint: TextConstraint? = nil) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stopTokens = stopTokens
         self.stopStrings = stopStrings
         self.deadline = deadline
+        self.constraint = constraint
     }
 }
 
@@ -71,6 +74,10 @@ public enum FinishReason: Sendable, Equatable {
     case contextFull
     /// The logit processor forbade every token.
     case noAllowedToken
+    /// The constraint allowed none of the candidates and backtracking found no other way.
+    case constraint
+    /// The constraint's sentence-boundary rule closed the text with a full stop (`TextConstraint.closeGap`).
+    case sentence
 }
 
 /// What a generation produced.
