@@ -28,15 +28,7 @@ public enum AgentNarration {
 
 extension AlertIncident {
     public init(_ n: IncidentNarrative) {
-        self.init(id: n.id, firstEvent: n.eventIDs.first ?? "", events: n.eventIDs, narrative: AlertNarrative(n.narrative))
-    }
-}
-
-/// Maps the Narration module's `Narrative` onto the alert's narrative field.
-extension AlertNarrative {
-    public init(_ n: Narrative) {
-        self.init(text: n.text, source: n.source.rawValue, model: n.model, latencyMs: (n.latencyMs * 10).rounded() / 10,
-                  verified: n.verified, reason: n.reason)
+        self.init(id: n.id, firstEvent: n.eventIDs.first ?? "", events: n.eventIDs, narrative: n.narrative)
     }
 }
 
@@ -44,9 +36,9 @@ struct NarratorAdapter: EventNarrating {
     let narrator: Narrator
     let deadline: Duration?
 
-    func narrate(_ event: AnomalyEvent) async -> AlertNarrative {
+    func narrate(_ event: AnomalyEvent) async -> Narrative {
         let due = deadline.map { ContinuousClock.now + $0 }
-        return AlertNarrative(await narrator.narrate(event, deadline: due))
+        return await narrator.narrate(event, deadline: due)
     }
 
     func narrateIncident(_ events: [AnomalyEvent]) async -> AlertIncident? {

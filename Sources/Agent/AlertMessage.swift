@@ -1,32 +1,7 @@
 import Detection
 import Foundation
+import Narration
 import Telemetry
-
-/// The narrative part of an alert: who wrote the text and whether it was checked.
-public struct AlertNarrative: Sendable, Codable, Equatable {
-    public var text: String
-    /// `model` or `template`.
-    public var source: String
-    public var model: String?
-    public var latencyMs: Double
-    public var verified: Bool
-    /// Why the template was used, when it was.
-    public var reason: String?
-
-    public init(text: String, source: String, model: String? = nil, latencyMs: Double = 0, verified: Bool, reason: String? = nil) {
-        self.text = text
-        self.source = source
-        self.model = model
-        self.latencyMs = latencyMs
-        self.verified = verified
-        self.reason = reason
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case text, source, model, verified, reason
-        case latencyMs = "latency_ms"
-    }
-}
 
 /// The incident an opened alert's event belongs to, when it followed other events of its asset: one text
 /// that explains the incident (what went first, what followed, what that usually means).
@@ -37,9 +12,9 @@ public struct AlertIncident: Sendable, Codable, Equatable {
     public var firstEvent: String
     /// The events the text explains, the first-out first (this alert's event among them).
     public var events: [String]
-    public var narrative: AlertNarrative
+    public var narrative: Narrative
 
-    public init(id: String, firstEvent: String, events: [String], narrative: AlertNarrative) {
+    public init(id: String, firstEvent: String, events: [String], narrative: Narrative) {
         self.id = id
         self.firstEvent = firstEvent
         self.events = events
@@ -96,7 +71,7 @@ public struct AlertMessage: Sendable, Codable, Equatable {
     public var end: String?
     public var detectedAt: String
     public var facts: AlertFacts
-    public var narrative: AlertNarrative
+    public var narrative: Narrative
     /// Present on an opened alert whose event followed others of its asset (see `AlertIncident`).
     public var incident: AlertIncident?
     public var window: [WindowPoint]?
@@ -109,7 +84,7 @@ public struct AlertMessage: Sendable, Codable, Equatable {
         case detectedAt = "detected_at"
     }
 
-    public init(event: AnomalyEvent, catalog: Catalog, agent: String, narrative: AlertNarrative,
+    public init(event: AnomalyEvent, catalog: Catalog, agent: String, narrative: Narrative,
                 incident: AlertIncident? = nil, includeWindow: Bool = true) {
         let sensor = catalog.sensor(event.sensor)
         let decimals = sensor?.decimals ?? 3

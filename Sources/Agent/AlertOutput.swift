@@ -73,6 +73,6 @@ extension AlertMessage {
         let stageWord = stage == "opened" ? "OPENED  " : "resolved"
         let severityWord = severity.padding(toLength: 8, withPad: " ", startingAt: 0)
         let e = TerminalText.escaped
-        return "\(e(time))  \(stageWord) \(e(severityWord)) \(e(sensorName)) · \(e(kind.replacingOccurrences(of: "_", with: " ")))  [\(e(narrative.source))]\n          \(e(narrative.text))"
+        return "\(e(time))  \(stageWord) \(e(severityWord)) \(e(sensorName)) · \(e(kind.replacingOccurrences(of: "_", with: " ")))  [\(e(narrative.source.rawValue))]\n          \(e(narrative.text))"
     }
 }

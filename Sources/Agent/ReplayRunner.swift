@@ -104,7 +104,7 @@ public struct ReplayRunner {
                 let narrative = await narrator.narrate(event)
                 var incident: AlertIncident?
                 if let followed { incident = await narrator.narrateIncident(followed) }
-                if let incident { incidentSources[incident.narrative.source, default: 0] += 1 }
+                if let incident { incidentSources[incident.narrative.source.rawValue, default: 0] += 1 }
                 let alert = AlertMessage(event: event, catalog: catalog, agent: options.agent, narrative: narrative,
                                          incident: incident)
                 alertBytes += try alert.jsonBytes().count
@@ -119,7 +119,7 @@ public struct ReplayRunner {
                     upstreamMessages += 1
                 }
                 alerts += 1
-                sources[narrative.source, default: 0] += 1
+                sources[narrative.source.rawValue, default: 0] += 1
                 if event.stage == .opened {
                     scored.append(.init(sensor: event.sensor, asset: event.asset, kind: event.kind.rawValue,
                                         detectedAt: event.detectedAt))

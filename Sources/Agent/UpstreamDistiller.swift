@@ -150,7 +150,7 @@ public struct UpstreamDistiller: Sendable {
             Self.appendBounded(alert.kind, to: &current.kinds)
             Self.appendBounded(alert.sensor, to: &current.sensors)
             if let explained = alert.incident {
-                current.explanation = .init(text: explained.narrative.text, source: explained.narrative.source,
+                current.explanation = .init(text: explained.narrative.text, source: explained.narrative.source.rawValue,
                                             events: explained.events)
             }
             defer { open[asset] = current }
@@ -204,7 +204,7 @@ public struct UpstreamDistiller: Sendable {
             site: site, incident: incident, stage: stage, asset: alert.asset,
             severity: alert.severity, start: alert.start, sensor: alert.sensor, kind: alert.kind, unit: alert.unit,
             baseline: alert.facts.baseline, peak: alert.facts.peak,
-            text: withText ? alert.narrative.text : nil, source: withText ? alert.narrative.source : nil)
+            text: withText ? alert.narrative.text : nil, source: withText ? alert.narrative.source.rawValue : nil)
     }
 
     private static func incidentID(_ alert: AlertMessage) -> String {

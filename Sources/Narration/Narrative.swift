@@ -28,7 +28,8 @@ public struct Narrative: Sendable, Codable, Equatable {
         self.text = text
         self.source = source
         self.model = model
-        self.latencyMs = latencyMs
+        // Tenths of a millisecond: a sum of rounded latencies (escalation) carries no binary noise.
+        self.latencyMs = (latencyMs * 10).rounded() / 10
         self.verified = verified
         self.reason = reason
     }

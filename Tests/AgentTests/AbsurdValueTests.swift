@@ -1,6 +1,7 @@
 import Agent
 import Detection
 import Foundation
+import Narration
 import Simulation
 import Telemetry
 import Testing
@@ -16,7 +17,7 @@ struct AbsurdValueTests {
             score: .nan, start: 1_772_434_800_000, detectedAt: 1_772_434_800_000, baseline: -8e307, peak: 8e307,
             deviation: .infinity, duration: 2, window: [WindowPoint(t: 1_772_434_800_000, v: 8e307)])
         let alert = AlertMessage(event: event, catalog: catalog, agent: "a",
-                                 narrative: AlertNarrative(text: "x", source: "template", verified: true))
+                                 narrative: Narrative(text: "x", source: .template, latencyMs: 0, verified: true))
         let bytes = try alert.jsonBytes()
         let decoded = try JSONDecoder().decode(AlertMessage.self, from: Data(bytes))
         #expect(decoded.facts.peak == 8e307)

@@ -31,8 +31,8 @@ final class ActiveAlarms: Sendable {
         for event in events where event.stage == .opened {
             let text = TemplateNarrator.narrate(event, catalog: catalog)
             let alert = AlertMessage(event: event, catalog: catalog, agent: agent,
-                                     narrative: AlertNarrative(text: text, source: "template", verified: true,
-                                                               reason: "open when the agent restarted"))
+                                     narrative: Narrative(text: text, source: .template, latencyMs: 0, verified: true,
+                                                          reason: "open when the agent restarted"))
             if let body = try? alert.jsonBytes() { alarms[event.sensor.rawValue] = body }
         }
         return alarms

@@ -65,7 +65,7 @@ struct PublisherService: Service {
         for await narrated in worker.results {
             let event = narrated.event
             let alert = AlertMessage(event: event, catalog: catalog, agent: topics.agent,
-                                     narrative: AlertNarrative(narrated.narrative),
+                                     narrative: narrated.narrative,
                                      incident: narrated.incident.map(AlertIncident.init))
             metrics.narrationBySource[narrated.narrative.source.rawValue]?.increment()
             metrics.narrationLatency.recordMilliseconds(narrated.narrative.latencyMs)
