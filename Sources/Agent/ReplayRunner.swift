@@ -84,9 +84,10 @@ public struct ReplayRunner {
         var incidentSources: [String: Int] = [:]
         var alertBytes = 0
         var wireBytes = 0
-        var distiller = UpstreamDistiller(site: catalog.site)
+        // The live agent's path: the same alert, local messages and upstream incidents (default topics).
+        var router = AlertRouter(catalog: catalog, topics: AgentTopics(prefix: "vigil", agent: options.agent, site: catalog.site))
+        let upstreamTopic = router.topics.upstreamEvents
         var incidents = IncidentTracker(window: narrator.incidentWindow)
-        let upstreamTopic = "vigil/\(catalog.site)/\(options.agent)/events"
         var upstreamMessages = 0
         var upstreamBytes = 0
         // The outbox numbers a new file from the wall clock in ms × 1000: 16 digits, as in the field.
@@ -105,11 +106,10 @@ public struct ReplayRunner {
                 var incident: AlertIncident?
                 if let followed { incident = await narrator.narrateIncident(followed) }
                 if let incident { incidentSources[incident.narrative.source.rawValue, default: 0] += 1 }
-                let alert = AlertMessage(event: event, catalog: catalog, agent: options.agent, narrative: narrative,
-                                         incident: incident)
-                alertBytes += try alert.jsonBytes().count
-                try emit(alert)
-                if let incident = distiller.distill(alert) {
+                let routed = try router.route(event, narrative: narrative, incident: incident)
+                alertBytes += routed.body.count
+                try emit(routed.alert)
+                if let incident = routed.upstream {
                     sequence += 1
                     let message = OutboxMessage(sequence: sequence, key: incident.idempotencyKey(agent: options.agent),
                                                 topic: upstreamTopic, payload: try incident.jsonBytes(),

@@ -21,8 +21,8 @@ final class AgentCounters: Sendable {
     let values = Mutex(Values())
 }
 
-/// Narrated events → alerts on the local broker (QoS 1), active alarms (retained; cleared on
-/// resolve), and upstream events into the outbox. When the local broker is unreachable, alerts wait
+/// Narrated events → (`AlertRouter`) alerts on the local broker (QoS 1), active alarms (retained; cleared
+/// on resolve), and upstream events into the outbox. When the local broker is unreachable, alerts wait
 /// in a bounded queue (oldest dropped, counted) and go out in order on reconnection.
 struct PublisherService: Service {
     let client: MQTTClient
@@ -48,25 +48,18 @@ struct PublisherService: Service {
     /// Messages handed to the client before their PUBACKs are awaited.
     static let window = 64
 
-    struct Pending {
-        var topic: String
-        var payload: [UInt8]
-        var retain: Bool
-    }
+    typealias Pending = AlertRouter.LocalMessage
 
     func run() async throws {
         var backlog: [Pending] = []
         var backlogHead = 0
         var lastDropped = 0
-        var distiller = UpstreamDistiller(site: topics.site)
+        var router = AlertRouter(catalog: catalog, topics: topics)
         let writer = incidentFile.map { UpstreamIncidentWriter(file: $0, logger: logger) }
-        await restoreIncidents(into: &distiller, writer)
+        await restoreIncidents(into: &router.distiller, writer)
         // Results end when the narration worker has drained (it stops before this service).
         for await narrated in worker.results {
             let event = narrated.event
-            let alert = AlertMessage(event: event, catalog: catalog, agent: topics.agent,
-                                     narrative: narrated.narrative,
-                                     incident: narrated.incident.map(AlertIncident.init))
             metrics.narrationBySource[narrated.narrative.source.rawValue]?.increment()
             metrics.narrationLatency.recordMilliseconds(narrated.narrative.latencyMs)
             drift.record(narrated.narrative)
@@ -82,9 +75,9 @@ struct PublisherService: Service {
                 lastDropped = dropped
             }
 
-            let body: [UInt8]
+            let routed: AlertRouter.Routed
             do {
-                body = try alert.jsonBytes()
+                routed = try router.route(event, narrative: narrated.narrative, incident: narrated.incident.map(AlertIncident.init))
             } catch {
                 // Counted and logged; the alerts after it go on.
                 metrics.alertsDropped.increment()
@@ -93,22 +86,17 @@ struct PublisherService: Service {
                     "event": "\(event.id)", "sensor": "\(event.sensor.rawValue)", "error": "\(error)"])
                 continue
             }
-            var messages = [Pending(topic: topics.alert(asset: event.asset, sensor: event.sensor.rawValue), payload: body, retain: false)]
             switch event.stage {
-            case .opened:
-                alarms.opened(sensor: event.sensor.rawValue, body: body)
-                messages.append(Pending(topic: topics.active(sensor: event.sensor.rawValue), payload: body, retain: true))
-            case .resolved:
-                alarms.resolved(sensor: event.sensor.rawValue)
-                messages.append(Pending(topic: topics.active(sensor: event.sensor.rawValue), payload: [], retain: true))
+            case .opened: alarms.opened(sensor: event.sensor.rawValue, body: routed.body)
+            case .resolved: alarms.resolved(sensor: event.sensor.rawValue)
             }
-            if let incident = distiller.distill(alert) {
+            if let incident = routed.upstream {
                 await enqueueUpstream(incident)
-                saveIncidents(distiller, writer)
+                saveIncidents(router.distiller, writer)
             }
 
             // Anything still waiting goes first, in order.
-            backlog.append(contentsOf: messages)
+            backlog.append(contentsOf: routed.local)
             await flush(&backlog, &backlogHead)
             if backlog.count - backlogHead > backlogCapacity {
                 let excess = backlog.count - backlogHead - backlogCapacity
