@@ -26,7 +26,7 @@ enum ConfigurationBounds {
         if topic.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
             return "the topic contains a control character (NUL, newline, ...), which MQTT brokers refuse"
         }
-        if !filter, topic.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }) {
+        if !filter, Catalog.hasWildcard(topic) {
             return "the topic contains a wildcard (`+` or `#`), which a publish cannot use"
         }
         return nil

@@ -129,7 +129,7 @@ extension Catalog {
             }
             let topicNode = try node.required("topic")
             let topic = try topicNode.string()
-            guard !topic.isEmpty, !topic.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }) else {
+            guard !topic.isEmpty, !Catalog.hasWildcard(topic) else {
                 throw topicNode.error("expected a concrete MQTT topic without wildcards, found `\(topic)`")
             }
             // Sparkplug B: several metrics share an NDATA/DDATA topic, each sensor names its metric.
@@ -314,5 +314,12 @@ extension Catalog {
 
     static func isNameByte(_ b: UInt8) -> Bool {
         (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x2E || b == 0x5F || b == 0x2D
+    }
+}
+
+extension Catalog {
+    /// Whether `topic` holds an MQTT wildcard (`+` or `#`): a sensor's topic and a publish topic must not.
+    public static func hasWildcard(_ topic: String) -> Bool {
+        topic.utf8.contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }
     }
 }
