@@ -155,6 +155,7 @@ extension SensorTrack {
                              varianceOther: Double, covariance: Double, count n: Double) {
         guard partnerCount < Self.maxPartners else { return }
         let p = partnerCount
+        allocatePairs()
         partners[p] = Int32(j)
         partnerCount += 1
         pairs[p] = PairStatistics(

@@ -86,6 +86,7 @@ public final class PlantDetector {
                 if let j = catalog.index(of: other), j != i, !partners.contains(j) { partners.append(j) }
             }
             track.partnerCount = min(partners.count, SensorTrack.maxPartners)
+            if track.partnerCount > 0 { track.allocatePairs() }
             for p in 0..<track.partnerCount { track.partners[p] = Int32(partners[p]) }
             if !partners.isEmpty { relatedOf[i] = partners }
             tracks.append(track)

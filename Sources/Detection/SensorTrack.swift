@@ -103,7 +103,8 @@ struct SensorTrack {
     // Correlation with up to four partners, each with the running statistics of its pair.
     var partners: SIMD4<Int32> = SIMD4(repeating: -1)
     var partnerCount = 0
-    var pairs: ContiguousArray<PairStatistics>
+    /// Empty until the sensor has a partner (most have none: 4 slots cost 272 bytes a sensor), then 4 slots.
+    var pairs: ContiguousArray<PairStatistics> = []
 
     /// Residuals the seasonal calibration learns before the seasonal detector takes part in the fusion.
     static let seasonCalibrationReadings = 200
@@ -114,7 +115,11 @@ struct SensorTrack {
         values = ContiguousArray(repeating: 0, count: settings.recentWindow + settings.referenceWindow)
         diffs = ContiguousArray(repeating: 0, count: settings.volatilityWindow)
         season = ContiguousArray(repeating: .nan, count: settings.seasonCapacity)
-        pairs = ContiguousArray(repeating: PairStatistics(), count: Self.maxPartners)
+    }
+
+    /// Gives the track its pair slots (before its first partner is set).
+    mutating func allocatePairs() {
+        if pairs.isEmpty { pairs = ContiguousArray(repeating: PairStatistics(), count: Self.maxPartners) }
     }
 
     var warmedUpWindows: Bool { valuesCount == values.count }
@@ -379,6 +384,7 @@ struct SensorTrack {
         var fresh = SensorTrack(settings: settings)
         fresh.partners = partners
         fresh.partnerCount = partnerCount
+        if partnerCount > 0 { fresh.allocatePairs() }
         fresh.seasonFoundMs = seasonFoundMs
         fresh.seasonFoundBins = seasonFoundBins
         self = fresh

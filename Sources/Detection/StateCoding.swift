@@ -156,11 +156,13 @@ extension SensorTrack {
         try calDrift.code(&c); try calSeasonal.code(&c); try calCorrelation.code(&c)
         try c.code(&season); try c.code(&seasonVisited); try c.code(&seasonSpread); try c.code(&seasonLearned)
         try seasonSearch.code(&c); try c.code(&seasonFoundMs); try c.code(&seasonFoundBins)
-        // Saved as one buffer of doubles (its length, then each pair's fields).
-        var length = pairs.count * PairStatistics.fieldCount
+        // Saved as one buffer of doubles (its length, then each pair's fields): always all four slots, the
+        // untouched ones of a sensor without partners included, so the layout does not depend on them.
+        var slots = pairs.isEmpty ? ContiguousArray(repeating: PairStatistics(), count: Self.maxPartners) : pairs
+        var length = slots.count * PairStatistics.fieldCount
         try c.code(&length)
-        guard length == pairs.count * PairStatistics.fieldCount else { throw StateReader.corrupt("a buffer of another size") }
-        for k in pairs.indices { try pairs[k].code(&c) }
+        guard length == slots.count * PairStatistics.fieldCount else { throw StateReader.corrupt("a buffer of another size") }
+        for k in slots.indices { try slots[k].code(&c) }
         try modes.code(&c)
         try c.code(&partnerCount)
         for k in 0..<Self.maxPartners {
@@ -168,6 +170,7 @@ extension SensorTrack {
             try c.code(&v)
             partners[k] = Int32(truncatingIfNeeded: v)
         }
+        pairs = partnerCount > 0 ? slots : []
         guard partnerCount >= 0, partnerCount <= Self.maxPartners else { throw StateReader.corrupt("a partner count out of range") }
         guard valuesHead >= 0, valuesHead < max(values.count, 1), valuesCount >= 0, valuesCount <= values.count,
               diffsHead >= 0, diffsHead < max(diffs.count, 1), diffsCount >= 0, diffsCount <= diffs.count,
